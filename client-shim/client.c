@@ -1,0 +1,361 @@
+#include "client.h"
+#include "daemon.h"
+#include "frame.h"
+#include "msgpack.h"
+#include "reply.h"
+#include "request.h"
+#include "signals.h"
+#include "trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STOP_WAIT_MS 5000
+
+extern char **environ;
+
+/* The shim's cwd, malloc'd, or NULL. */
+static char *current_dir(void)
+{
+	char *buf;
+	size_t size = 4096;
+
+	for (;;) {
+		buf = malloc(size);
+		if (!buf)
+			return NULL;
+		if (getcwd(buf, size))
+			return buf;
+		free(buf);
+		if (errno != ERANGE || size > (1u << 20))
+			return NULL;
+		size *= 2;
+	}
+}
+
+/* exe made absolute against cwd (the daemon runs elsewhere). */
+static char *absolute(const char *exe, const char *cwd)
+{
+	size_t a, b;
+	char *p;
+
+	if (exe[0] == '/')
+		return strdup(exe);
+	a = strlen(cwd);
+	b = strlen(exe);
+	p = malloc(a + b + 2);
+	if (!p)
+		return NULL;
+	memcpy(p, cwd, a);
+	p[a] = '/';
+	memcpy(p + a + 1, exe, b + 1);
+	return p;
+}
+
+/* Reads replies until the tool ends (exits) or nothing has started and the
+ * command should run directly (returns). */
+static void await_tool(int fd, const char *name)
+{
+	struct frame_reader rd;
+	struct reply rep;
+	const uint8_t *payload;
+	size_t len;
+	int started = 0, err;
+
+	frame_reader_init(&rd, fd);
+	for (;;) {
+		err = frame_read(&rd, &payload, &len);
+		if (err == WIRE_OK)
+			err = reply_parse(payload, len, &rep);
+		if (err == WIRE_OK && started
+		    && (rep.type == REPLY_DIRECT || rep.type == REPLY_STARTED)) {
+			rep.bad = "unexpected after started";
+			err = WIRE_BAD_MESSAGE;
+		} else if (err == WIRE_OK && (rep.type == REPLY_STATUS || rep.type == REPLY_OK)) {
+			rep.bad = "unexpected reply to run";
+			err = WIRE_BAD_MESSAGE;
+		}
+		if (err != WIRE_OK) {
+			if (err == WIRE_IO)
+				TRACE("reading the reply: %s", strerror(errno));
+			else if (err == WIRE_BAD_MESSAGE)
+				TRACE("bad reply: bad-message (%s)", rep.bad);
+			else
+				TRACE("reply: %s", wire_err_name(err));
+			if (!started)
+				break; /* nothing ran: run it directly */
+			say("lost the daemon while running %s", name);
+			exit(255);
+		}
+		switch (rep.type) {
+		case REPLY_DIRECT:
+			TRACE("daemon says direct: %.*s", rep.why.len, rep.why.s);
+			goto direct;
+		case REPLY_STARTED:
+			started = 1;
+			signals_forward(rep.pid, rep.pgid);
+			TRACE("started: pid %d pgid %d", rep.pid, rep.pgid);
+			break;
+		case REPLY_EXIT:
+			/* An exit before started still means the tool ran:
+			 * never run it twice. */
+			if (rep.has_signal) {
+				TRACE("exit: signal %d", rep.signal);
+				signals_die(rep.signal);
+				exit(128 + rep.signal);
+			}
+			TRACE("exit: code %d", rep.code);
+			exit(rep.code);
+		case REPLY_ERROR:
+			if (!started) {
+				TRACE("daemon error %.*s: %.*s", rep.code_name.len,
+				      rep.code_name.s, rep.why.len, rep.why.s);
+				goto direct;
+			}
+			say("%.*s", rep.why.len, rep.why.s);
+			exit(255);
+		default:
+			break;
+		}
+	}
+direct:
+	frame_reader_free(&rd);
+}
+
+void client_run(const char *version, const char *exe, char **argv)
+{
+	struct daemon_path dp;
+	struct run_request rq;
+	char reason[128], *cwd, *abs_exe;
+	static const int stdio[3] = { 0, 1, 2 };
+	uint8_t *frame;
+	size_t len, argc;
+	int fd, i, r;
+
+	/* A closed 0/1/2 cannot be passed (and our own socket would take its
+	 * number): leave such runs alone. */
+	for (i = 0; i < 3; i++) {
+		if (fcntl(i, F_GETFD) < 0) {
+			TRACE("fd %d is closed", i);
+			return;
+		}
+	}
+
+	cwd = current_dir();
+	if (!cwd) {
+		TRACE("getcwd: %s", strerror(errno));
+		return;
+	}
+	abs_exe = absolute(exe, cwd);
+	if (!abs_exe) {
+		free(cwd);
+		return;
+	}
+	for (argc = 0; argv[argc]; argc++)
+		;
+	rq.warm = version;
+	rq.argv = argv;
+	rq.argc = argc;
+	rq.exe = abs_exe;
+	rq.env = environ;
+	rq.cwd = cwd;
+	rq.umask = umask(0);
+	umask(rq.umask);
+	frame = request_run(&rq, &len);
+	free(abs_exe);
+	free(cwd);
+	if (!frame) {
+		TRACE("cannot build the request: %s", strerror(errno));
+		return;
+	}
+
+	r = daemon_dir(&dp, 1, reason, sizeof(reason));
+	if (r == DIR_INSECURE) {
+		say("refusing %s: %s (must be a directory owned by uid %ld with mode 0700); running %s directly",
+		    dp.dir, reason, (long)geteuid(), argv[0]);
+		free(frame);
+		return;
+	}
+	if (r != DIR_OK) {
+		TRACE("socket directory %s: %s", dp.dir, strerror(errno));
+		free(frame);
+		return;
+	}
+	fd = daemon_connect_or_start(&dp);
+	if (fd < 0) {
+		free(frame);
+		return;
+	}
+	if (frame_send(fd, frame, len, stdio, 3) < 0) {
+		TRACE("sending the request: %s", strerror(errno));
+		free(frame);
+		close(fd);
+		return;
+	}
+	free(frame);
+	TRACE("sent run (%zu bytes)", len);
+	await_tool(fd, argv[0]);
+	close(fd);
+}
+
+/* Connects to a running daemon for status/stop; never starts one. Returns
+ * the fd, -1 for "no daemon running", -2 after printing another error. */
+static int connect_running(void)
+{
+	struct daemon_path dp;
+	char reason[128];
+	int r, fd, i;
+
+	/* Our socket must not land on a closed 0/1/2 (we print to 1 and 2). */
+	for (i = 0; i < 3; i++) {
+		if (fcntl(i, F_GETFD) < 0) {
+			int n = open("/dev/null", O_RDWR);
+
+			if (n >= 0 && n != i)
+				close(n);
+		}
+	}
+	r = daemon_dir(&dp, 0, reason, sizeof(reason));
+	if (r == DIR_MISSING)
+		return -1;
+	if (r == DIR_INSECURE) {
+		say("refusing %s: %s (must be a directory owned by uid %ld with mode 0700)",
+		    dp.dir, reason, (long)geteuid());
+		return -2;
+	}
+	if (r != DIR_OK) {
+		say("%s: %s", dp.dir, strerror(errno));
+		return -2;
+	}
+	fd = daemon_connect(&dp);
+	if (fd >= 0) {
+		TRACE("connected to %s", dp.sock);
+		return fd;
+	}
+	if (errno == ENOENT || errno == ECONNREFUSED) {
+		TRACE("connect %s: %s", dp.sock, strerror(errno));
+		return -1;
+	}
+	say("cannot connect to %s: %s", dp.sock, strerror(errno));
+	return -2;
+}
+
+/* Sends {t, v} and reads one reply into rep; 0 or -1 (printed). */
+static int ask(int fd, const char *t, struct frame_reader *rd, struct reply *rep)
+{
+	uint8_t buf[32];
+	const uint8_t *payload;
+	size_t len = request_simple(buf, t), plen;
+	int err;
+
+	if (frame_send(fd, buf, len, NULL, 0) < 0) {
+		say("sending %s to the daemon: %s", t, strerror(errno));
+		return -1;
+	}
+	err = frame_read(rd, &payload, &plen);
+	if (err == WIRE_OK)
+		err = reply_parse(payload, plen, rep);
+	if (err == WIRE_EOF) {
+		say("the daemon closed the link without replying to %s", t);
+		return -1;
+	}
+	if (err == WIRE_IO) {
+		say("reading the daemon's reply: %s", strerror(errno));
+		return -1;
+	}
+	if (err != WIRE_OK) {
+		say("bad reply from the daemon: %s%s%s", wire_err_name(err),
+		    err == WIRE_BAD_MESSAGE ? ": " : "",
+		    err == WIRE_BAD_MESSAGE ? rep->bad : "");
+		return -1;
+	}
+	if (rep->type == REPLY_ERROR) {
+		say("%.*s", rep->why.len, rep->why.s);
+		return -1;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int client_status(int json)
+{
+	struct frame_reader rd;
+	struct reply rep;
+	int fd = connect_running(), rc = 1;
+
+	if (fd == -1)
+		say("no daemon running");
+	if (fd < 0)
+		return 1;
+	frame_reader_init(&rd, fd);
+	if (ask(fd, "status", &rd, &rep) == 0) {
+		if (rep.type != REPLY_STATUS) {
+			say("unexpected reply to status");
+		} else if (json) {
+			if (write_all(1, rep.json.s, (size_t)rep.json.len) == 0
+			    && write_all(1, "\n", 1) == 0)
+				rc = 0;
+		} else if (write_all(1, rep.text.s, (size_t)rep.text.len) == 0) {
+			rc = 0;
+		}
+	}
+	frame_reader_free(&rd);
+	close(fd);
+	return rc;
+}
+
+int client_stop(void)
+{
+	struct frame_reader rd;
+	struct reply rep;
+	struct pollfd pfd;
+	char c;
+	int fd = connect_running(), rc = 1;
+
+	if (fd == -1) {
+		say("no daemon running");
+		return 0;
+	}
+	if (fd < 0)
+		return 1;
+	frame_reader_init(&rd, fd);
+	if (ask(fd, "stop", &rd, &rep) == 0) {
+		if (rep.type != REPLY_OK) {
+			say("unexpected reply to stop");
+		} else {
+			rc = 0;
+			/* Wait (a little) for the daemon to close the link as it
+			 * exits, so a run right after `warm stop` meets a new
+			 * daemon rather than the dying one. */
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			while (poll(&pfd, 1, STOP_WAIT_MS) > 0 && read(fd, &c, 1) > 0)
+				;
+			TRACE("daemon stopped");
+		}
+	}
+	frame_reader_free(&rd);
+	close(fd);
+	return rc;
+}
