@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "warm_native",
+      "sources": ["warm_native.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-Wall", "-Wextra", "-Werror"],
+      "cflags_c": ["-std=gnu11"]
+    }
+  ]
+}

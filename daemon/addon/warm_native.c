@@ -1,0 +1,1379 @@
+// warm_native: the few syscalls Node cannot make for warm (fd passing,
+// SO_PEERCRED, fcntl, dup2, ptys, the raw environment). The JS interface and
+// its contract are in daemon/src/native.ts.
+//
+// Conventions:
+// - Every fd created or received here is close-on-exec, except dup2's target.
+// - A failed syscall throws an Error whose `code` is the errno name (EBADF...)
+//   and whose `syscall` is the syscall; its message names the JS call too.
+// - Bad arguments throw a TypeError (code ERR_INVALID_ARG_VALUE) before any
+//   syscall is made.
+// - EINTR is retried everywhere.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+// SCM_MAX_FD in the kernel: the most fds one sendmsg may carry. Receiving
+// with room for that many means MSG_CTRUNC only happens for odd senders.
+#define MAX_FDS 253
+#define MAX_IO INT_MAX
+
+// ---------------------------------------------------------------------------
+// Errors
+
+static const char *errno_name(int err) {
+#if !defined(WARM_ERRNO_TABLE) && defined(__GLIBC__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char *name = strerrorname_np(err);
+  return name ? name : "EUNKNOWN";
+#else
+  // Older libcs: the errnos warm can meet; others become "EUNKNOWN".
+#define E(x) \
+  case x:    \
+    return #x;
+  switch (err) {
+    E(EPERM) E(ENOENT) E(ESRCH) E(EINTR) E(EIO) E(ENXIO) E(E2BIG) E(EBADF)
+    E(EAGAIN) E(ENOMEM) E(EACCES) E(EFAULT) E(EBUSY) E(EEXIST) E(ENODEV)
+    E(ENOTDIR) E(EISDIR) E(EINVAL) E(ENFILE) E(EMFILE) E(ENOTTY) E(ENOSPC)
+    E(EROFS) E(EPIPE) E(ENAMETOOLONG) E(ELOOP) E(ENOTSOCK) E(EMSGSIZE)
+    E(EOPNOTSUPP) E(EADDRINUSE) E(EADDRNOTAVAIL) E(ECONNABORTED)
+    E(ECONNRESET) E(ENOBUFS) E(EISCONN) E(ENOTCONN) E(ETIMEDOUT)
+    E(ECONNREFUSED)
+  }
+#undef E
+  return "EUNKNOWN";
+#endif
+}
+
+// If a napi call failed without leaving a JS exception pending, throw one
+// describing it, so the caller can simply return NULL.
+static void throw_napi_failure(napi_env env, const char *fn) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+  const napi_extended_error_info *info = NULL;
+  napi_get_last_error_info(env, &info);
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: internal N-API error: %s", fn,
+           info && info->error_message ? info->error_message : "unknown");
+  napi_throw_error(env, NULL, msg);
+}
+
+#define NAPI_OK(env, fn, call)                                                 \
+  do {                                                                         \
+    if ((call) != napi_ok) {                                                   \
+      throw_napi_failure((env), (fn));                                         \
+      return NULL;                                                             \
+    }                                                                          \
+  } while (0)
+
+// Throws e.g. Error("recv: recvmsg: Bad file descriptor (EBADF)") with
+// code "EBADF" and syscall "recvmsg". `detail` (a path, say) is optional.
+static void throw_errno(napi_env env, const char *fn, const char *syscall,
+                        const char *detail, int err) {
+  const char *name = errno_name(err);
+  char msg[1024];
+  snprintf(msg, sizeof msg, "%s: %s%s%s: %s (%s)", fn, syscall,
+           detail ? " " : "", detail ? detail : "", strerror(err), name);
+  napi_value code, message, error, sc;
+  if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code) != napi_ok ||
+      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message) != napi_ok ||
+      napi_create_error(env, code, message, &error) != napi_ok) {
+    throw_napi_failure(env, fn);
+    return;
+  }
+  if (napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc) == napi_ok)
+    napi_set_named_property(env, error, "syscall", sc);
+  napi_throw(env, error);
+}
+
+static void throw_arg(napi_env env, const char *fn, const char *what,
+                      const char *must) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s must be %s", fn, what, must);
+  napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
+}
+
+// ---------------------------------------------------------------------------
+// Arguments and results
+
+// Fetches exactly n arguments (missing ones are undefined) and `this`.
+static bool get_args(napi_env env, napi_callback_info info, size_t n,
+                     napi_value *argv, napi_value *self) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, self, NULL) != napi_ok) {
+    throw_napi_failure(env, "warm_native");
+    return false;
+  }
+  return true;
+}
+
+static bool arg_int(napi_env env, const char *fn, const char *what,
+                    napi_value v, int64_t min, int64_t max, int64_t *out) {
+  napi_valuetype t;
+  double d;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number ||
+      napi_get_value_double(env, v, &d) != napi_ok || !isfinite(d) ||
+      d != floor(d) || d < (double)min || d > (double)max) {
+    char must[96];
+    if (min == 0 && max == INT_MAX)
+      snprintf(must, sizeof must, "a non-negative integer");
+    else
+      snprintf(must, sizeof must, "an integer from %lld to %lld",
+               (long long)min, (long long)max);
+    throw_arg(env, fn, what, must);
+    return false;
+  }
+  *out = (int64_t)d;
+  return true;
+}
+
+static bool arg_fd(napi_env env, const char *fn, const char *what,
+                   napi_value v, int *out) {
+  int64_t x;
+  if (!arg_int(env, fn, what, v, 0, INT_MAX, &x)) return false;
+  *out = (int)x;
+  return true;
+}
+
+static bool arg_bool(napi_env env, const char *fn, const char *what,
+                     napi_value v, bool *out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_boolean ||
+      napi_get_value_bool(env, v, out) != napi_ok) {
+    throw_arg(env, fn, what, "a boolean");
+    return false;
+  }
+  return true;
+}
+
+static bool arg_buffer(napi_env env, const char *fn, const char *what,
+                       napi_value v, char **data, size_t *len) {
+  bool is = false;
+  void *p = NULL;
+  if (napi_is_buffer(env, v, &is) != napi_ok || !is ||
+      napi_get_buffer_info(env, v, &p, len) != napi_ok) {
+    throw_arg(env, fn, what, "a Buffer");
+    return false;
+  }
+  *data = p;
+  return true;
+}
+
+// A JS string as a malloc'd NUL-terminated UTF-8 string (caller frees).
+// Rejects empty strings and strings containing NUL.
+static char *arg_path(napi_env env, const char *fn, const char *what,
+                      napi_value v, size_t *len_out) {
+  napi_valuetype t;
+  size_t len = 0;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_string ||
+      napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    throw_arg(env, fn, what, "a string");
+    return NULL;
+  }
+  char *s = malloc(len + 1);
+  if (!s) {
+    throw_errno(env, fn, "malloc", NULL, ENOMEM);
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (len == 0 || strlen(s) != len) {
+    free(s);
+    throw_arg(env, fn, what, "a non-empty string without NUL characters");
+    return NULL;
+  }
+  *len_out = len;
+  return s;
+}
+
+// Optional fd list (undefined/null = none), at most MAX_FDS entries.
+static bool arg_fds(napi_env env, const char *fn, napi_value v, int *fds,
+                    size_t *nfds) {
+  napi_valuetype t;
+  bool is_array = false;
+  uint32_t n = 0;
+  *nfds = 0;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  if (t == napi_undefined || t == napi_null) return true;
+  if (napi_is_array(env, v, &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, v, &n) != napi_ok || n > MAX_FDS) {
+    throw_arg(env, fn, "fds", "an array of at most 253 fds");
+    return false;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    char what[32];
+    snprintf(what, sizeof what, "fds[%u]", (unsigned)i);
+    if (napi_get_element(env, v, i, &e) != napi_ok) {
+      throw_napi_failure(env, fn);
+      return false;
+    }
+    if (!arg_fd(env, fn, what, e, &fds[i])) return false;
+  }
+  *nfds = n;
+  return true;
+}
+
+static napi_value make_int(napi_env env, int64_t x) {
+  napi_value v = NULL;
+  if (napi_create_int64(env, x, &v) != napi_ok) return NULL;
+  return v;
+}
+
+static napi_value make_null(napi_env env) {
+  napi_value v = NULL;
+  napi_get_null(env, &v);
+  return v;
+}
+
+static napi_value make_undefined(napi_env env) {
+  napi_value v = NULL;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+static napi_value make_int_array(napi_env env, const int *xs, size_t n) {
+  napi_value arr, e;
+  if (napi_create_array_with_length(env, n, &arr) != napi_ok) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (napi_create_int32(env, xs[i], &e) != napi_ok ||
+        napi_set_element(env, arr, (uint32_t)i, e) != napi_ok)
+      return NULL;
+  }
+  return arr;
+}
+
+static bool set_int_prop(napi_env env, napi_value obj, const char *key,
+                         int64_t x) {
+  napi_value v = make_int(env, x);
+  return v && napi_set_named_property(env, obj, key, v) == napi_ok;
+}
+
+static void close_all(const int *fds, size_t n) {
+  for (size_t i = 0; i < n; i++) close(fds[i]);
+}
+
+// poll() until fd has `events` (or an error/hangup, which the caller's next
+// syscall then reports). Returns 0, or -1 with errno.
+static int wait_for(int fd, short events) {
+  struct pollfd p = {.fd = fd, .events = events};
+  for (;;) {
+    int r = poll(&p, 1, -1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    if (p.revents & POLLNVAL) {
+      errno = EBADF;
+      return -1;
+    }
+    return 0;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Unix sockets with fd passing
+
+// recv(fd, maxBytes) / recvBlocking(fd, maxBytes) -> {data, fds, truncated}.
+// With MSG_CTRUNC (`truncated`), the fds that did fit are still returned: the
+// caller owns them and must close them. recv returns null on EAGAIN;
+// recvBlocking polls instead (so it works on O_NONBLOCK fds too).
+static napi_value do_recv(napi_env env, napi_callback_info info, bool block) {
+  const char *fn = block ? "recvBlocking" : "recv";
+  napi_value argv[2];
+  int fd;
+  int64_t max;
+  if (!get_args(env, info, 2, argv, NULL) ||
+      !arg_fd(env, fn, "fd", argv[0], &fd) ||
+      !arg_int(env, fn, "maxBytes", argv[1], 1, MAX_IO, &max))
+    return NULL;
+
+  char *buf = malloc((size_t)max);
+  if (!buf) {
+    throw_errno(env, fn, "malloc", NULL, ENOMEM);
+    return NULL;
+  }
+  union {
+    struct cmsghdr align;
+    char bytes[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+  } ctl;
+  struct iovec iov = {.iov_base = buf, .iov_len = (size_t)max};
+  struct msghdr msg;
+  ssize_t n;
+  for (;;) {
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.bytes;
+    msg.msg_controllen = sizeof ctl.bytes;
+    n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
+    if (n >= 0) break;
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      if (!block) {
+        free(buf);
+        return make_null(env);
+      }
+      if (wait_for(fd, POLLIN) == 0) continue;
+      err = errno;
+      free(buf);
+      throw_errno(env, fn, "poll", NULL, err);
+      return NULL;
+    }
+    free(buf);
+    throw_errno(env, fn, "recvmsg", NULL, err);
+    return NULL;
+  }
+
+  int fds[MAX_FDS];
+  size_t nfds = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const unsigned char *p = CMSG_DATA(c);
+    for (size_t i = 0; i < k; i++) {
+      int one;
+      memcpy(&one, p + i * sizeof(int), sizeof(int));
+      if (nfds < MAX_FDS)
+        fds[nfds++] = one;
+      else
+        close(one);  // cannot happen with our buffer size; never leak
+    }
+  }
+
+  napi_value result, data, fdarr, trunc;
+  bool ok = napi_create_object(env, &result) == napi_ok &&
+            napi_create_buffer_copy(env, (size_t)n, buf, NULL, &data) ==
+                napi_ok &&
+            (fdarr = make_int_array(env, fds, nfds)) != NULL &&
+            napi_get_boolean(env, (msg.msg_flags & MSG_CTRUNC) != 0,
+                             &trunc) == napi_ok &&
+            napi_set_named_property(env, result, "data", data) == napi_ok &&
+            napi_set_named_property(env, result, "fds", fdarr) == napi_ok &&
+            napi_set_named_property(env, result, "truncated", trunc) ==
+                napi_ok;
+  free(buf);
+  if (!ok) {
+    close_all(fds, nfds);  // JS will never see them
+    throw_napi_failure(env, fn);
+    return NULL;
+  }
+  return result;
+}
+
+static napi_value js_recv(napi_env env, napi_callback_info info) {
+  return do_recv(env, info, false);
+}
+
+static napi_value js_recv_blocking(napi_env env, napi_callback_info info) {
+  return do_recv(env, info, true);
+}
+
+// One non-blocking sendmsg without SIGPIPE; fds ride as SCM_RIGHTS.
+static ssize_t send_once(int fd, const char *data, size_t len, const int *fds,
+                         size_t nfds) {
+  union {
+    struct cmsghdr align;
+    char bytes[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+  } ctl;
+  struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (nfds > 0) {
+    memset(ctl.bytes, 0, sizeof ctl.bytes);
+    msg.msg_control = ctl.bytes;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  ssize_t n;
+  do {
+    n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+// Shared argument parsing for send/sendAll. On a stream socket the kernel
+// silently drops fds sent with zero bytes, so that is refused.
+static bool send_args(napi_env env, napi_callback_info info, const char *fn,
+                      int *fd, char **data, size_t *len, int *fds,
+                      size_t *nfds) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv, NULL) ||
+      !arg_fd(env, fn, "fd", argv[0], fd) ||
+      !arg_buffer(env, fn, "data", argv[1], data, len) ||
+      !arg_fds(env, fn, argv[2], fds, nfds))
+    return false;
+  if (*nfds > 0 && *len == 0) {
+    throw_arg(env, fn, "data", "non-empty when fds are sent");
+    return false;
+  }
+  return true;
+}
+
+// send(fd, data, fds?) -> bytes written (fds went with them if > 0), or -1 on
+// EAGAIN (nothing was sent, fds included).
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  int fd, fds[MAX_FDS];
+  char *data;
+  size_t len, nfds;
+  if (!send_args(env, info, "send", &fd, &data, &len, fds, &nfds)) return NULL;
+  ssize_t n = send_once(fd, data, len, fds, nfds);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return make_int(env, -1);
+  if (n < 0) {
+    throw_errno(env, "send", "sendmsg", NULL, errno);
+    return NULL;
+  }
+  return make_int(env, n);
+}
+
+// sendAll(fd, data, fds?): blocks the thread (poll) until all is written.
+static napi_value js_send_all(napi_env env, napi_callback_info info) {
+  int fd, fds[MAX_FDS];
+  char *data;
+  size_t len, nfds, off = 0;
+  if (!send_args(env, info, "sendAll", &fd, &data, &len, fds, &nfds))
+    return NULL;
+  while (off < len) {
+    ssize_t n = send_once(fd, data + off, len - off, fds, nfds);
+    if (n >= 0) {
+      off += (size_t)n;
+      if (n > 0) nfds = 0;  // the fds went with the first byte(s)
+      continue;
+    }
+    int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      if (wait_for(fd, POLLOUT) == 0) continue;
+      err = errno;
+      throw_errno(env, "sendAll", "poll", NULL, err);
+      return NULL;
+    }
+    throw_errno(env, "sendAll", "sendmsg", NULL, err);
+    return NULL;
+  }
+  return make_undefined(env);
+}
+
+// listenUnix(path, backlog) -> listening fd (non-blocking, CLOEXEC).
+static napi_value js_listen_unix(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t backlog;
+  size_t len;
+  if (!get_args(env, info, 2, argv, NULL)) return NULL;
+  char *path = arg_path(env, "listenUnix", "path", argv[0], &len);
+  if (!path) return NULL;
+  if (!arg_int(env, "listenUnix", "backlog", argv[1], 0, INT_MAX, &backlog)) {
+    free(path);
+    return NULL;
+  }
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (len >= sizeof addr.sun_path) {
+    throw_errno(env, "listenUnix", "bind", path, ENAMETOOLONG);
+    free(path);
+    return NULL;
+  }
+  memcpy(addr.sun_path, path, len + 1);
+
+  const char *call = "socket";
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd >= 0) {
+    call = "bind";
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
+      call = "listen";
+      if (listen(fd, (int)backlog) == 0) {
+        free(path);
+        return make_int(env, fd);
+      }
+    }
+    int err = errno;
+    close(fd);
+    errno = err;
+  }
+  throw_errno(env, "listenUnix", call, path, errno);
+  free(path);
+  return NULL;
+}
+
+// accept(listenFd) -> {fd, uid, gid, pid} or null when nothing is pending.
+static napi_value js_accept(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int lfd, fd;
+  if (!get_args(env, info, 1, argv, NULL) ||
+      !arg_fd(env, "accept", "listenFd", argv[0], &lfd))
+    return NULL;
+  do {
+    fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    // ECONNABORTED: the client gave up before we got to it; nothing to do.
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED)
+      return make_null(env);
+    throw_errno(env, "accept", "accept4", NULL, errno);
+    return NULL;
+  }
+  struct ucred cred;
+  socklen_t clen = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
+    int err = errno;
+    close(fd);
+    throw_errno(env, "accept", "getsockopt(SO_PEERCRED)", NULL, err);
+    return NULL;
+  }
+  napi_value peer;
+  if (napi_create_object(env, &peer) != napi_ok ||
+      !set_int_prop(env, peer, "fd", fd) ||
+      !set_int_prop(env, peer, "uid", cred.uid) ||
+      !set_int_prop(env, peer, "gid", cred.gid) ||
+      !set_int_prop(env, peer, "pid", cred.pid)) {
+    close(fd);
+    throw_napi_failure(env, "accept");
+    return NULL;
+  }
+  return peer;
+}
+
+// ---------------------------------------------------------------------------
+// watch(fd, callback): a uv_poll_t on Node's loop, as a Watcher object.
+//
+// Lifetime: the Watcher JS object owns the struct (napi_wrap). While the
+// handle is open we hold strong refs to the object and the callback, so
+// neither can be collected under an active handle; the uv close callback
+// drops them, and the wrap finalizer frees the struct later. At env teardown
+// the finalizer may run first: it then closes the handle itself and the close
+// callback frees the struct without touching N-API.
+
+enum watcher_state { W_OPEN, W_CLOSING, W_CLOSED };
+
+typedef struct watcher {
+  uv_poll_t poll;  // poll.data points back here
+  napi_env env;
+  int fd;
+  napi_ref self;   // strong while the handle is open
+  napi_ref callback;
+  napi_async_context async;
+  enum watcher_state state;
+  bool finalized;  // the JS object is gone (env teardown)
+  struct watcher *prev, *next;  // in open_watchers while W_OPEN
+} watcher_t;
+
+// libuv supports one uv_poll_t per fd and loop, but uv_poll_init only
+// notices a clash with a *started* handle; two handles started later would
+// silently share one epoll registration. So watch() refuses (EEXIST) an fd
+// that already has an open watcher on the same loop. Global (not per env)
+// because worker threads share the addon; hence the mutex.
+static watcher_t *open_watchers;
+static pthread_mutex_t open_watchers_lock = PTHREAD_MUTEX_INITIALIZER;
+
+// Adds w unless another open watcher has the same loop and fd.
+static bool open_watchers_add(watcher_t *w) {
+  bool ok = true;
+  pthread_mutex_lock(&open_watchers_lock);
+  for (watcher_t *o = open_watchers; o; o = o->next) {
+    if (o->poll.loop == w->poll.loop &&
+        o->fd == w->fd) {
+      ok = false;
+      break;
+    }
+  }
+  if (ok) {
+    w->prev = NULL;
+    w->next = open_watchers;
+    if (open_watchers) open_watchers->prev = w;
+    open_watchers = w;
+  }
+  pthread_mutex_unlock(&open_watchers_lock);
+  return ok;
+}
+
+static void open_watchers_remove(watcher_t *w) {
+  pthread_mutex_lock(&open_watchers_lock);
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    open_watchers = w->next;
+  if (w->next) w->next->prev = w->prev;
+  w->prev = w->next = NULL;
+  pthread_mutex_unlock(&open_watchers_lock);
+}
+
+typedef struct {
+  napi_ref watcher_ctor;
+} addon_data_t;
+
+static void watcher_on_close(uv_handle_t *h) {
+  watcher_t *w = h->data;
+  w->state = W_CLOSED;
+  if (w->finalized) {
+    free(w);
+    return;
+  }
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  bool scoped = napi_open_handle_scope(env, &scope) == napi_ok;
+  napi_async_destroy(env, w->async);
+  napi_delete_reference(env, w->callback);
+  napi_delete_reference(env, w->self);  // the object may now be collected
+  w->async = NULL;
+  w->callback = w->self = NULL;
+  if (scoped) napi_close_handle_scope(env, scope);
+}
+
+static void watcher_begin_close(watcher_t *w) {
+  if (w->state != W_OPEN) return;
+  w->state = W_CLOSING;
+  open_watchers_remove(w);
+  uv_close((uv_handle_t *)&w->poll, watcher_on_close);
+}
+
+static void watcher_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  watcher_t *w = data;
+  if (w->state == W_CLOSED) {
+    free(w);
+    return;
+  }
+  w->finalized = true;  // watcher_on_close frees it
+  watcher_begin_close(w);
+}
+
+static void watcher_on_poll(uv_poll_t *h, int status, int events) {
+  watcher_t *w = h->data;
+  if (w->state != W_OPEN) return;
+  // On an error, libuv has stopped the handle; report "readable" so JS reads
+  // and meets the error (or EOF) itself.
+  int ev = 0;
+  if (status < 0)
+    ev = 1;
+  else
+    ev = ((events & UV_READABLE) ? 1 : 0) | ((events & UV_WRITABLE) ? 2 : 0);
+  if (ev == 0) return;
+
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value self, cb, arg, result;
+  if (napi_get_reference_value(env, w->self, &self) == napi_ok &&
+      napi_get_reference_value(env, w->callback, &cb) == napi_ok &&
+      napi_create_int32(env, ev, &arg) == napi_ok) {
+    // make_callback (not call_function) so that process.nextTick and
+    // promise jobs run afterwards, as after any Node I/O callback.
+    napi_status s = napi_make_callback(env, w->async, self, cb, 1, &arg,
+                                       &result);
+    if (s != napi_ok) {
+      napi_value exc;
+      if (napi_get_and_clear_last_exception(env, &exc) == napi_ok)
+        napi_fatal_exception(env, exc);  // -> 'uncaughtException'
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static watcher_t *this_watcher(napi_env env, napi_callback_info info,
+                               const char *fn, napi_value *argv, size_t n) {
+  napi_value self;
+  void *p = NULL;
+  if (!get_args(env, info, n, argv, &self)) return NULL;
+  if (napi_unwrap(env, self, &p) != napi_ok || !p) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {  // unwrap of a non-object throws; replace with ours
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+    throw_arg(env, fn, "this", "a Watcher (call it as a method)");
+    return NULL;
+  }
+  return p;
+}
+
+// start(events): 1 readable, 2 writable, 3 both; 0 is the same as stop().
+static napi_value watcher_start(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t events;
+  watcher_t *w = this_watcher(env, info, "Watcher.start", argv, 1);
+  if (!w || !arg_int(env, "Watcher.start", "events", argv[0], 0, 3, &events))
+    return NULL;
+  if (w->state != W_OPEN) {
+    napi_throw_error(env, "ERR_WATCHER_CLOSED",
+                     "Watcher.start: the watcher is closed");
+    return NULL;
+  }
+  // libuv aborts the process if epoll_ctl fails on a closed fd, so check
+  // first. (Close the watcher before its fd: a reused number is not caught.)
+  if (events && fcntl(w->fd, F_GETFD) < 0) {
+    throw_errno(env, "Watcher.start", "fcntl", NULL, errno);
+    return NULL;
+  }
+  int uvev = ((events & 1) ? UV_READABLE : 0) | ((events & 2) ? UV_WRITABLE : 0);
+  int r = uvev ? uv_poll_start(&w->poll, uvev, watcher_on_poll)
+               : uv_poll_stop(&w->poll);
+  if (r < 0) {
+    throw_errno(env, "Watcher.start", "uv_poll_start", NULL, -r);
+    return NULL;
+  }
+  return make_undefined(env);
+}
+
+// stop(): no-op once closed. A stopped watcher does not keep the loop alive.
+static napi_value watcher_stop(napi_env env, napi_callback_info info) {
+  watcher_t *w = this_watcher(env, info, "Watcher.stop", NULL, 0);
+  if (!w) return NULL;
+  if (w->state == W_OPEN) uv_poll_stop(&w->poll);
+  return make_undefined(env);
+}
+
+// close(): idempotent; the fd itself stays open.
+static napi_value watcher_close(napi_env env, napi_callback_info info) {
+  watcher_t *w = this_watcher(env, info, "Watcher.close", NULL, 0);
+  if (!w) return NULL;
+  watcher_begin_close(w);
+  return make_undefined(env);
+}
+
+// new Watcher(fd, callback); reached through watch().
+static napi_value watcher_ctor(napi_env env, napi_callback_info info) {
+  napi_value argv[2], self, target, name;
+  napi_valuetype t;
+  int fd;
+  size_t argc = 2;
+  NAPI_OK(env, "watch", napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  NAPI_OK(env, "watch", napi_get_new_target(env, info, &target));
+  if (!target) {
+    napi_throw_type_error(env, NULL, "Watcher must be called with new");
+    return NULL;
+  }
+  if (!arg_fd(env, "watch", "fd", argv[0], &fd)) return NULL;
+  if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) {
+    throw_arg(env, "watch", "callback", "a function");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  NAPI_OK(env, "watch", napi_get_uv_event_loop(env, &loop));
+  watcher_t *w = calloc(1, sizeof *w);
+  if (!w) {
+    throw_errno(env, "watch", "calloc", NULL, ENOMEM);
+    return NULL;
+  }
+  // Note: uv_poll_init puts the fd in O_NONBLOCK mode, and fails with EEXIST
+  // if this loop already polls the fd, or EPERM for regular files.
+  int r = uv_poll_init(loop, &w->poll, fd);
+  if (r < 0) {
+    free(w);
+    throw_errno(env, "watch", "uv_poll_init", NULL, -r);
+    return NULL;
+  }
+  w->poll.data = w;
+  w->env = env;
+  w->fd = fd;
+  if (!open_watchers_add(w)) {
+    w->finalized = true;  // not wrapped yet: the close callback frees it
+    w->state = W_CLOSING;
+    uv_close((uv_handle_t *)&w->poll, watcher_on_close);
+    throw_errno(env, "watch", "uv_poll_init", NULL, EEXIST);
+    return NULL;
+  }
+  w->state = W_OPEN;
+  if (napi_wrap(env, self, w, watcher_finalize, NULL, NULL) != napi_ok) {
+    w->finalized = true;  // nobody else owns it: the close callback frees it
+    watcher_begin_close(w);
+    throw_napi_failure(env, "watch");
+    return NULL;
+  }
+  // From here on the object owns w; failures just close the handle.
+  if (napi_create_reference(env, self, 1, &w->self) != napi_ok ||
+      napi_create_reference(env, argv[1], 1, &w->callback) != napi_ok ||
+      napi_create_string_utf8(env, "warm.watch", NAPI_AUTO_LENGTH, &name) !=
+          napi_ok ||
+      napi_async_init(env, self, name, &w->async) != napi_ok) {
+    throw_napi_failure(env, "watch");
+    watcher_begin_close(w);
+    return NULL;
+  }
+  return self;
+}
+
+static napi_value js_watch(napi_env env, napi_callback_info info) {
+  napi_value argv[2], ctor, obj;
+  addon_data_t *d;
+  if (!get_args(env, info, 2, argv, NULL)) return NULL;
+  NAPI_OK(env, "watch", napi_get_instance_data(env, (void **)&d));
+  NAPI_OK(env, "watch", napi_get_reference_value(env, d->watcher_ctor, &ctor));
+  if (napi_new_instance(env, ctor, 2, argv, &obj) != napi_ok) {
+    throw_napi_failure(env, "watch");
+    return NULL;
+  }
+  return obj;
+}
+
+// ---------------------------------------------------------------------------
+// fds
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!get_args(env, info, 1, argv, NULL) ||
+      !arg_fd(env, "close", "fd", argv[0], &fd))
+    return NULL;
+  // On Linux the fd is released even when close reports an error, so EINTR
+  // must not be retried (the number may already belong to someone else).
+  if (close(fd) != 0 && errno != EINTR) {
+    throw_errno(env, "close", "close", NULL, errno);
+    return NULL;
+  }
+  return make_undefined(env);
+}
+
+static napi_value js_socketpair(napi_env env, napi_callback_info info) {
+  (void)info;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    throw_errno(env, "socketpair", "socketpair", NULL, errno);
+    return NULL;
+  }
+  napi_value arr = make_int_array(env, sv, 2);
+  if (!arr) {
+    close_all(sv, 2);
+    throw_napi_failure(env, "socketpair");
+  }
+  return arr;
+}
+
+static napi_value js_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) {
+    throw_errno(env, "pipe", "pipe2", NULL, errno);
+    return NULL;
+  }
+  napi_value arr = make_int_array(env, p, 2);
+  if (!arr) {
+    close_all(p, 2);
+    throw_napi_failure(env, "pipe");
+  }
+  return arr;
+}
+
+// Sets or clears `flag` with fcntl get/set commands (FD_CLOEXEC, O_NONBLOCK).
+static napi_value set_fd_flag(napi_env env, napi_callback_info info,
+                              const char *fn, int get, int set, int flag) {
+  napi_value argv[2];
+  int fd;
+  bool on;
+  if (!get_args(env, info, 2, argv, NULL) ||
+      !arg_fd(env, fn, "fd", argv[0], &fd) ||
+      !arg_bool(env, fn, "on", argv[1], &on))
+    return NULL;
+  int flags = fcntl(fd, get);
+  if (flags < 0) {
+    throw_errno(env, fn, "fcntl", NULL, errno);
+    return NULL;
+  }
+  int want = on ? (flags | flag) : (flags & ~flag);
+  if (want != flags && fcntl(fd, set, want) < 0) {
+    throw_errno(env, fn, "fcntl", NULL, errno);
+    return NULL;
+  }
+  return make_undefined(env);
+}
+
+static napi_value js_set_cloexec(napi_env env, napi_callback_info info) {
+  return set_fd_flag(env, info, "setCloexec", F_GETFD, F_SETFD, FD_CLOEXEC);
+}
+
+static napi_value js_set_nonblocking(napi_env env, napi_callback_info info) {
+  return set_fd_flag(env, info, "setNonblocking", F_GETFL, F_SETFL,
+                     O_NONBLOCK);
+}
+
+// dup2(from, to): `to` ends up without FD_CLOEXEC. dup2 with from == to is a
+// no-op that would keep the flag, so that case clears it explicitly.
+static napi_value js_dup2(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int from, to, r;
+  if (!get_args(env, info, 2, argv, NULL) ||
+      !arg_fd(env, "dup2", "from", argv[0], &from) ||
+      !arg_fd(env, "dup2", "to", argv[1], &to))
+    return NULL;
+  if (from == to) {
+    int flags = fcntl(from, F_GETFD);
+    if (flags < 0 || fcntl(from, F_SETFD, flags & ~FD_CLOEXEC) < 0) {
+      throw_errno(env, "dup2", "fcntl", NULL, errno);
+      return NULL;
+    }
+    return make_undefined(env);
+  }
+  // EBUSY: a race with open() in another thread on Linux; retrying is right.
+  do {
+    r = dup2(from, to);
+  } while (r < 0 && (errno == EINTR || errno == EBUSY));
+  if (r < 0) {
+    throw_errno(env, "dup2", "dup2", NULL, errno);
+    return NULL;
+  }
+  return make_undefined(env);
+}
+
+static napi_value js_fd_kind(napi_env env, napi_callback_info info) {
+  napi_value argv[1], v;
+  int fd;
+  if (!get_args(env, info, 1, argv, NULL) ||
+      !arg_fd(env, "fdKind", "fd", argv[0], &fd))
+    return NULL;
+  struct stat st;
+  const char *kind;
+  if (fstat(fd, &st) != 0) {
+    if (errno != EBADF) {
+      throw_errno(env, "fdKind", "fstat", NULL, errno);
+      return NULL;
+    }
+    kind = "closed";
+  } else if (S_ISCHR(st.st_mode)) {
+    kind = isatty(fd) ? "tty" : "char";
+  } else if (S_ISFIFO(st.st_mode)) {
+    kind = "pipe";
+  } else if (S_ISSOCK(st.st_mode)) {
+    kind = "socket";
+  } else if (S_ISREG(st.st_mode)) {
+    kind = "file";
+  } else if (S_ISDIR(st.st_mode)) {
+    kind = "dir";
+  } else {
+    kind = "other";
+  }
+  NAPI_OK(env, "fdKind",
+          napi_create_string_utf8(env, kind, NAPI_AUTO_LENGTH, &v));
+  return v;
+}
+
+// Non-blocking read even on a blocking fd: such fds are polled first (a
+// race with another reader could still block, so prefer O_NONBLOCK fds).
+static napi_value js_read_nonblocking(napi_env env, napi_callback_info info) {
+  napi_value argv[2], out;
+  int fd;
+  int64_t max;
+  if (!get_args(env, info, 2, argv, NULL) ||
+      !arg_fd(env, "readNonblocking", "fd", argv[0], &fd) ||
+      !arg_int(env, "readNonblocking", "maxBytes", argv[1], 1, MAX_IO, &max))
+    return NULL;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) {
+    throw_errno(env, "readNonblocking", "fcntl", NULL, errno);
+    return NULL;
+  }
+  if (!(fl & O_NONBLOCK)) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r;
+    do {
+      r = poll(&p, 1, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      throw_errno(env, "readNonblocking", "poll", NULL, errno);
+      return NULL;
+    }
+    if (r == 0) return make_null(env);  // would block
+  }
+  char *buf = malloc((size_t)max);
+  if (!buf) {
+    throw_errno(env, "readNonblocking", "malloc", NULL, ENOMEM);
+    return NULL;
+  }
+  ssize_t n;
+  do {
+    n = read(fd, buf, (size_t)max);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    int err = errno;
+    free(buf);
+    if (err == EAGAIN || err == EWOULDBLOCK) return make_null(env);
+    throw_errno(env, "readNonblocking", "read", NULL, err);
+    return NULL;
+  }
+  napi_status s = napi_create_buffer_copy(env, (size_t)n, buf, NULL, &out);
+  free(buf);
+  NAPI_OK(env, "readNonblocking", s);
+  return out;
+}
+
+// lockFile(path) -> fd holding an exclusive flock, or -1 if someone else has
+// it. flock locks belong to the open file description, so even a second
+// lockFile of the same path in this process gets -1.
+static napi_value js_lock_file(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t len;
+  int fd, r;
+  if (!get_args(env, info, 1, argv, NULL)) return NULL;
+  char *path = arg_path(env, "lockFile", "path", argv[0], &len);
+  if (!path) return NULL;
+  do {
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    throw_errno(env, "lockFile", "open", path, errno);
+    free(path);
+    return NULL;
+  }
+  do {
+    r = flock(fd, LOCK_EX | LOCK_NB);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK) {
+      free(path);
+      return make_int(env, -1);
+    }
+    throw_errno(env, "lockFile", "flock", path, err);
+    free(path);
+    return NULL;
+  }
+  free(path);
+  return make_int(env, fd);
+}
+
+// ---------------------------------------------------------------------------
+// Terminals
+
+static bool set_winsize(int fd, int rows, int cols) {
+  struct winsize ws = {.ws_row = (unsigned short)rows,
+                       .ws_col = (unsigned short)cols};
+  return ioctl(fd, TIOCSWINSZ, &ws) == 0;
+}
+
+static napi_value js_openpty(napi_env env, napi_callback_info info) {
+  (void)info;
+  char name[128];
+  const char *call = "posix_openpt";
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), slave = -1, err;
+  if (master < 0) goto fail;
+  call = "grantpt";
+  if (grantpt(master) != 0) goto fail;
+  call = "unlockpt";
+  if (unlockpt(master) != 0) goto fail;
+  call = "ptsname_r";
+  if ((err = ptsname_r(master, name, sizeof name)) != 0) {
+    errno = err;
+    goto fail;
+  }
+  call = "open";
+  do {
+    slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  } while (slave < 0 && errno == EINTR);
+  if (slave < 0) goto fail;
+  call = "ioctl(TIOCSWINSZ)";
+  if (!set_winsize(master, 24, 80)) goto fail;
+
+  napi_value obj;
+  if (napi_create_object(env, &obj) != napi_ok ||
+      !set_int_prop(env, obj, "master", master) ||
+      !set_int_prop(env, obj, "slave", slave)) {
+    close(master);
+    close(slave);
+    throw_napi_failure(env, "openpty");
+    return NULL;
+  }
+  return obj;
+
+fail:
+  err = errno;
+  if (slave >= 0) close(slave);
+  if (master >= 0) close(master);
+  throw_errno(env, "openpty", call, NULL, err);
+  return NULL;
+}
+
+static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int fd;
+  int64_t rows, cols;
+  if (!get_args(env, info, 3, argv, NULL) ||
+      !arg_fd(env, "setWinsize", "fd", argv[0], &fd) ||
+      !arg_int(env, "setWinsize", "rows", argv[1], 0, 65535, &rows) ||
+      !arg_int(env, "setWinsize", "cols", argv[2], 0, 65535, &cols))
+    return NULL;
+  if (!set_winsize(fd, (int)rows, (int)cols)) {
+    throw_errno(env, "setWinsize", "ioctl(TIOCSWINSZ)", NULL, errno);
+    return NULL;
+  }
+  return make_undefined(env);
+}
+
+// ---------------------------------------------------------------------------
+// Process state
+
+// replaceEnv(entries): the whole environment becomes `entries` (raw bytes).
+// Entries without '=' or with a NUL byte are skipped. Everything is copied
+// before clearenv() so a bad argument leaves the environment untouched.
+// The copies are leaked on purpose: putenv makes them part of environ, and a
+// warm process replaces its environment once, runs one tool and exits.
+// Not thread-safe (no setenv/getenv is): call it while nothing else runs.
+static napi_value js_replace_env(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  bool is_array = false;
+  uint32_t n = 0;
+  if (!get_args(env, info, 1, argv, NULL)) return NULL;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[0], &n) != napi_ok) {
+    throw_arg(env, "replaceEnv", "entries", "an array of Buffers");
+    return NULL;
+  }
+  char **copies = calloc(n ? n : 1, sizeof *copies);
+  if (!copies) {
+    throw_errno(env, "replaceEnv", "calloc", NULL, ENOMEM);
+    return NULL;
+  }
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    char *data, what[32];
+    size_t len;
+    snprintf(what, sizeof what, "entries[%u]", (unsigned)i);
+    if (napi_get_element(env, argv[0], i, &e) != napi_ok) {
+      throw_napi_failure(env, "replaceEnv");
+      goto fail;
+    }
+    if (!arg_buffer(env, "replaceEnv", what, e, &data, &len)) goto fail;
+    if (memchr(data, '\0', len) || !memchr(data, '=', len)) continue;
+    char *s = malloc(len + 1);
+    if (!s) {
+      throw_errno(env, "replaceEnv", "malloc", NULL, ENOMEM);
+      goto fail;
+    }
+    memcpy(s, data, len);
+    s[len] = '\0';
+    copies[kept++] = s;
+  }
+  clearenv();
+  for (uint32_t i = 0; i < kept; i++) {
+    if (putenv(copies[i]) != 0) {
+      int err = errno;
+      for (uint32_t j = i; j < kept; j++) free(copies[j]);
+      free(copies);
+      throw_errno(env, "replaceEnv", "putenv", NULL, err);
+      return NULL;
+    }
+  }
+  free(copies);  // the array only; the strings now live in environ
+  return make_undefined(env);
+
+fail:
+  for (uint32_t j = 0; j < kept; j++) free(copies[j]);
+  free(copies);
+  return NULL;
+}
+
+// chdir(path: Buffer). Node caches process.cwd() and only forgets it in
+// process.chdir(), so after a successful chdir we call process.chdir(".")
+// (a no-op that drops the cache). Where that is unavailable (workers), the
+// failure is ignored.
+static napi_value js_chdir(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char *data;
+  size_t len;
+  if (!get_args(env, info, 1, argv, NULL) ||
+      !arg_buffer(env, "chdir", "path", argv[0], &data, &len))
+    return NULL;
+  if (memchr(data, '\0', len)) {
+    throw_arg(env, "chdir", "path", "free of NUL bytes");
+    return NULL;
+  }
+  char *path = malloc(len + 1);
+  if (!path) {
+    throw_errno(env, "chdir", "malloc", NULL, ENOMEM);
+    return NULL;
+  }
+  memcpy(path, data, len);
+  path[len] = '\0';
+  if (chdir(path) != 0) {
+    throw_errno(env, "chdir", "chdir", path, errno);
+    free(path);
+    return NULL;
+  }
+  free(path);
+
+  napi_value global, process, fn, dot, ignored;
+  napi_valuetype t;
+  if (napi_get_global(env, &global) == napi_ok &&
+      napi_get_named_property(env, global, "process", &process) == napi_ok &&
+      napi_typeof(env, process, &t) == napi_ok && t == napi_object &&
+      napi_get_named_property(env, process, "chdir", &fn) == napi_ok &&
+      napi_typeof(env, fn, &t) == napi_ok && t == napi_function &&
+      napi_create_string_utf8(env, ".", 1, &dot) == napi_ok &&
+      napi_call_function(env, process, fn, 1, &dot, &ignored) != napi_ok) {
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending)
+    napi_get_and_clear_last_exception(env, &ignored);
+  return make_undefined(env);
+}
+
+// ---------------------------------------------------------------------------
+// A warm process's lifetime
+
+// runLoopOnce() -> whether the loop still has work. Used only in Node's
+// preload phase, before Node starts its own loop, so this never re-enters
+// a running uv_run; it lets a warm process finish an import() there.
+static napi_value js_run_loop_once(napi_env env, napi_callback_info info) {
+  (void)info;
+  uv_loop_t *loop = NULL;
+  napi_value out;
+  NAPI_OK(env, "runLoopOnce", napi_get_uv_event_loop(env, &loop));
+  int alive = uv_run(loop, UV_RUN_ONCE);
+  NAPI_OK(env, "runLoopOnce", napi_get_boolean(env, alive != 0, &out));
+  return out;
+}
+
+static void write_all(int fd, const char *data, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // the daemon is gone: the wait status still tells
+    data += n;
+    len -= (size_t)n;
+  }
+}
+
+// Closes every fd the tool could have made visible to others: all but the
+// link, those in keep[] (open before the tool ran: Node's and libuv's own)
+// and anonymous inodes (epoll, eventfd, timerfd: other threads' loops).
+static void close_tool_fds(int link, const int *keep, size_t nkeep) {
+  int fds[4096];
+  size_t n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL && n < sizeof fds / sizeof fds[0]) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    int fd = atoi(e->d_name);
+    if (fd != dirfd(d)) fds[n++] = fd;
+  }
+  closedir(d);
+  for (size_t i = 0; i < n; i++) {
+    int fd = fds[i];
+    bool kept = fd == link;
+    for (size_t k = 0; k < nkeep && !kept; k++) kept = keep[k] == fd;
+    struct stat st;
+    if (kept || fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) == 0) continue;
+    close(fd);
+  }
+}
+
+// exitNow(code, link, exitFrame, closedFrame, keep): ends the process at
+// once, after the tool's last 'exit' listener. Node would spend ms tearing
+// down V8 and the kernel more unmapping it before the daemon could see the
+// exit; instead: flush C stdio, tell the daemon the status (exitFrame), close
+// the tool's fds so pipes see EOF and locks are released as at death, say so
+// (closedFrame), and _exit. The daemon answers the caller on closedFrame.
+static napi_value js_exit_now(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int64_t code;
+  int link;
+  char *exit_frame, *closed_frame;
+  size_t exit_len, closed_len;
+  int keep[MAX_FDS];
+  size_t nkeep = 0;
+  if (!get_args(env, info, 5, argv, NULL) ||
+      !arg_int(env, "exitNow", "code", argv[0], 0, 255, &code) ||
+      !arg_fd(env, "exitNow", "link", argv[1], &link) ||
+      !arg_buffer(env, "exitNow", "exitFrame", argv[2], &exit_frame, &exit_len) ||
+      !arg_buffer(env, "exitNow", "closedFrame", argv[3], &closed_frame, &closed_len) ||
+      !arg_fds(env, "exitNow", argv[4], keep, &nkeep))
+    return NULL;
+  fflush(NULL);
+  write_all(link, exit_frame, exit_len);
+  close_tool_fds(link, keep, nkeep);
+  write_all(link, closed_frame, closed_len);
+  _exit((int)code);
+}
+
+// ---------------------------------------------------------------------------
+// Module
+
+static void addon_data_free(napi_env env, void *data, void *hint) {
+  (void)hint;
+  addon_data_t *d = data;
+  if (d->watcher_ctor) napi_delete_reference(env, d->watcher_ctor);
+  free(d);
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor methods[] = {
+      {"start", NULL, watcher_start, NULL, NULL, NULL, napi_default, NULL},
+      {"stop", NULL, watcher_stop, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, watcher_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_value ctor;
+  NAPI_OK(env, "init",
+          napi_define_class(env, "Watcher", NAPI_AUTO_LENGTH, watcher_ctor,
+                            NULL, 3, methods, &ctor));
+  addon_data_t *d = calloc(1, sizeof *d);
+  if (!d) {
+    throw_errno(env, "init", "calloc", NULL, ENOMEM);
+    return NULL;
+  }
+  if (napi_set_instance_data(env, d, addon_data_free, NULL) != napi_ok) {
+    free(d);
+    throw_napi_failure(env, "init");
+    return NULL;
+  }
+  NAPI_OK(env, "init", napi_create_reference(env, ctor, 1, &d->watcher_ctor));
+
+#define FN(name, cb) {name, NULL, cb, NULL, NULL, NULL, napi_enumerable, NULL}
+  napi_property_descriptor fns[] = {
+      FN("listenUnix", js_listen_unix),
+      FN("accept", js_accept),
+      FN("recv", js_recv),
+      FN("recvBlocking", js_recv_blocking),
+      FN("send", js_send),
+      FN("sendAll", js_send_all),
+      FN("watch", js_watch),
+      FN("close", js_close),
+      FN("socketpair", js_socketpair),
+      FN("pipe", js_pipe),
+      FN("setCloexec", js_set_cloexec),
+      FN("setNonblocking", js_set_nonblocking),
+      FN("dup2", js_dup2),
+      FN("fdKind", js_fd_kind),
+      FN("openpty", js_openpty),
+      FN("setWinsize", js_set_winsize),
+      FN("replaceEnv", js_replace_env),
+      FN("chdir", js_chdir),
+      FN("lockFile", js_lock_file),
+      FN("readNonblocking", js_read_nonblocking),
+      FN("runLoopOnce", js_run_loop_once),
+      FN("exitNow", js_exit_now),
+  };
+#undef FN
+  NAPI_OK(env, "init",
+          napi_define_properties(env, exports, sizeof fns / sizeof fns[0],
+                                 fns));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,149 @@
+// $XDG_CONFIG_HOME/warm/config.json: read, validated (zod, for messages a
+// user can act on), and re-read when its mtime or size changes. A broken
+// file never stops runs: the daemon keeps the defaults and `warm status`
+// shows the error.
+import { readFileSync, statSync } from "node:fs";
+
+export interface PoolSettings {
+  /** Warm processes kept ready per key. */
+  size: number;
+  /** A pool unused this long is dropped with its processes. */
+  idleTimeoutMs: number;
+}
+
+export interface ToolSettings {
+  pool: PoolSettings;
+  /** Module ids or paths preloaded in addition to the learned set. */
+  preload: string[];
+  /** Learned modules whose path contains any of these are never preloaded. */
+  exclude: string[];
+  /** Extra environment variables that separate warm processes. */
+  env: string[];
+  /** Run this tool directly, never warm. */
+  disable: boolean;
+}
+
+export interface Config {
+  idleTimeoutMs: number;
+  maxWarmProcesses: number;
+  pool: PoolSettings;
+  tools: Record<string, Partial<Omit<ToolSettings, "pool">> & { pool?: Partial<PoolSettings> }>;
+}
+
+export const DEFAULT_CONFIG: Config = {
+  idleTimeoutMs: 30 * 60_000,
+  maxWarmProcesses: 32,
+  pool: { size: 1, idleTimeoutMs: 15 * 60_000 },
+  tools: {},
+};
+
+/** Pure validation: JSON text in, config or a readable error out. */
+export function parseConfig(text: string): { config: Config } | { error: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { error: `not valid JSON: ${(error as Error).message}` };
+  }
+  // zod costs ~35 ms to load: only pay it when there is a file to check.
+  const { z } = require("zod") as typeof import("zod");
+  const minutes = z.number().positive().max(7 * 24 * 60);
+  const pool = z.strictObject({ size: z.int().min(0).max(16).optional(), idleTimeoutMinutes: minutes.optional() });
+  const schema = z.strictObject({
+    idleTimeoutMinutes: minutes.optional(),
+    maxWarmProcesses: z.int().min(1).max(1024).optional(),
+    pool: pool.optional(),
+    tools: z
+      .record(
+        z.string().min(1),
+        z.strictObject({
+          pool: pool.optional(),
+          preload: z.array(z.string().min(1)).optional(),
+          exclude: z.array(z.string().min(1)).optional(),
+          env: z.array(z.string().regex(/^[^=\0]+$/, "an environment variable name")).optional(),
+          disable: z.boolean().optional(),
+        }),
+      )
+      .optional(),
+  });
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `${issue.path.join(".") || "(top)"}: ${issue.message}`);
+    return { error: lines.join("; ") };
+  }
+  const c = result.data;
+  const poolOf = (p: { size?: number; idleTimeoutMinutes?: number } | undefined) => ({
+    ...(p?.size !== undefined ? { size: p.size } : {}),
+    ...(p?.idleTimeoutMinutes !== undefined ? { idleTimeoutMs: p.idleTimeoutMinutes * 60_000 } : {}),
+  });
+  const tools: Config["tools"] = {};
+  for (const [name, t] of Object.entries(c.tools ?? {})) tools[name] = { ...t, pool: poolOf(t.pool) };
+  return {
+    config: {
+      idleTimeoutMs: c.idleTimeoutMinutes !== undefined ? c.idleTimeoutMinutes * 60_000 : DEFAULT_CONFIG.idleTimeoutMs,
+      maxWarmProcesses: c.maxWarmProcesses ?? DEFAULT_CONFIG.maxWarmProcesses,
+      pool: { ...DEFAULT_CONFIG.pool, ...poolOf(c.pool) },
+      tools,
+    },
+  };
+}
+
+export function toolSettings(config: Config, names: string[]): ToolSettings {
+  const merged: ToolSettings = { pool: { ...config.pool }, preload: [], exclude: [], env: [], disable: false };
+  for (const name of names) {
+    const t = config.tools[name];
+    if (!t) continue;
+    Object.assign(merged.pool, t.pool ?? {});
+    merged.preload.push(...(t.preload ?? []));
+    merged.exclude.push(...(t.exclude ?? []));
+    merged.env.push(...(t.env ?? []));
+    merged.disable ||= t.disable ?? false;
+  }
+  return merged;
+}
+
+/** Holds the current config and re-reads the file when it changes. */
+export class ConfigSource {
+  private stamp = "";
+  current: Config = DEFAULT_CONFIG;
+  error: string | null = null;
+
+  constructor(private readonly file: string, private readonly onError: (error: string) => void) {
+    this.refresh();
+  }
+
+  /** Cheap enough per request: one stat. */
+  refresh(): void {
+    let stamp: string;
+    try {
+      const st = statSync(this.file);
+      stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      stamp = "none";
+    }
+    if (stamp === this.stamp) return;
+    this.stamp = stamp;
+    if (stamp === "none") {
+      this.current = DEFAULT_CONFIG;
+      this.error = null;
+      return;
+    }
+    let text: string;
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch (error) {
+      this.error = `${this.file}: ${(error as Error).message}`;
+      this.onError(this.error);
+      return;
+    }
+    const parsed = parseConfig(text);
+    if ("error" in parsed) {
+      this.error = `${this.file}: ${parsed.error}`;
+      this.current = DEFAULT_CONFIG;
+      this.onError(this.error);
+    } else {
+      this.error = null;
+      this.current = parsed.config;
+    }
+  }
+}

@@ -1,0 +1,175 @@
+// Serves requests: `run` goes to a warm process of the right pool (or back
+// to the shim as `direct`), `status` reports, `stop` ends everything.
+import type { ConfigSource } from "./config";
+import type { Logger } from "./log";
+import { native } from "./native";
+import { PROTOCOL_VERSION, ProtocolError } from "./protocol/codec";
+import { messageType, parseRun, type RunRequest } from "./protocol/messages";
+import type { NodeRuntime } from "./runtimes/node/runtime";
+import type { WarmProcess } from "./runtimes/node/warm-process";
+import { Stats } from "./stats";
+import type { Connection, ConnectionHandler, Request } from "./transport";
+
+export class Daemon implements ConnectionHandler {
+  readonly stats = new Stats();
+  private active = new Map<Connection, WarmProcess | null>();
+  lastActivity = Date.now();
+
+  constructor(
+    private readonly node: NodeRuntime,
+    private readonly config: ConfigSource,
+    private readonly log: Logger,
+    private readonly stop: () => void,
+    private readonly version: string,
+  ) {}
+
+  get busy(): boolean {
+    return this.active.size > 0;
+  }
+
+  request(conn: Connection, req: Request): void {
+    this.lastActivity = Date.now();
+    try {
+      const type = messageType(req.message);
+      if (req.message.v !== PROTOCOL_VERSION) {
+        throw new ProtocolError("version", `daemon speaks protocol v${PROTOCOL_VERSION}, got v${String(req.message.v)}`);
+      }
+      if (type !== "run" && req.fds.length > 0) throw new ProtocolError("bad-fds", `a ${type} request carries no fds`);
+      if (type === "run") return this.run(conn, req);
+      if (type === "status") return conn.finish({ t: "status", ...this.status() });
+      if (type === "stop") {
+        conn.finish({ t: "ok" });
+        return this.stop();
+      }
+      throw new ProtocolError("bad-message", `unknown request type "${type}"`);
+    } catch (error) {
+      for (const fd of req.fds) native.close(fd);
+      this.log.warn({ err: (error as Error).message, code: (error as ProtocolError).code }, "bad request");
+      conn.fail(error);
+    }
+  }
+
+  private run(conn: Connection, req: Request): void {
+    if (req.fds.length !== 3) throw new ProtocolError("bad-fds", `a run request carries exactly 3 fds, got ${req.fds.length}`);
+    const request = parseRun(req.message);
+    if (request.warm !== this.version) {
+      throw new ProtocolError("version", `daemon is warm ${this.version}, shim is warm ${request.warm || "unknown"}`);
+    }
+    this.config.refresh();
+    const received = process.hrtime.bigint();
+    const prepared = this.node.prepare(request, req.fds);
+    if ("direct" in prepared) {
+      for (const fd of req.fds) native.close(fd);
+      this.stats.direct++;
+      return conn.finish({ t: "direct", why: prepared.direct });
+    }
+    this.active.set(conn, null);
+    void this.handOff(conn, request, req.fds, prepared, received);
+  }
+
+  private async handOff(
+    conn: Connection,
+    request: RunRequest,
+    fds: number[],
+    prepared: Exclude<ReturnType<NodeRuntime["prepare"]>, { direct: string }>,
+    received: bigint,
+  ): Promise<void> {
+    const { pool, plan, toolId } = prepared;
+    let wp: WarmProcess | null = null;
+    try {
+      wp = await pool.acquire();
+    } catch (error) {
+      this.log.error({ err: (error as Error).message }, "acquire failed");
+    }
+    // The replacement starts once this run is answered (or 50 ms in, for long
+    // runs): a node start-up is ~40 ms of CPU and would slow this very run.
+    let refilled = false;
+    const refill = () => {
+      if (!refilled) pool.refill();
+      refilled = true;
+    };
+    const early = setTimeout(refill, 50);
+    early.unref();
+    if (conn.closed || !wp) {
+      clearTimeout(early);
+      setImmediate(refill);
+      for (const fd of fds) native.close(fd);
+      this.active.delete(conn);
+      if (wp) wp.release();
+      this.stats.direct++;
+      return conn.finish({ t: "direct", why: "no warm process could be started" });
+    }
+    try {
+      wp.run(this.node.runMessage(request, plan), fds);
+    } catch (error) {
+      // Nothing started: the shim runs the command itself.
+      for (const fd of fds) native.close(fd);
+      this.active.delete(conn);
+      wp.kill();
+      this.stats.direct++;
+      clearTimeout(early);
+      setImmediate(refill);
+      return conn.finish({ t: "direct", why: `hand-off failed: ${(error as Error).message}` });
+    }
+    // The warm process holds the caller's fds now; the daemon must not keep them (a pipe would never see EOF).
+    for (const fd of fds) native.close(fd);
+    this.active.set(conn, wp);
+    this.node.noteRunning(1);
+    this.stats.handedOff(Number(process.hrtime.bigint() - received) / 1e3);
+    conn.send({ t: "started", pid: wp.pid, pgid: wp.pid });
+    const exit = await wp.exited;
+    this.node.noteRunning(-1);
+    this.active.delete(conn);
+    this.lastActivity = Date.now();
+    this.stats.finished(Number(process.hrtime.bigint() - received) / 1e3);
+    this.node.noteRun(toolId);
+    if (exit.signal) conn.finish({ t: "exit", signal: signalNumber(exit.signal) });
+    else conn.finish({ t: "exit", code: exit.code ?? 255 });
+    clearTimeout(early);
+    setImmediate(refill);
+  }
+
+  /** The shim went away mid-run (killed, terminal closed): the tool gets SIGHUP, as in a direct run. */
+  gone(conn: Connection): void {
+    const wp = this.active.get(conn);
+    if (wp) wp.kill("SIGHUP");
+  }
+
+  status(): { text: string; json: string } {
+    const pools = [...this.node.pools.values()].map((p) => ({
+      tool: p.label,
+      key: p.key,
+      ready: p.readyCount,
+      starting: p.startingCount,
+      hits: p.hits,
+      misses: p.misses,
+      broken: p.broken,
+      pids: p.processes().map((wp) => wp.pid),
+    }));
+    const data = {
+      version: this.version,
+      pid: process.pid,
+      uptimeSeconds: Math.round(process.uptime()),
+      configError: this.config.error,
+      running: this.active.size,
+      ...this.stats.summary(),
+      pools,
+    };
+    const lines = [
+      `warm ${this.version}, daemon pid ${process.pid}, up ${data.uptimeSeconds}s`,
+      ...(data.configError ? [`config error: ${data.configError} (using defaults)`] : []),
+      `runs: ${data.runs} warm, ${data.direct} direct, ${data.running} running; ` +
+        `hand-off p50 ${data.handOffP50Us.toFixed(0)} us, run p50 ${(data.runP50Us / 1000).toFixed(1)} ms`,
+      `pools: ${pools.length}`,
+      ...pools.map(
+        (p) => `  ${p.tool}: ${p.ready} ready, ${p.starting} starting, ${p.hits} hits, ${p.misses} misses${p.broken ? " (stopped: keeps failing)" : ""}`,
+      ),
+    ];
+    return { text: lines.join("\n") + "\n", json: JSON.stringify(data) };
+  }
+}
+
+function signalNumber(name: NodeJS.Signals): number {
+  const { signals } = require("node:os").constants as { signals: Record<string, number> };
+  return signals[name] ?? 9;
+}

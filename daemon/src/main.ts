@@ -1,0 +1,88 @@
+// The warm daemon: started by the shim when none answers. One per user and
+// runtime dir, guaranteed by a lock held for its whole life; it recovers a
+// socket left by a dead daemon, and exits after its idle timeout.
+import { chmodSync, unlinkSync } from "node:fs";
+import { ConfigSource } from "./config";
+import { Daemon } from "./daemon";
+import { createLogger } from "./log";
+import { native } from "./native";
+import { ensurePrivateDir, resolvePaths } from "./paths";
+import { PreloadStore } from "./preload-store";
+import { NodeRuntime } from "./runtimes/node/runtime";
+import { Listener } from "./transport";
+import { WARM_VERSION } from "./version";
+import { join } from "node:path";
+
+function main(): void {
+  const paths = resolvePaths();
+  const log = createLogger(paths.log, process.env.WARM_LOG_LEVEL ?? "info");
+  const fatal = (message: string, extra: object = {}) => {
+    log.fatal(extra, message);
+    log.flush();
+    process.stderr.write(`warm daemon: ${message}\n`);
+    process.exit(1);
+  };
+  try {
+    ensurePrivateDir(paths.runtimeDir);
+  } catch (error) {
+    return fatal((error as Error).message);
+  }
+  const lock = native.lockFile(paths.daemonLock);
+  if (lock < 0) {
+    // Another daemon holds the lock: it serves this socket.
+    process.exit(0);
+  }
+  process.chdir("/"); // never pin the directory the first caller happened to be in
+
+  try {
+    unlinkSync(paths.socket); // left by a dead daemon: we hold the lock, so it is stale
+  } catch {
+    // none
+  }
+  let listenFd: number;
+  try {
+    listenFd = native.listenUnix(paths.socket, 511);
+    chmodSync(paths.socket, 0o600);
+  } catch (error) {
+    return fatal(`cannot listen on ${paths.socket}: ${(error as Error).message}`);
+  }
+
+  const config = new ConfigSource(paths.configFile, (error) => log.error({ error }, "config error; using defaults"));
+  const store = new PreloadStore(join(paths.stateDir, "preload"), log);
+  const node = new NodeRuntime(store, log, () => config.current);
+  let stopping = false;
+  const shutdown = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, "daemon stopping");
+    listener.close();
+    try {
+      unlinkSync(paths.socket);
+    } catch {
+      // already gone
+    }
+    node.closeAll();
+    store.flush();
+    log.flush();
+    // Running tools finish on their own; give idle warm processes a moment to see EOF.
+    setTimeout(() => process.exit(0), 50).unref();
+  };
+  const daemon = new Daemon(node, config, log, () => shutdown("stop request"), WARM_VERSION);
+  const uid = process.getuid ? process.getuid() : 0;
+  const listener = new Listener(listenFd, uid, daemon, (other) => log.warn({ uid: other }, "refused a connection from another user"));
+
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGHUP", () => {}); // the shim's terminal closing is not our business
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    node.sweep(now);
+    if (!daemon.busy && now - daemon.lastActivity > config.current.idleTimeoutMs) shutdown("idle timeout");
+  }, 1000);
+  sweep.unref();
+  node.warmUp(join(__dirname, "version.js"), 300);
+  // The listener's watcher keeps the loop alive; the sweep only observes.
+  log.info({ socket: paths.socket, version: WARM_VERSION, node: process.version }, "daemon started");
+}
+
+main();

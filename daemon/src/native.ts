@@ -1,0 +1,88 @@
+// The N-API addon (daemon/addon/warm_native.c): what Node itself cannot do
+// for warm. Node has no way to receive fds (nodejs/node#53391), no fcntl, no
+// dup2, no SO_PEERCRED and no way to set the raw-bytes environment, so these
+// live in one small C file. Every fd it creates or receives is close-on-exec
+// unless a function says otherwise. Errors throw an Error whose `code` is
+// the errno name (e.g. "EBADF").
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+export type FdKind = "tty" | "pipe" | "file" | "socket" | "char" | "dir" | "other" | "closed";
+
+export interface Peer {
+  fd: number;
+  uid: number;
+  gid: number;
+  pid: number;
+}
+
+export interface Received {
+  /** Bytes read; length 0 means the peer closed the link (EOF). */
+  data: Buffer;
+  /** fds that came with these bytes (already close-on-exec). */
+  fds: number[];
+  /** The kernel truncated ancillary data (MSG_CTRUNC): treat as bad-fds. */
+  truncated: boolean;
+}
+
+/** A uv_poll watcher on the daemon's loop. `events`: 1 readable, 2 writable. */
+export interface Watcher {
+  start(events: number): void;
+  stop(): void;
+  /** Stops and frees the watcher; the fd itself is not closed. */
+  close(): void;
+}
+
+export interface Native {
+  /** socket+bind+listen on a Unix path, non-blocking, CLOEXEC. Returns the fd. */
+  listenUnix(path: string, backlog: number): number;
+  /** accept4(NONBLOCK|CLOEXEC) and read SO_PEERCRED. null when nothing is pending. */
+  accept(listenFd: number): Peer | null;
+  /** One recvmsg (MSG_CMSG_CLOEXEC) of up to maxBytes. null on EAGAIN. */
+  recv(fd: number, maxBytes: number): Received | null;
+  /** recvmsg that blocks until data, EOF or error (used by warm processes while idle). */
+  recvBlocking(fd: number, maxBytes: number): Received;
+  /** One sendmsg; fds (if any) ride on it. Returns bytes written, or -1 on EAGAIN. */
+  send(fd: number, data: Buffer, fds?: number[]): number;
+  /** Like send, but loops (polling) until every byte is written or an error. */
+  sendAll(fd: number, data: Buffer, fds?: number[]): void;
+  /** Calls back with (events) when fd is ready; the callback runs on the loop. */
+  watch(fd: number, callback: (events: number) => void): Watcher;
+  close(fd: number): void;
+  /** AF_UNIX SOCK_STREAM socketpair, both ends CLOEXEC, blocking. */
+  socketpair(): [number, number];
+  /** pipe2(O_CLOEXEC): [readEnd, writeEnd]. */
+  pipe(): [number, number];
+  setCloexec(fd: number, on: boolean): void;
+  setNonblocking(fd: number, on: boolean): void;
+  /** dup2(from, to): `to` is NOT close-on-exec afterwards (as stdio must be). */
+  dup2(from: number, to: number): void;
+  fdKind(fd: number): FdKind;
+  /** posix_openpt(O_RDWR|O_NOCTTY) + unlockpt + open slave O_NOCTTY, both CLOEXEC, size 24x80. */
+  openpty(): { master: number; slave: number };
+  setWinsize(fd: number, rows: number, cols: number): void;
+  /** clearenv() then putenv of each "NAME=value" (raw bytes, copied). */
+  replaceEnv(entries: Buffer[]): void;
+  /** chdir to raw path bytes. */
+  chdir(path: Buffer): void;
+  /** open(path, O_RDWR|O_CREAT|O_CLOEXEC, 0600) + flock(LOCK_EX|LOCK_NB). fd, or -1 when another holds it. */
+  lockFile(path: string): number;
+  /** Non-blocking read of up to maxBytes; null on EAGAIN, empty Buffer on EOF. */
+  readNonblocking(fd: number, maxBytes: number): Buffer | null;
+  /**
+   * uv_run(loop, UV_RUN_ONCE): turns the event loop once by hand. Only for a
+   * warm process in Node's preload phase, before the loop has started.
+   * Returns false when the loop has nothing left to wait for.
+   */
+  runLoopOnce(): boolean;
+  /**
+   * Ends a warm process now: fflush(NULL); write exitFrame to link; close
+   * every fd except link, those in keep, and anonymous inodes; write
+   * closedFrame to link; _exit(code). Never returns.
+   */
+  exitNow(code: number, link: number, exitFrame: Buffer, closedFrame: Buffer, keep: number[]): never;
+}
+
+// dist/native.js sits in daemon/dist; the addon builds into daemon/addon/build.
+const requireHere = createRequire(__filename);
+export const native: Native = requireHere(join(__dirname, "..", "addon", "build", "Release", "warm_native.node"));

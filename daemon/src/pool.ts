@@ -1,0 +1,103 @@
+// Warm processes ready for one key. Each serves one invocation; the pool
+// starts replacements in the background so the next caller finds one ready.
+import type { ReadyInfo, WarmProcess } from "./runtimes/node/warm-process";
+
+export interface PoolOwner {
+  /** Starts a new warm process for this pool (its spec is rebuilt each time, from what was learned). */
+  launch(pool: Pool): WarmProcess | null;
+  /** Judges a process that finished preloading: may it serve callers, and was anything learned from it? */
+  assess(pool: Pool, info: ReadyInfo): { usable: boolean; learned: boolean };
+  /** Total warm processes across all pools, for the global limit. */
+  canStartMore(): boolean;
+}
+
+// A pool whose processes keep coming up unusable without anything new being
+// learned stops refilling instead of spinning.
+const MAX_UNUSABLE_IN_A_ROW = 6;
+
+export class Pool {
+  private readyList: WarmProcess[] = [];
+  private starting = new Set<WarmProcess>();
+  private unusableInARow = 0;
+  lastUsed = Date.now();
+  hits = 0;
+  misses = 0;
+  closed = false;
+
+  constructor(
+    readonly key: string,
+    readonly label: string,
+    public size: number,
+    private readonly owner: PoolOwner,
+  ) {}
+
+  get readyCount(): number {
+    return this.readyList.length;
+  }
+
+  get startingCount(): number {
+    return this.starting.size;
+  }
+
+  get broken(): boolean {
+    return this.unusableInARow >= MAX_UNUSABLE_IN_A_ROW;
+  }
+
+  /** A ready process, or one started now for this caller (null: run directly). */
+  async acquire(): Promise<WarmProcess | null> {
+    this.lastUsed = Date.now();
+    while (this.readyList.length > 0) {
+      const wp = this.readyList.shift()!;
+      if (wp.state === "ready") {
+        this.hits++;
+        return wp;
+      }
+    }
+    this.misses++;
+    if (this.broken) return null;
+    const started = this.start(true);
+    if (!started) return null;
+    return (await started.usable) && started.wp.state === "ready" ? started.wp : null;
+  }
+
+  /** Starts processes until `size` are ready or starting. */
+  refill(): void {
+    while (!this.closed && !this.broken && this.readyList.length + this.starting.size < this.size && this.owner.canStartMore()) {
+        if (!this.start(false)) break;
+    }
+  }
+
+  private start(forCaller: boolean): { wp: WarmProcess; usable: Promise<boolean> } | null {
+    const wp = this.owner.launch(this);
+    if (!wp) return null;
+    this.starting.add(wp);
+    const usable = wp.ready.then((info) => {
+      this.starting.delete(wp);
+      if (!info) return false; // died while starting
+      const verdict = this.owner.assess(this, info);
+      if (!verdict.usable) {
+        wp.kill();
+        this.unusableInARow = verdict.learned ? 0 : this.unusableInARow + 1;
+        if (!forCaller) this.refill();
+        return false;
+      }
+      this.unusableInARow = 0;
+      if (this.closed) wp.release();
+      else if (!forCaller) this.readyList.push(wp);
+      return true;
+    });
+    return { wp, usable };
+  }
+
+  /** Lets every idle process go; running ones finish their invocation. */
+  close(): void {
+    this.closed = true;
+    for (const wp of this.readyList) wp.release();
+    for (const wp of this.starting) wp.release();
+    this.readyList = [];
+  }
+
+  processes(): WarmProcess[] {
+    return [...this.readyList, ...this.starting];
+  }
+}

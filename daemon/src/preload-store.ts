@@ -1,0 +1,126 @@
+// What warm has learned about each tool, kept in the state dir so a new
+// daemon starts out knowing: the modules its runs loaded (in load order),
+// the modules that must not be preloaded and why, the env variables read
+// while loading (they join the key), and whether it uses ESM.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import type { Logger } from "./log";
+
+export type ModuleRef = [kind: "cjs" | "esm", id: string];
+
+export interface ToolRecord {
+  modules: ModuleRef[];
+  dropped: Record<string, string>;
+  envNames: string[];
+  esm: boolean;
+  runs: number;
+}
+
+const MAX_MODULES = 20000;
+
+export class PreloadStore {
+  private records = new Map<string, ToolRecord>();
+  private dirty = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly dir: string, private readonly log: Logger) {}
+
+  static toolId(parts: string[]): string {
+    return createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 24);
+  }
+
+  get(id: string): ToolRecord {
+    let record = this.records.get(id);
+    if (!record) {
+      record = this.read(id) ?? { modules: [], dropped: {}, envNames: [], esm: false, runs: 0 };
+      this.records.set(id, record);
+    }
+    return record;
+  }
+
+  /** Adds what a run loaded; returns true if anything was new. */
+  addLoaded(id: string, modules: [string, string][], entry: string): boolean {
+    const record = this.get(id);
+    const known = new Set(record.modules.map((m) => m[1]));
+    let added = false;
+    for (const [kind, ref] of modules) {
+      if (kind !== "cjs" && kind !== "esm") continue;
+      if (typeof ref !== "string" || known.has(ref) || ref === entry || ref === `file://${entry}`) continue;
+      if (record.modules.length >= MAX_MODULES) break;
+      if (kind === "esm") record.esm = true;
+      record.modules.push([kind, ref]);
+      known.add(ref);
+      added = true;
+    }
+    if (added) this.markDirty(id);
+    return added;
+  }
+
+  addDropped(id: string, dropped: [string, string][]): boolean {
+    const record = this.get(id);
+    let added = false;
+    for (const [ref, why] of dropped) {
+      if (record.dropped[ref] === undefined) {
+        record.dropped[ref] = why;
+        added = true;
+      }
+    }
+    if (added) this.markDirty(id);
+    return added;
+  }
+
+  addEnvNames(id: string, names: string[]): boolean {
+    const record = this.get(id);
+    const fresh = names.filter((n) => !record.envNames.includes(n));
+    if (fresh.length === 0) return false;
+    record.envNames.push(...fresh);
+    record.envNames.sort();
+    this.markDirty(id);
+    return true;
+  }
+
+  noteRun(id: string): void {
+    this.get(id).runs++;
+    this.markDirty(id);
+  }
+
+  private file(id: string): string {
+    return join(this.dir, `${id}.json`);
+  }
+
+  private read(id: string): ToolRecord | null {
+    try {
+      const r = JSON.parse(readFileSync(this.file(id), "utf8")) as ToolRecord;
+      if (!Array.isArray(r.modules) || typeof r.dropped !== "object" || !Array.isArray(r.envNames)) return null;
+      return { modules: r.modules, dropped: r.dropped, envNames: r.envNames, esm: r.esm === true, runs: r.runs | 0 };
+    } catch {
+      return null;
+    }
+  }
+
+  private markDirty(id: string): void {
+    this.dirty.add(id);
+    // Batched so a burst of runs costs one write, off the request path.
+    this.timer ??= setTimeout(() => this.flush(), 200);
+    this.timer.unref();
+  }
+
+  /** Writes changed records (atomically: temp file, then rename). A full disk loses learning, never a run. */
+  flush(): void {
+    this.timer = null;
+    const ids = [...this.dirty];
+    this.dirty.clear();
+    for (const id of ids) {
+      const target = this.file(id);
+      const temp = `${target}.${process.pid}.tmp`;
+      try {
+        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        writeFileSync(temp, JSON.stringify(this.records.get(id)));
+        renameSync(temp, target);
+      } catch (error) {
+        this.log.warn({ err: (error as Error).message, file: target }, "could not save what warm learned");
+      }
+    }
+  }
+}

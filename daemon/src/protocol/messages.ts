@@ -1,0 +1,89 @@
+// Typed views of the messages in protocol-spec/README.md, with the checks
+// that turn a wrong key into a `bad-message` error instead of a crash.
+import { type Message, ProtocolError, type Value } from "./codec";
+
+export const MAX_ARGV = 65536;
+export const MAX_ENV = 65536;
+
+export interface RunRequest {
+  warm: string;
+  argv: Buffer[];
+  exe: Buffer;
+  env: Buffer[];
+  cwd: Buffer;
+  umask: number;
+}
+
+function bad(why: string): never {
+  throw new ProtocolError("bad-message", why);
+}
+
+function asBuffer(v: Value | undefined, key: string): Buffer {
+  if (!(v instanceof Uint8Array)) bad(`"${key}" must be bin`);
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.length);
+}
+
+function asBufferList(v: Value | undefined, key: string, max: number): Buffer[] {
+  if (!Array.isArray(v)) bad(`"${key}" must be an array of bin`);
+  if (v.length > max) throw new ProtocolError("too-large", `"${key}" has ${v.length} entries, over the limit of ${max}`);
+  return v.map((item, i) => asBuffer(item, `${key}[${i}]`));
+}
+
+export function asInt(v: Value | undefined, key: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v)) bad(`"${key}" must be an int`);
+  return v;
+}
+
+export function asString(v: Value | undefined, key: string): string {
+  if (typeof v !== "string") bad(`"${key}" must be str`);
+  return v;
+}
+
+export function messageType(m: Message): string {
+  return asString(m.t, "t");
+}
+
+export function parseRun(m: Message): RunRequest {
+  const argv = asBufferList(m.argv, "argv", MAX_ARGV);
+  if (argv.length === 0) bad('"argv" must not be empty');
+  const umask = asInt(m.umask, "umask");
+  if (umask < 0 || umask > 0o777) bad('"umask" must be between 0 and 0777');
+  const cwd = asBuffer(m.cwd, "cwd");
+  if (cwd[0] !== 0x2f) bad('"cwd" must be an absolute path');
+  const exe = asBuffer(m.exe, "exe");
+  if (exe[0] !== 0x2f) bad('"exe" must be an absolute path');
+  return {
+    warm: typeof m.warm === "string" ? m.warm : "",
+    argv,
+    exe,
+    env: asBufferList(m.env, "env", MAX_ENV),
+    cwd,
+    umask,
+  };
+}
+
+/** The run request as the runtime link carries it: the client's, plus the entry script. */
+export function runForWorker(request: RunRequest, script: string, extra: Message = {}): Message {
+  return {
+    t: "run",
+    v: 1,
+    argv: request.argv,
+    exe: request.exe,
+    env: request.env,
+    cwd: request.cwd,
+    umask: request.umask,
+    script: Buffer.from(script),
+    ...extra,
+  };
+}
+
+/** Finds NAME in a raw env list (first match wins, as getenv does). */
+export function envLookup(env: Buffer[], name: string): string | undefined {
+  const prefix = Buffer.from(name + "=");
+  for (const entry of env) {
+    if (entry.length >= prefix.length && entry.subarray(0, prefix.length).equals(prefix)) {
+      return entry.subarray(prefix.length).toString("utf8");
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,39 @@
+// How a warm Node process ends. After the tool's last 'exit' listener has
+// run, Node would spend milliseconds tearing down V8, and the kernel ~2 ms
+// more unmapping it, before the daemon could reap it. Instead the process
+// reports what it learned and its status, closes the tool's fds (pipes see
+// EOF, locks are released, as at death), says `closed` and _exits: the
+// caller gets its status as soon as nothing of the tool is left to observe.
+// A fatal exception takes Node's own path, so it is printed exactly as Node
+// prints it, and the daemon takes that status from waitpid.
+import { native } from "../../native";
+import { encodeFrame, type WireValue } from "./wire";
+
+export function installExit(link: number, preloaded: Set<string>, warmDist: string, ownFds: number[]): void {
+  let fatal = false;
+  process.on("uncaughtExceptionMonitor", () => {
+    fatal = true;
+  });
+  const emit = process.emit;
+  // Wrapping emit (as signal-exit does) runs our step after every 'exit'
+  // listener, whichever path emitted it: process.exit() or an empty loop.
+  process.emit = function (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) {
+    const result = (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
+    if (event === "exit" && !fatal) {
+      const code = (Number(process.exitCode ?? args[0] ?? 0) | 0) & 0xff;
+      const exitFrame = Buffer.concat([learned(preloaded, warmDist), encodeFrame({ t: "exit", code })]);
+      native.exitNow(code, link, exitFrame, encodeFrame({ t: "closed" }), ownFds);
+    }
+    return result;
+  } as typeof process.emit;
+}
+
+/** What the tool loaded that was not preloaded, so the next warm process has it ready. */
+function learned(preloaded: Set<string>, warmDist: string): Buffer {
+  const modules: WireValue[] = [];
+  const main = process.argv[1];
+  for (const id of Object.keys(require.cache)) {
+    if (!preloaded.has(id) && id !== main && !id.startsWith(warmDist)) modules.push(["cjs", id]);
+  }
+  return modules.length > 0 ? encodeFrame({ t: "loaded", modules }) : Buffer.alloc(0);
+}

@@ -1,0 +1,29 @@
+// The warm process's side of the runtime link: blocking frame reads (the
+// process has nothing else to do while it waits) and whole-frame writes.
+import { native } from "../../native";
+import { decodeValue, encodeFrame, type WireValue } from "./wire";
+
+type Message = { [key: string]: WireValue };
+
+export function readFrame(fd: number): { message: Message; fds: number[] } | null {
+  let buf: Buffer = Buffer.alloc(0);
+  const fds: number[] = [];
+  for (;;) {
+    if (buf.length >= 4) {
+      const length = buf.readUInt32BE(0);
+      if (buf.length >= 4 + length) return { message: decodeValue(buf.subarray(4, 4 + length)) as Message, fds };
+    }
+    const got = native.recvBlocking(fd, 1 << 20);
+    if (got.data.length === 0) return null;
+    fds.push(...got.fds);
+    buf = buf.length === 0 ? got.data : Buffer.concat([buf, got.data]);
+  }
+}
+
+export function send(fd: number, message: Message): void {
+  try {
+    native.sendAll(fd, encodeFrame(message));
+  } catch {
+    // The daemon is gone; nothing to tell.
+  }
+}

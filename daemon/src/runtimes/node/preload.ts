@@ -1,0 +1,185 @@
+// Loads a tool's learned modules into a warm process before any request,
+// and notices every module that captured per-invocation state while
+// loading: the process's stdio streams, argv, cwd, or the whole env. Such a
+// module would run with the preloading process's values instead of the
+// caller's, so it is dropped from the set and the process is not used.
+// Env variables read by name are reported instead: they join the key.
+import Module = require("node:module");
+import { pathToFileURL } from "node:url";
+import { native } from "../../native";
+
+export type ModuleRef = [kind: "cjs" | "esm", id: string];
+
+export interface PreloadReport {
+  dropped: [id: string, why: string][];
+  envRead: string[];
+  /** False when some module captured per-invocation state: do not use this process. */
+  clean: boolean;
+}
+
+interface Probe {
+  note(why: string): void;
+}
+
+type CompileFn = (this: { filename?: string }, content: string, filename: string) => unknown;
+
+/** Installs the traps; returns a function that removes them. */
+function installTraps(probe: Probe, envRead: Set<string>): () => void {
+  const restores: (() => void)[] = [];
+  const proc = process as unknown as Record<string, unknown>;
+
+  for (const name of ["stdin", "stdout", "stderr"]) {
+    const desc = Object.getOwnPropertyDescriptor(process, name);
+    if (!desc?.get || !desc.configurable) continue;
+    const get = desc.get;
+    Object.defineProperty(process, name, {
+      configurable: true,
+      enumerable: desc.enumerable,
+      get() {
+        probe.note(`used process.${name} while loading`);
+        return get.call(process);
+      },
+    });
+    restores.push(() => Object.defineProperty(process, name, desc));
+  }
+
+  const argvDesc = Object.getOwnPropertyDescriptor(process, "argv");
+  if (argvDesc?.configurable) {
+    const argv = process.argv;
+    Object.defineProperty(process, "argv", {
+      configurable: true,
+      enumerable: argvDesc.enumerable,
+      get() {
+        probe.note("read process.argv while loading");
+        return argv;
+      },
+      set(v) {
+        probe.note("wrote process.argv while loading");
+        argvDesc.value = v;
+      },
+    });
+    restores.push(() => Object.defineProperty(process, "argv", argvDesc));
+  }
+
+  const cwd = process.cwd;
+  proc.cwd = function cwdProbe() {
+    probe.note("read process.cwd() while loading");
+    return cwd.call(process);
+  };
+  restores.push(() => {
+    proc.cwd = cwd;
+  });
+
+  // Reads by name are fine: the name joins the key, so a later caller with
+  // another value gets another warm process. Enumeration captures everything.
+  const realEnv = process.env;
+  const envProxy = new Proxy(realEnv, {
+    get(target, key) {
+      if (typeof key === "string") envRead.add(key);
+      return Reflect.get(target, key);
+    },
+    has(target, key) {
+      if (typeof key === "string") envRead.add(key);
+      return Reflect.has(target, key);
+    },
+    ownKeys(target) {
+      probe.note("enumerated process.env while loading");
+      return Reflect.ownKeys(target);
+    },
+  });
+  const envDesc = Object.getOwnPropertyDescriptor(process, "env");
+  if (envDesc?.configurable !== false) {
+    Object.defineProperty(process, "env", { configurable: true, enumerable: true, writable: true, value: envProxy });
+    restores.push(() => {
+      if (envDesc) Object.defineProperty(process, "env", envDesc);
+    });
+  }
+  return () => {
+    for (const restore of restores.reverse()) restore();
+  };
+}
+
+/**
+ * Waits for a promise while still inside Node's synchronous preload phase:
+ * turns the event loop by hand (the loop has not started yet, so this is
+ * not re-entrant) and runs the microtasks and nextTicks it produces.
+ */
+function settle(promise: Promise<unknown>): void {
+  let state: "pending" | "done" | "failed" = "pending";
+  let failure: unknown;
+  promise.then(
+    () => (state = "done"),
+    (error) => {
+      state = "failed";
+      failure = error;
+    },
+  );
+  const tick = (process as unknown as { _tickCallback(): void })._tickCallback;
+  tick.call(process);
+  while (state === "pending") {
+    if (!native.runLoopOnce()) {
+      tick.call(process);
+      if (state === "pending") throw new Error("module never finished loading (the event loop went idle)");
+    }
+    tick.call(process);
+  }
+  if (state === "failed") throw failure;
+}
+
+/**
+ * Loads the modules in order. CommonJS modules report which file was being
+ * compiled when a trap fired, so the culprit (and the modules that were
+ * loading it) are dropped precisely; ESM is attributed to the entry that
+ * was being imported.
+ */
+export function preloadModules(
+  modules: ModuleRef[],
+  exclude: (id: string) => boolean,
+  outputSince: () => boolean,
+  requireFrom: NodeJS.Require,
+): PreloadReport {
+  const dropped = new Map<string, string>();
+  const envRead = new Set<string>();
+  const compiling: string[] = [];
+  let current = "";
+  let clean = true;
+  const probe: Probe = {
+    note(why) {
+      clean = false;
+      const culprits = compiling.length > 0 ? compiling : [current];
+      for (const id of culprits) if (!dropped.has(id)) dropped.set(id, why);
+    },
+  };
+
+  const proto = (Module as unknown as { prototype: { _compile: CompileFn } }).prototype;
+  const compile = proto._compile;
+  proto._compile = function (this: { filename?: string }, content: string, filename: string) {
+    compiling.push(filename);
+    try {
+      return compile.call(this, content, filename);
+    } finally {
+      compiling.pop();
+    }
+  };
+  const removeTraps = installTraps(probe, envRead);
+  try {
+    for (const [kind, id] of modules) {
+      if (exclude(id) || dropped.has(id)) continue;
+      current = id;
+      try {
+        if (kind === "cjs") requireFrom(id);
+        else settle(import(id.startsWith("file:") ? id : pathToFileURL(id).href));
+      } catch (error) {
+        dropped.set(id, `failed to load: ${String((error as Error)?.message ?? error).split("\n")[0]}`);
+      }
+      if (outputSince()) {
+        clean = false;
+        dropped.set(id, "wrote output while loading");
+      }
+    }
+  } finally {
+    removeTraps();
+    proto._compile = compile;
+  }
+  return { dropped: [...dropped], envRead: [...envRead], clean };
+}

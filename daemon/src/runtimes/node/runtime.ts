@@ -1,0 +1,257 @@
+// Node.js in warm: turns a run request into a pool key and a warm process.
+//
+// The key (what separates warm processes) is everything that can change
+// what a Node tool does while it loads, since loading happens before the
+// request is known:
+//   - the node binary (realpath), its flags, and process.argv0;
+//   - the entry script, as given and as its realpath (node is started with
+//     it, so process.argv[1] is fixed when the process starts), and warm's
+//     preload settings for the tool;
+//   - which of fds 0, 1, 2 are terminals (libraries decide on colour at load);
+//   - the values of NODE_*, LANG, LANGUAGE, LC_*, TZ, TERM, COLORTERM,
+//     FORCE_COLOR, NO_COLOR, CI, PATH, HOME, TMPDIR, UV_*, LD_*, SSL_CERT_*
+//     and OPENSSL_* (node and its libraries read them as they start), of the
+//     tool's `env` config, and of every variable a module of the tool was
+//     seen to read while loading (learned; unset counts as a value).
+// The daemon runs as the caller's uid, so uid is implicitly part of it.
+import { createHash } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type Config, toolSettings, type ToolSettings } from "../../config";
+import type { Logger } from "../../log";
+import { native } from "../../native";
+import { Pool, type PoolOwner } from "../../pool";
+import { PreloadStore, type ToolRecord } from "../../preload-store";
+import { encodeFrame, type Message } from "../../protocol/codec";
+import type { RunRequest } from "../../protocol/messages";
+import { isKeyEnvName, type NodePlan, planNode } from "./plan";
+import { type ReadyInfo, WarmProcess } from "./warm-process";
+
+export interface Prepared {
+  pool: Pool;
+  plan: NodePlan;
+  toolId: string;
+}
+
+interface PoolContext {
+  plan: NodePlan;
+  toolId: string;
+  mask: string;
+  env: NodeJS.ProcessEnv;
+  keyNames: Set<string>;
+  settings: ToolSettings;
+}
+
+export class NodeRuntime implements PoolOwner {
+  readonly pools = new Map<string, Pool>();
+  private contexts = new WeakMap<Pool, PoolContext>();
+  private running = 0;
+
+  constructor(
+    private readonly store: PreloadStore,
+    private readonly log: Logger,
+    private readonly config: () => Config,
+  ) {}
+
+  prepare(request: RunRequest, fds: number[]): Prepared | { direct: string } {
+    const keyed = this.key(request, fds);
+    if ("direct" in keyed) return keyed;
+    const { key, plan, toolId, ctx } = keyed;
+    let pool = this.pools.get(key);
+    if (!pool || pool.closed) {
+      pool = new Pool(key, `${plan.toolNames[0]} [${ctx.mask}]`, ctx.settings.pool.size, this);
+      this.pools.set(key, pool);
+      this.contexts.set(pool, ctx);
+    }
+    pool.size = ctx.settings.pool.size;
+    return { pool, plan, toolId };
+  }
+
+  /**
+   * Runs the request path on a made-up request many times, creating no pool,
+   * so V8 has optimized it before the first real caller (a cold daemon spends
+   * ~10x longer per request). Costs a few ms once, at daemon start.
+   */
+  warmUp(script: string, rounds: number): void {
+    const request: RunRequest = {
+      warm: "",
+      argv: [Buffer.from(process.execPath), Buffer.from(script), Buffer.from("--flag")],
+      exe: Buffer.from(process.execPath),
+      env: Object.entries(process.env).map(([k, v]) => Buffer.from(`${k}=${v}`)),
+      cwd: Buffer.from("/"),
+      umask: 0o22,
+    };
+    const fds = [0, 1, 2];
+    for (let i = 0; i < rounds; i++) {
+      const keyed = this.key(request, fds);
+      if ("direct" in keyed) return;
+      encodeFrame(this.runMessage(request, keyed.plan));
+    }
+  }
+
+  private key(request: RunRequest, fds: number[]): { key: string; plan: NodePlan; toolId: string; ctx: PoolContext } | { direct: string } {
+    const cwd = request.cwd.toString("utf8");
+    try {
+      if (!statSync(request.cwd).isDirectory()) return { direct: "working directory is not a directory" };
+    } catch {
+      return { direct: "working directory is gone" };
+    }
+    const planned = planNode(request, cwd);
+    if ("direct" in planned) return planned;
+    const plan = planned.plan;
+    const settings = toolSettings(this.config(), plan.toolNames);
+    if (settings.disable) return { direct: "disabled for this tool in the config" };
+    const toolId = PreloadStore.toolId([plan.nodeExe, plan.scriptReal]);
+    const record = this.store.get(toolId);
+    const mask = fds.map((fd) => (native.fdKind(fd) === "tty" ? "t" : "-")).join("");
+
+    const keyNames = new Set([...record.envNames, ...settings.env]);
+    const env: NodeJS.ProcessEnv = {};
+    const pairs: string[] = [];
+    for (const entry of request.env) {
+      const eq = entry.indexOf(0x3d);
+      if (eq <= 0) continue;
+      const name = entry.subarray(0, eq).toString("utf8");
+      if (!isKeyEnvName(name) && !keyNames.has(name)) continue;
+      if (env[name] !== undefined) continue; // first wins, as getenv
+      env[name] = entry.subarray(eq + 1).toString("utf8");
+      pairs.push(`${name}=${env[name]}`);
+    }
+    for (const name of keyNames) if (env[name] === undefined) pairs.push(`${name}\0unset`);
+    pairs.sort();
+    const key = createHash("sha256")
+      .update(JSON.stringify([plan.nodeExe, plan.execArgv, plan.argv0, plan.script, plan.scriptReal, mask, pairs, settings.preload, settings.exclude]))
+      .digest("hex")
+      .slice(0, 32);
+    return { key, plan, toolId, ctx: { plan, toolId, mask, env, keyNames, settings } };
+  }
+
+  launch(pool: Pool): WarmProcess | null {
+    const ctx = this.contexts.get(pool);
+    if (!ctx) return null;
+    const record = this.store.get(ctx.toolId);
+    const modules = this.preloadList(record, ctx);
+    const preload: Message = {
+      t: "preload",
+      v: 1,
+      script: Buffer.from(ctx.plan.script),
+      stdio: ctx.mask,
+      modules,
+      exclude: ctx.settings.exclude,
+      main_is_cjs: mainIsCommonJs(ctx.plan.scriptReal),
+      // Off-thread ESM hooks cost ~35 ms per process: only while learning or for tools that use ESM.
+      learn_esm: record.esm || record.runs < 2 || /\.mjs$/.test(ctx.plan.scriptReal),
+    };
+    try {
+      return new WarmProcess(
+        {
+          nodeExe: ctx.plan.nodeExe,
+          args: [...ctx.plan.execArgv, ctx.plan.script],
+          argv0: ctx.plan.argv0,
+          cwd: dirname(ctx.plan.scriptReal),
+          env: ctx.env,
+          preload,
+        },
+        this.log,
+        (loaded) => this.store.addLoaded(ctx.toolId, loaded, ctx.plan.scriptReal),
+      );
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, "could not start a warm process");
+      return null;
+    }
+  }
+
+  private preloadList(record: ToolRecord, ctx: PoolContext): [string, string][] {
+    const entryUrl = pathToFileURL(ctx.plan.scriptReal).href;
+    const list: [string, string][] = [];
+    for (const [kind, id] of record.modules) {
+      if (record.dropped[id] !== undefined || id === ctx.plan.scriptReal || id === entryUrl) continue;
+      list.push([kind, id]);
+    }
+    for (const id of ctx.settings.preload) {
+      try {
+        const resolved = require.resolve(id, { paths: [ctx.plan.scriptReal] });
+        if (!list.some((m) => m[1] === resolved)) list.push(["cjs", resolved]);
+      } catch {
+        this.log.warn({ module: id, tool: ctx.plan.scriptReal }, "configured preload module not found");
+      }
+    }
+    return list;
+  }
+
+  assess(pool: Pool, info: ReadyInfo): { usable: boolean; learned: boolean } {
+    const ctx = this.contexts.get(pool);
+    if (!ctx) return { usable: false, learned: false };
+    // A module that read a variable outside the key saw this process's value
+    // (unset), which need not be the caller's: the variable joins the key.
+    const fresh = info.envRead.filter((n) => !isKeyEnvName(n) && !ctx.keyNames.has(n));
+    if (info.clean && fresh.length === 0) return { usable: true, learned: false };
+    let learned = this.store.addDropped(ctx.toolId, info.dropped);
+    if (this.store.addEnvNames(ctx.toolId, fresh)) {
+      pool.close(); // later requests compute the new key and land in a new pool
+      learned = true;
+    }
+    this.log.info({ tool: ctx.plan.scriptReal, dropped: info.dropped, env: fresh }, "warm process not usable; learned from it");
+    return { usable: false, learned };
+  }
+
+  canStartMore(): boolean {
+    let total = this.running;
+    for (const pool of this.pools.values()) total += pool.readyCount + pool.startingCount;
+    return total < this.config().maxWarmProcesses;
+  }
+
+  runMessage(request: RunRequest, plan: NodePlan): Message {
+    return {
+      t: "run",
+      v: 1,
+      argv: request.argv,
+      exe: request.exe,
+      env: request.env,
+      cwd: request.cwd,
+      umask: request.umask,
+      script: Buffer.from(plan.script),
+      args_from: plan.argsFrom,
+    };
+  }
+
+  noteRun(toolId: string): void {
+    this.store.noteRun(toolId);
+  }
+
+  noteRunning(delta: number): void {
+    this.running += delta;
+  }
+
+  /** Drops pools unused for their idle timeout. */
+  sweep(now: number): void {
+    for (const [key, pool] of this.pools) {
+      const ctx = this.contexts.get(pool);
+      const idle = ctx?.settings.pool.idleTimeoutMs ?? this.config().pool.idleTimeoutMs;
+      if (pool.closed || now - pool.lastUsed > idle) {
+        pool.close();
+        this.pools.delete(key);
+      }
+    }
+  }
+
+  closeAll(): void {
+    for (const pool of this.pools.values()) pool.close();
+    this.pools.clear();
+  }
+}
+
+/** Whether node will run this entry as CommonJS (extension, then the nearest package.json "type"). */
+function mainIsCommonJs(script: string): boolean {
+  if (script.endsWith(".cjs")) return true;
+  if (script.endsWith(".mjs")) return false;
+  for (let dir = dirname(script); ; dir = dirname(dir)) {
+    try {
+      return (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { type?: string }).type !== "module";
+    } catch {
+      // no (readable) package.json here: keep looking up
+    }
+    if (dir === dirname(dir)) return true;
+  }
+}

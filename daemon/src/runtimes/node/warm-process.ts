@@ -1,0 +1,170 @@
+// The daemon's handle on one warm Node process: starts it with the runtime
+// link on its fd 3, follows its `ready` and `loaded` messages, hands it one
+// request, and reports how it ended (from waitpid, via the child's exit).
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { native, type Watcher } from "../../native";
+import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
+import type { Logger } from "../../log";
+
+export const WORKER_JS = join(__dirname, "worker.js");
+
+export interface ReadyInfo {
+  clean: boolean;
+  dropped: [string, string][];
+  envRead: string[];
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface LaunchSpec {
+  nodeExe: string;
+  /** node's argv after argv[0]: its flags, then the script. */
+  args: string[];
+  argv0: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  preload: Message;
+}
+
+export class WarmProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  state: "starting" | "ready" | "running" | "gone" = "starting";
+  readonly ready: Promise<ReadyInfo | null>;
+  readonly exited: Promise<ExitInfo>;
+  readonly startedAt = Date.now();
+  private link: number;
+  private watcher: Watcher | null = null;
+  private reader = new FrameReader();
+  private resolveReady!: (info: ReadyInfo | null) => void;
+  private resolveExit!: (info: ExitInfo) => void;
+  /** The status the process reported before closing its fds (see exit.ts). */
+  private reportedCode: number | null = null;
+
+  constructor(spec: LaunchSpec, private readonly log: Logger, private readonly onLoaded: (modules: [string, string][]) => void) {
+    this.ready = new Promise((resolve) => (this.resolveReady = resolve));
+    const [mine, theirs] = native.socketpair();
+    this.link = mine;
+    try {
+      // The runtime rides in on NODE_OPTIONS so the tool's process.execArgv stays its own.
+      const nodeOptions = `${spec.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(WORKER_JS)}`.trim();
+      this.child = spawn(spec.nodeExe, spec.args, {
+        argv0: spec.argv0,
+        env: { ...spec.env, NODE_OPTIONS: nodeOptions, WARM_RUNTIME_LINK: "3" },
+        cwd: spec.cwd,
+        // fd 3 is the runtime link; stderr reaches the log until the process takes a caller's fds.
+        stdio: ["ignore", "ignore", "pipe", theirs],
+        detached: true, // its own session and process group: signals go to -pid
+      });
+    } finally {
+      native.close(theirs);
+    }
+    this.pid = this.child.pid ?? -1;
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+    this.child.once("exit", (code, signal) => {
+      if (this.link >= 0) this.readLink(); // what it said just before it ended
+      this.state = "gone";
+      this.resolveReady(null);
+      this.closeLink();
+      // Died between `exit` and `closed` (another thread aborting as fds closed): the tool had finished.
+      this.resolveExit(this.reportedCode !== null ? { code: this.reportedCode, signal: null } : { code, signal });
+    });
+    this.child.once("error", (error) => {
+      log.warn({ err: error.message, node: spec.nodeExe }, "warm process failed to start");
+      this.state = "gone";
+      this.resolveReady(null);
+      this.closeLink();
+    });
+    this.child.stderr?.on("data", (chunk: Buffer) => log.warn({ pid: this.pid, stderr: chunk.toString("utf8", 0, 2000) }, "warm process wrote to stderr"));
+    if (this.pid < 0) return;
+    this.send(spec.preload, []);
+    this.watcher = native.watch(mine, () => this.readLink());
+    this.watcher.start(1);
+  }
+
+  private readLink(): void {
+    for (;;) {
+      let got;
+      try {
+        got = native.recv(this.link, 65536);
+      } catch {
+        return this.closeLink();
+      }
+      if (got === null) return;
+      for (const fd of got.fds) native.close(fd); // a warm process never sends fds
+      if (got.data.length === 0) return this.closeLink();
+      this.reader.push(got.data, []);
+      try {
+        for (let frame = this.reader.next(); frame; frame = this.reader.next()) this.handle(frame.message);
+      } catch (error) {
+        this.log.warn({ pid: this.pid, err: (error as Error).message }, "bad frame from warm process");
+        this.kill();
+        return;
+      }
+    }
+  }
+
+  private handle(m: Message): void {
+    if (m.t === "ready" && this.state === "starting") {
+      const info: ReadyInfo = {
+        clean: m.clean === true,
+        dropped: Array.isArray(m.dropped) ? (m.dropped as [string, string][]) : [],
+        envRead: Array.isArray(m.env_read) ? (m.env_read as string[]) : [],
+      };
+      if (info.clean) this.state = "ready";
+      this.resolveReady(info);
+    } else if (m.t === "loaded" && Array.isArray(m.modules)) {
+      this.onLoaded(m.modules as [string, string][]);
+    } else if (m.t === "exit" && this.state === "running" && typeof m.code === "number") {
+      this.reportedCode = m.code;
+    } else if (m.t === "closed" && this.reportedCode !== null) {
+      // Every fd of the tool is closed: nothing of it is left for the caller to observe.
+      this.resolveExit({ code: this.reportedCode, signal: null });
+    }
+  }
+
+  /** Hands the request and the caller's three fds over. Throws if the link is gone. */
+  run(message: Message, fds: number[]): void {
+    if (this.state !== "ready") throw new Error(`warm process ${this.pid} is ${this.state}`);
+    this.state = "running";
+    this.send(message, fds);
+  }
+
+  private send(message: Message, fds: number[]): void {
+    native.sendAll(this.link, encodeFrame(message), fds);
+  }
+
+  kill(signal: NodeJS.Signals = "SIGKILL"): void {
+    if (this.state === "gone") return;
+    try {
+      process.kill(-this.pid, signal);
+    } catch {
+      try {
+        this.child.kill(signal);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /** Lets an idle warm process go quietly: it sees EOF on its link and exits. */
+  release(): void {
+    if (this.state === "ready" || this.state === "starting") this.closeLink();
+    if (this.state === "starting") this.kill();
+  }
+
+  private closeLink(): void {
+    if (this.watcher) {
+      this.watcher.close();
+      this.watcher = null;
+    }
+    if (this.link >= 0) {
+      native.close(this.link);
+      this.link = -1;
+    }
+  }
+}

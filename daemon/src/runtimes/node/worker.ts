@@ -1,0 +1,92 @@
+// The warm Node process. The daemon starts `node [flags] <script>` with this
+// file loaded through NODE_OPTIONS=--require and its runtime link on fd 3.
+// Here, inside Node's preload phase, it preloads the tool's modules, says
+// `ready`, and blocks until one `run` arrives; it then takes on the
+// caller's fds, env, cwd, umask and argv and returns, and Node's own
+// bootstrap runs the entry exactly as `node script` would: same main-module
+// handling, same stack traces. It serves exactly one invocation.
+import Module = require("node:module");
+import { readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { isMainThread } from "node:worker_threads";
+import { native } from "../../native";
+import { installExit } from "./exit";
+import { readFrame, send } from "./link";
+import { type ModuleRef, preloadModules } from "./preload";
+import { preloadStdio } from "./preload-stdio";
+import type { WireValue } from "./wire";
+
+const CTL = 3;
+const WARM_DIST = dirname(dirname(__dirname));
+
+type Message = { [key: string]: WireValue };
+
+/** Until the tool's main module exists, modules loaded early see a stand-in for require.main that forwards to it. */
+function mainModuleStandIn(): () => void {
+  const desc = Object.getOwnPropertyDescriptor(process, "mainModule");
+  const standIn = new Proxy(
+    {},
+    {
+      get: (_t, key) => Reflect.get((process.mainModule as object | undefined) ?? {}, key),
+      has: (_t, key) => Reflect.has((process.mainModule as object | undefined) ?? {}, key),
+    },
+  );
+  Object.defineProperty(process, "mainModule", { configurable: true, enumerable: true, get: () => standIn });
+  return () => {
+    if (desc) Object.defineProperty(process, "mainModule", desc);
+    else delete (process as { mainModule?: unknown }).mainModule;
+  };
+}
+
+/** Takes on the caller's invocation; when this returns, Node runs the entry. */
+function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[]): void {
+  for (let fd = 0; fd < 3; fd++) {
+    native.dup2(fds[fd], fd);
+    native.close(fds[fd]);
+  }
+  native.replaceEnv(run.env as Buffer[]);
+  native.chdir(run.cwd as Buffer); // also clears Node's cached process.cwd()
+  process.umask(run.umask as number);
+  const argv = run.argv as Buffer[];
+  process.argv.push(...argv.slice(run.args_from as number).map((a) => a.toString("utf8")));
+  installExit(CTL, preloaded, WARM_DIST, ownFds);
+  // warm's own modules leave the tool's view of the module cache.
+  for (const id of Object.keys(require.cache)) if (id.startsWith(WARM_DIST)) delete require.cache[id];
+}
+
+function main(): void {
+  // Only the main thread of a process the daemon started has the link;
+  // worker threads (the ESM hooks thread among them) also run NODE_OPTIONS'
+  // --require, and must do nothing here.
+  if (process.env.WARM_RUNTIME_LINK !== String(CTL) || !isMainThread) return;
+  native.setCloexec(CTL, true);
+  const first = readFrame(CTL);
+  if (!first || first.message.t !== "preload") process.exit(first ? 70 : 0);
+  const p = first.message;
+  const script = process.argv[1];
+  const stdio = preloadStdio(String(p.stdio ?? "---"));
+  const learnEsm = p.learn_esm === true;
+  if (learnEsm) {
+    // Off-thread hooks (Node >= 20.6) see every module the tool loads through the ESM loader.
+    Module.register(pathToFileURL(join(__dirname, "learn-hooks.js")).href, { data: { fd: CTL } });
+  }
+  const restoreMain = p.main_is_cjs === true ? mainModuleStandIn() : () => {};
+  const modules = (p.modules as WireValue[]).map((m) => m as unknown as ModuleRef);
+  const excluded = (p.exclude as string[] | undefined) ?? [];
+  const report = preloadModules(modules, (id) => id === script || excluded.some((x) => id.includes(x)), stdio.outputSince, Module.createRequire(script));
+  send(CTL, { t: "ready", pid: process.pid, clean: report.clean, dropped: report.dropped, env_read: report.envRead });
+  if (!report.clean) process.exit(0);
+  const preloaded = new Set(Object.keys(require.cache));
+
+  const request = readFrame(CTL);
+  if (!request) process.exit(0); // the daemon let this process go
+  if (request.message.t !== "run" || request.fds.length !== 3) process.exit(70);
+  stdio.close();
+  restoreMain();
+  // fds open now belong to Node and libuv, not to the tool: they stay open to the end.
+  const ownFds = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd > 2 && !request.fds.includes(fd));
+  takeRequest(request.message, request.fds, preloaded, ownFds);
+}
+
+main();

@@ -1,0 +1,82 @@
+// The shared protocol vectors, checked against the daemon's codec
+// (msgpackr), the Node runtime's own codec, and the C shim's codec.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { test } from "node:test";
+import { decodeFrame, encodeFrame, FrameReader, ProtocolError } from "../daemon/src/protocol/codec";
+import { decodeValue, encodeFrame as wireEncodeFrame, WireError } from "../daemon/src/runtimes/node/wire";
+import { readVectors, render, VECTORS_FILE } from "./helpers/vectors";
+
+const vectors = readVectors();
+
+function wireDecodeFrame(bytes: Buffer) {
+  if (bytes.length < 4) throw new WireError("truncated", "no length");
+  const n = bytes.readUInt32BE(0);
+  if (n === 0) throw new WireError("frame-empty", "empty");
+  if (n > 16 * 1024 * 1024) throw new WireError("frame-too-large", "too large");
+  if (bytes.length < 4 + n) throw new WireError("truncated", "short");
+  if (bytes.length > 4 + n) throw new WireError("trailing-bytes", "extra");
+  return decodeValue(bytes.subarray(4));
+}
+
+test("there are vectors of both kinds", () => {
+  assert.ok(vectors.filter((v) => v.kind === "vector").length >= 10);
+  assert.ok(vectors.filter((v) => v.kind === "reject").length >= 10);
+});
+
+const codecs = [
+  { name: "daemon codec (msgpackr)", decode: decodeFrame, encode: encodeFrame, errorType: ProtocolError },
+  { name: "runtime codec (wire.ts)", decode: wireDecodeFrame, encode: wireEncodeFrame, errorType: WireError },
+] as const;
+
+for (const codec of codecs) {
+  for (const v of vectors) {
+    test(`${codec.name}: ${v.kind} ${v.name}`, () => {
+      if (v.kind === "vector") {
+        const value = codec.decode(v.frame);
+        assert.equal(render(value), v.expect);
+        // Our encoder's bytes need not match (forms may differ) but must decode the same.
+        const again = codec.decode(codec.encode(value as never));
+        assert.equal(render(again), v.expect);
+      } else {
+        assert.throws(
+          () => codec.decode(v.frame),
+          (error: unknown) => error instanceof codec.errorType && (error as { code: string }).code === v.expect,
+        );
+      }
+    });
+  }
+}
+
+test("frame reader: fds belong to the frame whose first byte they came with", () => {
+  const frame = encodeFrame({ t: "ok" });
+  const reader = new FrameReader();
+  assert.deepEqual(reader.push(frame.subarray(0, 3), [10, 11, 12]), []);
+  assert.equal(reader.next(), null);
+  // fds arriving in the middle of a frame are stray: handed back to be closed.
+  assert.deepEqual(reader.push(frame.subarray(3, 5), [13]), [13]);
+  reader.push(frame.subarray(5), []);
+  const got = reader.next();
+  assert.ok(got);
+  assert.deepEqual(got.fds, [10, 11, 12]);
+  assert.equal(render(got.message), '{"t": "ok"}');
+});
+
+test("frame reader: two frames in one chunk come out one at a time", () => {
+  const reader = new FrameReader();
+  reader.push(Buffer.concat([encodeFrame({ t: "a" }), encodeFrame({ t: "b" })]), []);
+  assert.equal(reader.next()?.message.t, "a");
+  assert.equal(reader.next()?.message.t, "b");
+  assert.equal(reader.next(), null);
+});
+
+test("C codec passes the same vectors", () => {
+  const bin = join(__dirname, "..", "client-shim", "test-vectors");
+  const built = spawnSync("make", ["-s", "-C", join(__dirname, "..", "client-shim"), "test-vectors"], { encoding: "utf8" });
+  assert.equal(built.status, 0, built.stderr);
+  const run = spawnSync(bin, [VECTORS_FILE], { encoding: "utf8" });
+  assert.equal(run.status, 0, run.stdout + run.stderr);
+  const oks = run.stdout.split("\n").filter((l) => l.startsWith("ok "));
+  assert.equal(oks.length, vectors.length, run.stdout);
+});

@@ -1,0 +1,132 @@
+// A private warm installation for one test file: its own runtime, state
+// and config dirs, a way to run the real shim and the direct command side
+// by side, and a teardown that leaves no daemon or warm process behind.
+import { type SpawnOptions, spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const ROOT = join(__dirname, "..", "..");
+export const WARM = join(ROOT, "bin", "warm");
+export const FIXTURES = join(ROOT, "test", "fixtures");
+
+export interface Result {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export class WarmEnv {
+  readonly dir: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly runtimeDir: string;
+  readonly stateDir: string;
+  readonly configFile: string;
+
+  constructor(extraEnv: NodeJS.ProcessEnv = {}) {
+    this.dir = mkdtempSync(join(tmpdir(), "warm-test-"));
+    for (const d of ["run", "state", "config/warm", "work"]) mkdirSync(join(this.dir, d), { recursive: true });
+    chmodSync(join(this.dir, "run"), 0o700);
+    this.runtimeDir = join(this.dir, "run", "warm");
+    this.stateDir = join(this.dir, "state", "warm");
+    this.configFile = join(this.dir, "config", "warm", "config.json");
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of Object.keys(env)) if (k.startsWith("WARM_") || k.startsWith("NODE_TEST") || k === "NODE_OPTIONS") delete env[k];
+    this.env = {
+      ...env,
+      XDG_RUNTIME_DIR: join(this.dir, "run"),
+      XDG_STATE_HOME: join(this.dir, "state"),
+      XDG_CONFIG_HOME: join(this.dir, "config"),
+      ...extraEnv,
+    };
+  }
+
+  get work(): string {
+    return join(this.dir, "work");
+  }
+
+  writeConfig(config: object): void {
+    writeFileSync(this.configFile, JSON.stringify(config));
+  }
+
+  /** Runs `warm args...` (or the command directly with direct: true) to completion. */
+  run(args: string[], opts: { direct?: boolean; input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string; timeout?: number } = {}): Result {
+    const [cmd, ...rest] = opts.direct ? args : [WARM, ...args];
+    const r = spawnSync(cmd, rest, {
+      cwd: opts.cwd ?? this.work,
+      env: opts.env ?? this.env,
+      input: opts.input ?? "",
+      timeout: opts.timeout ?? 30_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (r.error) throw r.error;
+    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Same, asynchronous (for concurrency and fault tests). */
+  start(args: string[], opts: SpawnOptions & { direct?: boolean } = {}) {
+    const [cmd, ...rest] = opts.direct ? args : [WARM, ...args];
+    return spawn(cmd, rest, { cwd: this.work, env: this.env, ...opts });
+  }
+
+  status(): { pid: number; pools: { tool: string; ready: number; starting: number; hits: number; misses: number; pids: number[] }[]; runs: number; direct: number; configError: string | null } | null {
+    const r = spawnSync(WARM, ["status", "--json"], { env: this.env, encoding: "utf8" });
+    if (r.status !== 0) return null;
+    return JSON.parse(r.stdout);
+  }
+
+  /** Waits (polling, bounded) until cond() holds; throws with `what` otherwise. */
+  async until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (cond()) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  /** Waits until the pool for `tool` has a ready warm process. */
+  async ready(tool: string, count = 1): Promise<void> {
+    await this.until(`a ready warm process for ${tool}`, () => {
+      const s = this.status();
+      return !!s && s.pools.some((p) => p.tool.startsWith(tool) && p.ready >= count && p.starting === 0);
+    });
+  }
+
+  /** Every pid of ours: the daemon and all warm processes. */
+  pids(): number[] {
+    const s = this.status();
+    if (!s) return [];
+    return [s.pid, ...s.pools.flatMap((p) => p.pids)];
+  }
+
+  /** Stops the daemon and makes sure nothing of ours is left running. */
+  async stop(): Promise<void> {
+    const pids = this.pids();
+    spawnSync(WARM, ["stop"], { env: this.env });
+    try {
+      await this.until("the daemon and its warm processes to exit", () => pids.every((pid) => !alive(pid)), 10_000);
+    } finally {
+      for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie is not alive for our purposes.
+  const r = spawnSync("ps", ["-o", "stat=", "-p", String(pid)], { encoding: "utf8" });
+  return r.stdout.trim() !== "" && !r.stdout.trim().startsWith("Z");
+}
+
+export function fixture(name: string): string {
+  return join(FIXTURES, name);
+}
+
+export const NODE = process.execPath;

@@ -1,0 +1,177 @@
+// A Node script run through the real shim and daemon is indistinguishable
+// from `node script`: same stdout and stderr bytes, same status, and the
+// tool sees the same argv, env, cwd, umask and fds.
+import assert from "node:assert/strict";
+import { chmodSync, copyFileSync, mkdirSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fixture, NODE, type Result, WARM, WarmEnv } from "./helpers/warm-env";
+
+let w: WarmEnv;
+before(() => {
+  w = new WarmEnv();
+});
+after(async () => {
+  await w.stop();
+});
+
+function same(warm: Result, direct: Result, what: string): void {
+  assert.equal(warm.stderr.toString("latin1"), direct.stderr.toString("latin1"), `${what}: stderr`);
+  assert.equal(warm.stdout.toString("latin1"), direct.stdout.toString("latin1"), `${what}: stdout`);
+  assert.equal(warm.status, direct.status, `${what}: status`);
+  assert.equal(warm.signal, direct.signal, `${what}: signal`);
+}
+
+/** Runs the same node invocation directly and warm (twice: a miss, then a ready process) and compares. */
+async function compare(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+  const direct = w.run([NODE, ...args], { ...opts, direct: true });
+  const first = w.run([NODE, ...args], opts);
+  same(first, direct, `first warm run of ${args.join(" ")}`);
+  await w.ready("node");
+  const second = w.run([NODE, ...args], opts);
+  same(second, direct, `warm run of ${args.join(" ")}`);
+  return direct;
+}
+
+test("argv, argv0, cwd, umask, env and require.main match a direct run", async () => {
+  const direct = await compare([fixture("probe.js"), "a b", "", "--flag", "ünï"]);
+  const report = JSON.parse(direct.stdout.toString().split("\n")[0]);
+  assert.equal(report.main, true);
+  assert.equal(Buffer.from(report.argv[1], "hex").toString(), "a b");
+});
+
+test("non-UTF-8 and empty argv bytes reach the tool as node decodes its own argv", async () => {
+  // spawn cannot pass raw bytes, so a shell builds the argv.
+  const args = (prefix: string) => ["sh", "-c", `exec ${prefix} "$0" "$1" "$(printf 'x\\377y')" ""`, NODE, fixture("probe.js")];
+  const direct = w.run(args(""), { direct: true });
+  assert.equal(direct.status, 0);
+  assert.match(direct.stdout.toString(), /"78efbfbd79",""/); // U+FFFD for the lone byte, as node decodes
+  for (let i = 0; i < 2; i++) {
+    same(w.run(args(`"${WARM}"`), { direct: true }), direct, "raw argv");
+    await w.ready("node");
+  }
+});
+
+test("the caller's environment arrives exactly, with nothing of warm's", async () => {
+  const env = { ...w.env, PROBE_EMPTY: "", PROBE_SPACES: "a  b", PROBE_EQ: "x=y=z" };
+  await compare([fixture("probe.js")], { env });
+});
+
+test("umask and cwd of the caller", async () => {
+  const sub = join(w.work, "sub dir");
+  mkdirSync(sub, { recursive: true });
+  const script = `cd "$2" && umask 077 && exec "$0" "$1"`;
+  const direct = w.run(["sh", "-c", script, NODE, fixture("probe.js"), sub], { direct: true });
+  const warm = w.run(["sh", "-c", `cd "$3" && umask 077 && exec "$0" "$1" "$2"`, WARM, NODE, fixture("probe.js"), sub], { direct: true });
+  same(warm, direct, "cwd and umask");
+  assert.match(direct.stdout.toString(), /"umask":63/);
+});
+
+test("exit codes: process.exit, process.exitCode, exit handlers", async () => {
+  await compare([fixture("probe.js"), "quiet", "exit", "3"]);
+  await compare([fixture("probe.js"), "quiet", "exitCode", "5"]);
+  await compare([fixture("probe.js"), "quiet", "onexit", "exit", "7"]);
+  await compare([fixture("probe.js"), "quiet", "exit", "256"]);
+});
+
+test("an uncaught exception prints the same stack and exits 1", async () => {
+  const direct = await compare([fixture("probe.js"), "quiet", "throw"]);
+  assert.equal(direct.status, 1);
+  assert.match(direct.stderr.toString(), /probe failure/);
+});
+
+test("an unhandled rejection behaves as in node", async () => {
+  const direct = await compare([fixture("probe.js"), "quiet", "reject"]);
+  assert.equal(direct.status, 1);
+});
+
+test("a tool that dies by a signal is seen dying by that signal", async () => {
+  const direct = await compare([fixture("probe.js"), "quiet", "kill", "SIGTERM"]);
+  assert.equal(direct.signal, "SIGTERM");
+  await compare([fixture("probe.js"), "quiet", "kill", "SIGKILL"]);
+});
+
+test("stdin streams through, stdout and stderr keep their order on one fd", async () => {
+  const input = "line one\nline two\n".repeat(1000);
+  const direct = await compare([fixture("probe.js"), "quiet", "cat"], { input });
+  assert.equal(direct.stdout.toString(), input);
+  // 2>&1: both streams to the same pipe, interleaved exactly.
+  const sh = (cmd: string) => w.run(["sh", "-c", `${cmd} 2>&1`], { direct: true });
+  const a = sh(`"${NODE}" "${fixture("probe.js")}" quiet mix`);
+  const b = sh(`"${WARM}" node "${fixture("probe.js")}" quiet mix`);
+  assert.equal(b.stdout.toString(), a.stdout.toString());
+});
+
+test("an ES module entry gets its own import.meta.url and no require", async () => {
+  const direct = await compare([fixture("probe.mjs"), "x"]);
+  assert.match(direct.stdout.toString(), /"url":"file:\/\//);
+  assert.match(direct.stdout.toString(), /"hasRequire":false/);
+  await compare([fixture("probe.mjs"), "throw"]);
+  await compare([fixture("probe.mjs"), "await"]);
+});
+
+test("a CLI found on PATH by its shebang runs warm with the same argv0", async () => {
+  const bin = join(w.dir, "bin");
+  mkdirSync(bin, { recursive: true });
+  copyFileSync(fixture("shebang-tool"), join(bin, "shebang-tool"));
+  chmodSync(join(bin, "shebang-tool"), 0o755);
+  const env = { ...w.env, PATH: `${bin}:${w.env.PATH}` };
+  const direct = w.run(["shebang-tool", "x", "y"], { direct: true, env });
+  const first = w.run(["shebang-tool", "x", "y"], { env });
+  same(first, direct, "shebang tool");
+  await w.ready("shebang-tool");
+  same(w.run(["shebang-tool", "x", "y"], { env }), direct, "shebang tool, warm");
+  assert.equal(direct.stdout.toString(), 'shebang tool ["x","y"] node\n');
+});
+
+test("multi-call: a symlink named after the tool acts as `warm tool`", async () => {
+  const bin = join(w.dir, "multi");
+  const real = join(w.dir, "real");
+  mkdirSync(bin, { recursive: true });
+  mkdirSync(real, { recursive: true });
+  copyFileSync(fixture("shebang-tool"), join(real, "shebang-tool"));
+  chmodSync(join(real, "shebang-tool"), 0o755);
+  symlinkSync(WARM, join(bin, "shebang-tool"));
+  const env = { ...w.env, PATH: `${bin}:${real}:${w.env.PATH}` };
+  const r = w.run(["shebang-tool", "via-link"], { direct: true, env });
+  assert.equal(r.stdout.toString(), 'shebang tool ["via-link"] node\n');
+  assert.equal(r.status, 0);
+});
+
+test("a command that is not Node runs directly, unchanged", () => {
+  const r = w.run(["sh", "-c", "echo out; echo err >&2; exit 4"]);
+  assert.equal(r.stdout.toString(), "out\n");
+  assert.equal(r.stderr.toString(), "err\n");
+  assert.equal(r.status, 4);
+});
+
+test("a missing command exits 127, a non-executable one 126, with a shell-like message", () => {
+  const missing = w.run(["no-such-command-xyz"]);
+  assert.equal(missing.status, 127);
+  assert.equal(missing.stderr.toString(), "warm: no-such-command-xyz: command not found\n");
+  const notExec = w.run([fixture("probe.js")]);
+  assert.equal(notExec.status, 126);
+  assert.match(notExec.stderr.toString(), /^warm: .*probe\.js: Permission denied\n$/);
+});
+
+test("node's own options that warm cannot stand in for run directly and identically", async () => {
+  await compare(["-e", "console.log(1+1)"]);
+  await compare(["--version"]);
+  await compare(["--no-warnings", fixture("probe.js"), "quiet", "out", "hi"]);
+  await compare(["--stack-trace-limit=1", fixture("probe.js"), "quiet", "throw"]);
+});
+
+test("a missing script gives node's own error", async () => {
+  await compare([join(w.work, "missing.js")]);
+});
+
+test("WARM_DISABLE=1 runs the command directly without a daemon", () => {
+  const other = new WarmEnv({ WARM_DISABLE: "1" });
+  try {
+    const r = other.run([NODE, fixture("probe.js"), "quiet", "out", "plain"]);
+    assert.equal(r.stdout.toString(), "plain\n");
+    assert.equal(other.status(), null, "no daemon was started");
+  } finally {
+    void other.stop();
+  }
+});
