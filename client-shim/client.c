@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,7 @@ static void await_tool(int fd, const char *name)
 	const uint8_t *payload;
 	size_t len;
 	int started = 0, err;
+	pid_t tool_pgid = 0;
 
 	frame_reader_init(&rd, fd);
 	for (;;) {
@@ -89,6 +91,9 @@ static void await_tool(int fd, const char *name)
 				TRACE("reply: %s", wire_err_name(err));
 			if (!started)
 				break; /* nothing ran: run it directly */
+			/* Nobody is left to report the tool's status: end it as a
+			 * closed terminal would, so it does not run on unseen. */
+			kill(-tool_pgid, SIGHUP);
 			say("lost the daemon while running %s", name);
 			exit(255);
 		}
@@ -98,6 +103,7 @@ static void await_tool(int fd, const char *name)
 			goto direct;
 		case REPLY_STARTED:
 			started = 1;
+			tool_pgid = rep.pgid;
 			signals_forward(rep.pid, rep.pgid);
 			TRACE("started: pid %d pgid %d", rep.pid, rep.pgid);
 			break;

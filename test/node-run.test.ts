@@ -27,7 +27,7 @@ async function compare(args: string[], opts: { input?: string; env?: NodeJS.Proc
   const direct = w.run([NODE, ...args], { ...opts, direct: true });
   const first = w.run([NODE, ...args], opts);
   same(first, direct, `first warm run of ${args.join(" ")}`);
-  await w.ready("node");
+  await w.ready();
   const second = w.run([NODE, ...args], opts);
   same(second, direct, `warm run of ${args.join(" ")}`);
   return direct;
@@ -48,7 +48,7 @@ test("non-UTF-8 and empty argv bytes reach the tool as node decodes its own argv
   assert.match(direct.stdout.toString(), /"78efbfbd79",""/); // U+FFFD for the lone byte, as node decodes
   for (let i = 0; i < 2; i++) {
     same(w.run(args(`"${WARM}"`), { direct: true }), direct, "raw argv");
-    await w.ready("node");
+    await w.ready();
   }
 });
 

@@ -86,11 +86,12 @@ export class WarmEnv {
     throw new Error(`timed out waiting for ${what}`);
   }
 
-  /** Waits until the pool for `tool` has a ready warm process. */
-  async ready(tool: string, count = 1): Promise<void> {
-    await this.until(`a ready warm process for ${tool}`, () => {
+  /** Waits until the pool labelled `tool` (every pool, if none is named) has `count` ready warm processes. */
+  async ready(tool?: string, count = 1): Promise<void> {
+    await this.until(`a ready warm process for ${tool ?? "every pool"}`, () => {
       const s = this.status();
-      return !!s && s.pools.some((p) => p.tool.startsWith(tool) && p.ready >= count && p.starting === 0);
+      const pools = s?.pools.filter((p) => tool === undefined || p.tool.startsWith(tool)) ?? [];
+      return pools.length > 0 && pools.every((p) => p.ready >= count && p.starting === 0);
     });
   }
 

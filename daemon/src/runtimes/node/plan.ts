@@ -16,7 +16,11 @@ export interface NodePlan {
   scriptReal: string;
   /** Index in request.argv of the first argument after the script. */
   argsFrom: number;
-  /** Names that select per-tool config: the command word and the script. */
+  /**
+   * Names that select per-tool config, most familiar first (it labels the
+   * pool): the command word (`prettier`), or for `node script` the script's
+   * basename; then the script as given and as its realpath.
+   */
   toolNames: string[];
 }
 
@@ -162,7 +166,7 @@ export function planNode(request: RunRequest, cwd: string): PlanResult {
       script,
       scriptReal,
       argsFrom: i + 1 + argsBase,
-      toolNames: [basename(argv[0]), scriptReal],
+      toolNames: [...new Set([scriptFromExe ? basename(argv[0]) : basename(script), basename(script), script, scriptReal])],
     },
   };
 }

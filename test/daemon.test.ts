@@ -1,0 +1,259 @@
+// The daemon's life as users see it: started on demand exactly once,
+// recovered after a crash, robust to bad frames and lost processes,
+// reporting and stopping on request.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { encodeFrame } from "../daemon/src/protocol/codec";
+import { native } from "../daemon/src/native";
+import { decodeValue } from "../daemon/src/runtimes/node/wire";
+import { alive, fixture, NODE, WARM, WarmEnv } from "./helpers/warm-env";
+
+let w: WarmEnv;
+before(() => {
+  w = new WarmEnv();
+});
+after(async () => {
+  await w.stop();
+});
+
+/** Sends raw bytes to the daemon and returns every reply frame it sends before closing. */
+function rawRequest(socket: string, bytes: Buffer): Promise<{ t: string; code?: string; why?: string }[]> {
+  return new Promise((resolve, reject) => {
+    const c = connect(socket);
+    const chunks: Buffer[] = [];
+    c.on("data", (d) => chunks.push(d));
+    c.on("error", reject);
+    c.on("close", () => {
+      const all = Buffer.concat(chunks);
+      const out = [];
+      for (let at = 0; at + 4 <= all.length; ) {
+        const n = all.readUInt32BE(at);
+        out.push(decodeValue(all.subarray(at + 4, at + 4 + n)) as { t: string; code?: string; why?: string });
+        at += 4 + n;
+      }
+      resolve(out);
+    });
+    c.write(bytes);
+  });
+}
+
+const socketOf = (env: WarmEnv) => join(env.runtimeDir, "daemon.sock");
+
+test("32 first invocations at once start exactly one daemon and all succeed", async () => {
+  const runs = Array.from({ length: 32 }, (_, i) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = w.start([NODE, fixture("probe.js"), "quiet", "out", `run ${i}`]);
+      let out = "";
+      child.stdout?.on("data", (d) => (out += d));
+      child.on("close", (code) => resolve({ code, out }));
+    }),
+  );
+  const results = await Promise.all(runs);
+  results.forEach((r, i) => {
+    assert.equal(r.code, 0);
+    assert.equal(r.out, `run ${i}\n`);
+  });
+  const main = join(__dirname, "..", "daemon", "dist", "main.js");
+  const ours = readdirSync("/proc")
+    .filter((pid) => /^\d+$/.test(pid))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "latin1").includes(main) && readFileSync(`/proc/${pid}/environ`, "latin1").includes(w.dir);
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+  assert.equal(ours.length, 1, `daemons for this runtime dir: ${ours.join(" ")}`);
+});
+
+test("warm --version, status, status --json", () => {
+  w.run([NODE, fixture("probe.js"), "quiet"]);
+  const v = w.run(["--version"]);
+  assert.equal(v.stdout.toString(), `warm ${JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")).version}\n`);
+  const text = w.run(["status"]);
+  assert.equal(text.status, 0);
+  assert.match(text.stdout.toString(), /^warm \S+, daemon pid \d+/);
+  assert.match(text.stdout.toString(), /pools: \d+/);
+  const json = w.status();
+  assert.ok(json);
+  assert.ok(json.runs >= 1);
+});
+
+test("a malformed, oversized or wrongly typed frame gets an error reply and the daemon keeps serving", async () => {
+  w.run([NODE, fixture("probe.js"), "quiet"]);
+  const socket = socketOf(w);
+  const cases: [string, Buffer, string][] = [
+    ["garbage", Buffer.from([0, 0, 0, 3, 0xc1, 0xc1, 0xc1]), "bad-type"],
+    ["oversized", Buffer.from([0x7f, 0, 0, 0]), "frame-too-large"],
+    ["not a map", Buffer.from([0, 0, 0, 1, 0x90]), "not-a-map"],
+    ["unknown type", encodeFrame({ t: "dance", v: 1 }), "bad-message"],
+    ["wrong version", encodeFrame({ t: "status", v: 99 }), "version"],
+    ["run without fds", encodeFrame({ t: "run", v: 1, argv: [Buffer.from("x")] }), "bad-fds"],
+  ];
+  for (const [what, bytes, code] of cases) {
+    const replies = await rawRequest(socket, bytes);
+    assert.equal(replies.length, 1, what);
+    assert.equal(replies[0].t, "error", what);
+    assert.equal(replies[0].code, code, what);
+  }
+  // A truncated frame followed by a hang-up: no reply needed, nothing breaks.
+  await rawRequest(socket, Buffer.from([0, 0, 0, 50, 0x81])).catch(() => []);
+  const r = w.run([NODE, fixture("probe.js"), "quiet", "out", "still serving"]);
+  assert.equal(r.stdout.toString(), "still serving\n");
+});
+
+test("a warm process killed mid-run: the shim dies of the same signal", async () => {
+  await w.ready();
+  const child = w.start([NODE, fixture("probe.js"), "quiet", "out", "started", "hang"]);
+  await new Promise<void>((resolve) => child.stdout?.once("data", () => resolve()));
+  const s = w.status();
+  assert.ok(s);
+  const toolPid = Number(spawnSync("pgrep", ["-f", "probe.js quiet out started hang"], { encoding: "utf8" }).stdout.trim().split("\n")[0]);
+  assert.ok(toolPid > 0);
+  process.kill(toolPid, "SIGKILL");
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on("exit", (c, sig) => resolve([c, sig])));
+  assert.equal(code, null);
+  assert.equal(signal, "SIGKILL");
+});
+
+test("the daemon killed mid-run: the shim says so and exits 255, the tool is not left running", async () => {
+  const other = new WarmEnv();
+  try {
+    other.run([NODE, fixture("probe.js"), "quiet"]);
+    await other.ready();
+    const daemonPid = other.status()!.pid;
+    const child = other.start([NODE, fixture("probe.js"), "quiet", "out", "started", "hang"]);
+    let stderr = "";
+    child.stderr?.on("data", (d) => (stderr += d));
+    await new Promise<void>((resolve) => child.stdout?.once("data", () => resolve()));
+    const toolPid = Number(spawnSync("pgrep", ["-f", "probe.js quiet out started hang"], { encoding: "utf8" }).stdout.trim().split("\n")[0]);
+    process.kill(daemonPid, "SIGKILL");
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    assert.equal(code, 255);
+    assert.equal(stderr, `warm: lost the daemon while running ${NODE}\n`);
+    await other.until("the orphaned tool to end", () => !alive(toolPid));
+    // The next invocation starts a new daemon on the socket the dead one left.
+    assert.ok(existsSync(socketOf(other)));
+    const again = other.run([NODE, fixture("probe.js"), "quiet", "out", "recovered"]);
+    assert.equal(again.stdout.toString(), "recovered\n");
+    assert.notEqual(other.status()!.pid, daemonPid);
+  } finally {
+    await other.stop();
+  }
+});
+
+test("a run request from another warm version is refused before anything starts", async () => {
+  // A real run request, fds and all, as a shim of another version would send it.
+  w.run([NODE, fixture("probe.js"), "quiet"]);
+  const c = connect(socketOf(w));
+  await new Promise<void>((resolve) => c.on("connect", () => resolve()));
+  const fd = (c as unknown as { _handle: { fd: number } })._handle.fd;
+  const frame = encodeFrame({
+    t: "run", v: 1, warm: "0.0.0-other", argv: [Buffer.from("node"), Buffer.from(fixture("probe.js"))],
+    exe: Buffer.from(NODE), env: [], cwd: Buffer.from("/"), umask: 18,
+  });
+  native.sendAll(fd, frame, [0, 1, 2]);
+  const replies = await new Promise<Buffer>((resolve) => {
+    const chunks: Buffer[] = [];
+    c.on("data", (d) => chunks.push(d));
+    c.on("close", () => resolve(Buffer.concat(chunks)));
+  });
+  const reply = decodeValue(replies.subarray(4)) as { t: string; code: string; why: string };
+  assert.equal(reply.t, "error");
+  assert.equal(reply.code, "version");
+  assert.match(reply.why, /0\.0\.0-other/);
+});
+
+test("warm stop ends the daemon and every warm process", async () => {
+  const other = new WarmEnv();
+  other.run([NODE, fixture("probe.js"), "quiet"]);
+  await other.ready();
+  const pids = other.pids();
+  assert.ok(pids.length >= 2);
+  const r = spawnSync(WARM, ["stop"], { env: other.env });
+  assert.equal(r.status, 0);
+  await other.until("everything to exit", () => pids.every((p) => !alive(p)));
+  assert.equal(other.status(), null);
+  await other.stop();
+});
+
+test("the daemon exits by itself after its idle timeout", async () => {
+  const other = new WarmEnv();
+  other.writeConfig({ idleTimeoutMinutes: 0.02 });
+  other.run([NODE, fixture("probe.js"), "quiet"]);
+  const pids = other.pids();
+  await other.until("the idle daemon to exit", () => pids.every((p) => !alive(p)), 20_000);
+  await other.stop();
+});
+
+test("config: a broken file is reported by warm status and runs still work", () => {
+  const other = new WarmEnv();
+  try {
+    other.writeConfig({ pool: { size: "big" }, nonsense: 1 });
+    const r = other.run([NODE, fixture("probe.js"), "quiet", "out", "ok"]);
+    assert.equal(r.stdout.toString(), "ok\n");
+    const s = other.run(["status"]).stdout.toString();
+    assert.match(s, /config error: .*config\.json: .*pool\.size.*/);
+    assert.match(s, /nonsense/);
+    writeFileSync(other.configFile, "{ not json");
+    other.run([NODE, fixture("probe.js"), "quiet"]);
+    assert.match(other.run(["status"]).stdout.toString(), /config error: .*not valid JSON/);
+  } finally {
+    void other.stop();
+  }
+});
+
+test("config: pool size and per-tool disable", async () => {
+  const other = new WarmEnv();
+  try {
+    other.writeConfig({ pool: { size: 2 }, tools: { "probe.mjs": { disable: true } } });
+    other.run([NODE, fixture("probe.js"), "quiet"]);
+    await other.ready(undefined, 2);
+    const before = other.status()!;
+    other.run([NODE, fixture("probe.mjs")]);
+    const after = other.status()!;
+    assert.equal(after.direct, before.direct + 1, "the disabled tool ran directly");
+  } finally {
+    await other.stop();
+  }
+});
+
+test("an insecure runtime dir is refused with a clear message and the command runs directly", () => {
+  const other = new WarmEnv();
+  try {
+    mkdirSync(other.runtimeDir, { recursive: true });
+    chmodSync(other.runtimeDir, 0o777);
+    const r = other.run([NODE, fixture("probe.js"), "quiet", "out", "direct anyway"]);
+    assert.equal(r.stdout.toString(), "direct anyway\n");
+    assert.equal(r.status, 0);
+    assert.match(r.stderr.toString(), /^warm: refusing .*: .*0700.*running .* directly\n$/);
+    assert.ok(!existsSync(socketOf(other)), "no daemon listens there");
+  } finally {
+    void other.stop();
+  }
+});
+
+test("another user can neither reach the socket nor be served by the daemon", async () => {
+  if (process.getuid?.() !== 0) return; // needs root to become another user
+  w.run([NODE, fixture("probe.js"), "quiet"]);
+  const socket = socketOf(w);
+  const asNobody = (script: string) =>
+    spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", NODE, "-e", script], { encoding: "utf8", timeout: 10_000 });
+  const tryConnect = `const c=require("net").connect(${JSON.stringify(socket)}); c.on("error",e=>{console.log("error "+e.code)}); c.on("connect",()=>{c.write(Buffer.from(${JSON.stringify([...encodeFrame({ t: "status", v: 1 })])})); }); c.on("data",d=>console.log("served")); c.on("close",()=>console.log("closed"));`;
+  assert.match(asNobody(tryConnect).stdout, /error EACCES/);
+  // Even with the directory opened up, the daemon drops the peer by its uid.
+  chmodSync(w.runtimeDir, 0o755);
+  chmodSync(socket, 0o777);
+  try {
+    const out = asNobody(tryConnect).stdout;
+    assert.doesNotMatch(out, /served/);
+    assert.match(out, /closed|error/);
+  } finally {
+    chmodSync(socket, 0o600);
+    chmodSync(w.runtimeDir, 0o700);
+  }
+});
