@@ -136,7 +136,7 @@ export class Daemon implements ConnectionHandler {
   }
 
   status(): { text: string; json: string } {
-    const pools = [...this.node.pools.values()].map((p) => ({
+    const pools = [...this.node.pools.values()].filter((p) => !p.closed).map((p) => ({
       tool: p.label,
       key: p.key,
       ready: p.readyCount,

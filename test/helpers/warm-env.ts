@@ -77,21 +77,21 @@ export class WarmEnv {
   }
 
   /** Waits (polling, bounded) until cond() holds; throws with `what` otherwise. */
-  async until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
+  async until(what: string | (() => string), cond: () => boolean, ms = 15_000): Promise<void> {
     const end = Date.now() + ms;
     while (Date.now() < end) {
       if (cond()) return;
       await new Promise((r) => setTimeout(r, 25));
     }
-    throw new Error(`timed out waiting for ${what}`);
+    throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
   }
 
   /** Waits until the pool labelled `tool` (every pool, if none is named) has `count` ready warm processes. */
   async ready(tool?: string, count = 1): Promise<void> {
-    await this.until(`a ready warm process for ${tool ?? "every pool"}`, () => {
+    await this.until(() => `a ready warm process for ${tool ?? "every pool"}; status: ${JSON.stringify(this.status())}`, () => {
       const s = this.status();
       const pools = s?.pools.filter((p) => tool === undefined || p.tool.startsWith(tool)) ?? [];
-      return pools.length > 0 && pools.every((p) => p.ready >= count && p.starting === 0);
+      return !!s && (tool === undefined || pools.length > 0) && pools.every((p) => p.ready >= count && p.starting === 0);
     });
   }
 

@@ -21,6 +21,9 @@ interface Probe {
   note(why: string): void;
 }
 
+// Read by Node's module loader itself on every load, not by the tool.
+const NODE_INTERNAL_ENV = new Set(["WATCH_REPORT_DEPENDENCIES"]);
+
 type CompileFn = (this: { filename?: string }, content: string, filename: string) => unknown;
 
 /** Installs the traps; returns a function that removes them. */
@@ -72,14 +75,15 @@ function installTraps(probe: Probe, envRead: Set<string>): () => void {
 
   // Reads by name are fine: the name joins the key, so a later caller with
   // another value gets another warm process. Enumeration captures everything.
+  // Node's own module loader reads a few names per load through process.env.
   const realEnv = process.env;
   const envProxy = new Proxy(realEnv, {
     get(target, key) {
-      if (typeof key === "string") envRead.add(key);
+      if (typeof key === "string" && !NODE_INTERNAL_ENV.has(key)) envRead.add(key);
       return Reflect.get(target, key);
     },
     has(target, key) {
-      if (typeof key === "string") envRead.add(key);
+      if (typeof key === "string" && !NODE_INTERNAL_ENV.has(key)) envRead.add(key);
       return Reflect.has(target, key);
     },
     ownKeys(target) {
