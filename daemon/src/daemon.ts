@@ -56,6 +56,7 @@ export class Daemon implements ConnectionHandler {
       throw new ProtocolError("version", `daemon is warm ${this.version}, shim is warm ${request.warm || "unknown"}`);
     }
     this.config.refresh();
+    this.node.catchUp(); // a file changed before this request must not be run stale
     const received = process.hrtime.bigint();
     const prepared = this.node.prepare(request, req.fds);
     if ("direct" in prepared) {

@@ -69,6 +69,14 @@ export interface Native {
   lockFile(path: string): number;
   /** Non-blocking read of up to maxBytes; null on EAGAIN, empty Buffer on EOF. */
   readNonblocking(fd: number, maxBytes: number): Buffer | null;
+  /** inotify_init1(IN_NONBLOCK | IN_CLOEXEC). */
+  inotifyInit(): number;
+  /** inotify_add_watch; returns the watch descriptor. */
+  inotifyAdd(fd: number, path: string, mask: number): number;
+  /** inotify_rm_watch, ignoring a watch that is already gone. */
+  inotifyRemove(fd: number, wd: number): void;
+  /** Every queued event as a flat [wd, mask, name, ...] (name "" for the watched path itself); [] when none. */
+  inotifyRead(fd: number): (number | string)[];
   /**
    * uv_run(loop, UV_RUN_ONCE): turns the event loop once by hand. Only for a
    * warm process in Node's preload phase, before the loop has started.

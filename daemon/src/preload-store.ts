@@ -57,6 +57,17 @@ export class PreloadStore {
     return added;
   }
 
+  /** Removes modules that no longer load (they are learned again if a run loads them). */
+  forget(id: string, refs: string[]): boolean {
+    const record = this.get(id);
+    const gone = new Set(refs);
+    const kept = record.modules.filter((m) => !gone.has(m[1]));
+    if (kept.length === record.modules.length) return false;
+    record.modules = kept;
+    this.markDirty(id);
+    return true;
+  }
+
   addDropped(id: string, dropped: [string, string][]): boolean {
     const record = this.get(id);
     let added = false;

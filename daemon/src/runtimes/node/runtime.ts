@@ -15,9 +15,10 @@
 //     seen to read while loading (learned; unset counts as a value).
 // The daemon runs as the caller's uid, so uid is implicitly part of it.
 import { createHash } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { ChangeWatch } from "../../change-watch";
 import { type Config, toolSettings, type ToolSettings } from "../../config";
 import type { Logger } from "../../log";
 import { native } from "../../native";
@@ -27,6 +28,9 @@ import { encodeFrame, type Message } from "../../protocol/codec";
 import type { RunRequest } from "../../protocol/messages";
 import { isKeyEnvName, type NodePlan, planNode } from "./plan";
 import { type ReadyInfo, WarmProcess } from "./warm-process";
+
+// The reason preload.ts gives for a module that threw while loading.
+const FAILED = "failed to load";
 
 export interface Prepared {
   pool: Pool;
@@ -48,11 +52,34 @@ export class NodeRuntime implements PoolOwner {
   private contexts = new WeakMap<Pool, PoolContext>();
   private running = 0;
 
+  private readonly changes: ChangeWatch;
+
   constructor(
     private readonly store: PreloadStore,
     private readonly log: Logger,
     private readonly config: () => Config,
-  ) {}
+  ) {
+    this.changes = new ChangeWatch(
+      (tools) => this.invalidate(tools),
+      (why) => log.warn({ why }, "change watch"),
+    );
+  }
+
+  /** Applies every file change that happened before now (call first thing per request). */
+  catchUp(): void {
+    this.changes.drain();
+  }
+
+  /** Drops the warm processes of tools whose files changed; the next request starts fresh ones. */
+  private invalidate(tools: Set<string> | "all"): void {
+    for (const [key, pool] of this.pools) {
+      const ctx = this.contexts.get(pool);
+      if (tools !== "all" && (!ctx || !tools.has(ctx.toolId))) continue;
+      pool.close();
+      this.pools.delete(key);
+      this.log.info({ tool: pool.label }, "files changed: warm processes dropped");
+    }
+  }
 
   prepare(request: RunRequest, fds: number[]): Prepared | { direct: string } {
     const keyed = this.key(request, fds);
@@ -132,6 +159,11 @@ export class NodeRuntime implements PoolOwner {
     if (!ctx) return null;
     const record = this.store.get(ctx.toolId);
     const modules = this.preloadList(record, ctx);
+    this.changes.watch(
+      ctx.toolId,
+      [ctx.plan.nodeExe, ...modules.map(([, id]) => (id.startsWith("file:") ? fileURLToPath(id) : id))],
+      resolutionDirs(ctx.plan.scriptReal, modules),
+    );
     const preload: Message = {
       t: "preload",
       v: 1,
@@ -183,11 +215,15 @@ export class NodeRuntime implements PoolOwner {
   assess(pool: Pool, info: ReadyInfo): { usable: boolean; learned: boolean } {
     const ctx = this.contexts.get(pool);
     if (!ctx) return { usable: false, learned: false };
+    // A module that no longer loads leaves the list; one that captured
+    // per-invocation state is never preloaded again.
+    const failed = info.dropped.filter(([, why]) => why.startsWith(FAILED));
+    let learned = this.store.forget(ctx.toolId, failed.map(([id]) => id));
     // A module that read a variable outside the key saw this process's value
     // (unset), which need not be the caller's: the variable joins the key.
     const fresh = info.envRead.filter((n) => !isKeyEnvName(n) && !ctx.keyNames.has(n));
-    if (info.clean && fresh.length === 0) return { usable: true, learned: false };
-    let learned = this.store.addDropped(ctx.toolId, info.dropped);
+    if (info.clean && fresh.length === 0) return { usable: true, learned };
+    learned = this.store.addDropped(ctx.toolId, info.dropped.filter(([, why]) => !why.startsWith(FAILED))) || learned;
     if (this.store.addEnvNames(ctx.toolId, fresh)) {
       pool.close(); // later requests compute the new key and land in a new pool
       learned = true;
@@ -239,6 +275,7 @@ export class NodeRuntime implements PoolOwner {
   closeAll(): void {
     for (const pool of this.pools.values()) pool.close();
     this.pools.clear();
+    this.changes.close();
   }
 }
 
@@ -254,4 +291,33 @@ function mainIsCommonJs(script: string): boolean {
     }
     if (dir === dirname(dir)) return true;
   }
+}
+
+/**
+ * Directories whose changes can change what a tool loads beyond its loaded
+ * files: every ancestor of the entry (a new node_modules or package.json
+ * there changes resolution) and their node_modules, and each preloaded
+ * module's package root (its package.json decides main/exports/type).
+ */
+function resolutionDirs(script: string, modules: [string, string][]): string[] {
+  const dirs = new Set<string>();
+  for (let dir = dirname(script); ; dir = dirname(dir)) {
+    dirs.add(dir);
+    const nm = join(dir, "node_modules");
+    if (existsSync(nm)) dirs.add(nm);
+    if (dir === dirname(dir)) break;
+  }
+  const seen = new Set<string>();
+  for (const [, id] of modules) {
+    const file = id.startsWith("file:") ? fileURLToPath(id) : id;
+    for (let dir = dirname(file); !seen.has(dir); dir = dirname(dir)) {
+      seen.add(dir);
+      if (existsSync(join(dir, "package.json"))) {
+        dirs.add(dir);
+        break;
+      }
+      if (dir === dirname(dir) || basename(dirname(dir)) === "node_modules") break;
+    }
+  }
+  return [...dirs];
 }

@@ -1,0 +1,75 @@
+// Never stale: once a file a warm process loaded changes, appears where
+// resolution would now find it, or disappears, no later run uses the old
+// state. Each run is compared with what a direct run prints at that moment.
+import assert from "node:assert/strict";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { NODE, WarmEnv } from "./helpers/warm-env";
+
+let w: WarmEnv;
+before(() => {
+  w = new WarmEnv();
+});
+after(async () => {
+  await w.stop();
+});
+
+/** A project: app/cli.js requires ./lib/dep.js and the package `pkg`. */
+function project(root: string): { cli: string; dep: string } {
+  mkdirSync(join(root, "app", "lib"), { recursive: true });
+  mkdirSync(join(root, "node_modules", "pkg"), { recursive: true });
+  const cli = join(root, "app", "cli.js");
+  writeFileSync(cli, 'const d = require("./lib/dep.js"); const p = require("pkg"); console.log(d.value, p.value);\n');
+  writeFileSync(join(root, "node_modules", "pkg", "package.json"), '{"name":"pkg","main":"main.js"}');
+  writeFileSync(join(root, "node_modules", "pkg", "main.js"), 'module.exports = { value: "pkg-main" };\n');
+  writeFileSync(join(root, "node_modules", "pkg", "other.js"), 'module.exports = { value: "pkg-other" };\n');
+  const dep = join(root, "app", "lib", "dep.js");
+  writeFileSync(dep, 'module.exports = { value: "v000" };\n');
+  return { cli, dep };
+}
+
+function runBoth(cli: string): string {
+  const direct = w.run([NODE, cli], { direct: true });
+  const warm = w.run([NODE, cli]);
+  assert.equal(warm.stderr.toString(), direct.stderr.toString());
+  assert.equal(warm.stdout.toString(), direct.stdout.toString());
+  assert.equal(warm.status, direct.status);
+  return warm.stdout.toString();
+}
+
+test("edits that keep a preloaded module's size are never run stale", async () => {
+  const { cli, dep } = project(join(w.work, "same-size"));
+  runBoth(cli);
+  await w.ready();
+  runBoth(cli); // learned: dep.js and pkg are preloaded from now on
+  await w.ready();
+  for (let i = 1; i <= 60; i++) {
+    const value = `v${String(i).padStart(3, "0")}`;
+    writeFileSync(dep, `module.exports = { value: "${value}" };\n`);
+    assert.equal(runBoth(cli), `${value} pkg-main\n`, `cycle ${i}`);
+    if (i % 3 === 0) await w.ready(); // sometimes a ready process exists, sometimes not
+  }
+});
+
+test("a package.json change, a shadowing package and a deleted module take effect at once", async () => {
+  const root = join(w.work, "resolution");
+  const { cli, dep } = project(root);
+  runBoth(cli);
+  await w.ready();
+  runBoth(cli);
+  await w.ready();
+  writeFileSync(join(root, "node_modules", "pkg", "package.json"), '{"name":"pkg","main":"other.js"}');
+  assert.equal(runBoth(cli), "v000 pkg-other\n");
+  await w.ready();
+  // A closer node_modules/pkg now wins resolution.
+  mkdirSync(join(root, "app", "node_modules", "pkg"), { recursive: true });
+  writeFileSync(join(root, "app", "node_modules", "pkg", "index.js"), 'module.exports = { value: "pkg-closer" };\n');
+  assert.equal(runBoth(cli), "v000 pkg-closer\n");
+  await w.ready();
+  rmSync(dep);
+  runBoth(cli); // node's own "Cannot find module" error, byte for byte
+  await w.ready();
+  writeFileSync(dep, 'module.exports = { value: "back" };\n');
+  assert.equal(runBoth(cli), "back pkg-closer\n");
+});
