@@ -5,6 +5,7 @@
 #include "reply.h"
 #include "request.h"
 #include "signals.h"
+#include "stdio_state.h"
 #include "trace.h"
 
 #include <errno.h>
@@ -60,13 +61,13 @@ static char *absolute(const char *exe, const char *cwd)
 
 /* Reads replies until the tool ends (exits) or nothing has started and the
  * command should run directly (returns). */
-static void await_tool(int fd, const char *name)
+static void await_tool(int fd, const char *name, const struct stdio_state *before)
 {
 	struct frame_reader rd;
 	struct reply rep;
 	const uint8_t *payload;
 	size_t len;
-	int started = 0, err;
+	int started = 0, err, reset = 0;
 	pid_t tool_pgid = 0;
 
 	frame_reader_init(&rd, fd);
@@ -104,12 +105,16 @@ static void await_tool(int fd, const char *name)
 		case REPLY_STARTED:
 			started = 1;
 			tool_pgid = rep.pgid;
+			reset = rep.reset_stdio;
 			signals_forward(rep.pid, rep.pgid);
 			TRACE("started: pid %d pgid %d", rep.pid, rep.pgid);
 			break;
 		case REPLY_EXIT:
 			/* An exit before started still means the tool ran:
-			 * never run it twice. */
+			 * never run it twice. Node restores fds 0-2 as it found
+			 * them whenever it exits on its own or by SIGINT/SIGTERM. */
+			if (reset && (!rep.has_signal || rep.signal == SIGINT || rep.signal == SIGTERM))
+				stdio_state_restore(before);
 			if (rep.has_signal) {
 				TRACE("exit: signal %d", rep.signal);
 				signals_die(rep.signal);
@@ -137,6 +142,7 @@ void client_run(const char *version, const char *exe, char **argv)
 {
 	struct daemon_path dp;
 	struct run_request rq;
+	struct stdio_state before;
 	char reason[128], *cwd, *abs_exe;
 	static const int stdio[3] = { 0, 1, 2 };
 	uint8_t *frame;
@@ -197,6 +203,8 @@ void client_run(const char *version, const char *exe, char **argv)
 		free(frame);
 		return;
 	}
+	/* Saved before the tool can touch them. */
+	stdio_state_save(&before);
 	if (frame_send(fd, frame, len, stdio, 3) < 0) {
 		TRACE("sending the request: %s", strerror(errno));
 		free(frame);
@@ -205,7 +213,7 @@ void client_run(const char *version, const char *exe, char **argv)
 	}
 	free(frame);
 	TRACE("sent run (%zu bytes)", len);
-	await_tool(fd, argv[0]);
+	await_tool(fd, argv[0], &before);
 	close(fd);
 }
 

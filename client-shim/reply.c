@@ -6,8 +6,8 @@
 
 /* Fields seen while walking the map; the last occurrence of a key wins. */
 struct fields {
-	struct mp_obj t, pid, pgid, code, signal, why, text, json;
-	int have_t, have_pid, have_pgid, have_code, have_signal;
+	struct mp_obj t, pid, pgid, code, signal, why, text, json, reset;
+	int have_t, have_pid, have_pgid, have_code, have_signal, have_reset;
 	int have_why, have_text, have_json;
 };
 
@@ -60,6 +60,7 @@ int reply_parse(const uint8_t *p, size_t n, struct reply *r)
 		else if (key_is(&k, "why")) { f.why = o; f.have_why = 1; }
 		else if (key_is(&k, "text")) { f.text = o; f.have_text = 1; }
 		else if (key_is(&k, "json")) { f.json = o; f.have_json = 1; }
+		else if (key_is(&k, "reset_stdio")) { f.reset = o; f.have_reset = 1; }
 	}
 	if (!f.have_t || str_of(&f.t, &t))
 		return bad(r, "no t");
@@ -79,6 +80,7 @@ int reply_parse(const uint8_t *p, size_t n, struct reply *r)
 			return bad(r, "started with a bad pgid");
 		r->pid = (int)f.pid.i;
 		r->pgid = (int)f.pgid.i;
+		r->reset_stdio = f.have_reset && f.reset.kind == MP_BOOL && f.reset.i;
 	} else if (T_IS("exit")) {
 		r->type = REPLY_EXIT;
 		if (f.have_signal) {

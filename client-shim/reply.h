@@ -22,6 +22,7 @@ struct str_ref {
 struct reply {
 	enum reply_type type;
 	int pid, pgid;       /* started */
+	int reset_stdio;     /* started: restore fds 0-2 state when it ends */
 	int has_signal;      /* exit: signal (1) or code (0) */
 	int code, signal;    /* exit */
 	struct str_ref why;  /* direct, error */

@@ -98,6 +98,8 @@ vector(
 
 vector("started-reply", frame(map([[k("t"), str("started")], [k("pid"), int(4242)], [k("pgid"), int(4242)]])),
   '{"t": "started", "pid": 4242, "pgid": 4242}');
+vector("started-reply-reset-stdio", frame(map([[k("t"), str("started")], [k("pid"), int(77)], [k("pgid"), int(77)], [k("reset_stdio"), [0xc3]]])),
+  '{"t": "started", "pid": 77, "pgid": 77, "reset_stdio": true}');
 vector("exit-code-reply", frame(map([[k("t"), str("exit")], [k("code"), int(3)]])), '{"t": "exit", "code": 3}');
 vector("exit-code-big", frame(map([[k("t"), str("exit")], [k("code"), int(255)]])), '{"t": "exit", "code": 255}');
 vector("exit-signal-reply", frame(map([[k("t"), str("exit")], [k("signal"), int(15)]])), '{"t": "exit", "signal": 15}');

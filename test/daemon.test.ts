@@ -3,7 +3,7 @@
 // reporting and stopping on request.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -57,17 +57,13 @@ test("32 first invocations at once start exactly one daemon and all succeed", as
     assert.equal(r.code, 0);
     assert.equal(r.out, `run ${i}\n`);
   });
-  const main = join(__dirname, "..", "daemon", "dist", "main.js");
-  const ours = readdirSync("/proc")
-    .filter((pid) => /^\d+$/.test(pid))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, "latin1").includes(main) && readFileSync(`/proc/${pid}/environ`, "latin1").includes(w.dir);
-      } catch {
-        return false; // gone meanwhile
-      }
-    });
-  assert.equal(ours.length, 1, `daemons for this runtime dir: ${ours.join(" ")}`);
+  // Every daemon process logs how it began: started, or lost the lock to another.
+  const log = readFileSync(join(w.stateDir, "daemon.log"), "utf8");
+  const started = log.split("\n").filter((l) => l.includes('"msg":"daemon started"'));
+  const lost = log.split("\n").filter((l) => l.includes("another daemon holds the lock"));
+  assert.equal(started.length, 1, log);
+  assert.equal(lost.length, 0, "no second daemon was even spawned");
+
 });
 
 test("warm --version, status, status --json", () => {

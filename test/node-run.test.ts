@@ -102,6 +102,15 @@ test("stdin streams through, stdout and stderr keep their order on one fd", asyn
   assert.equal(b.stdout.toString(), a.stdout.toString());
 });
 
+test("a stdin pipe the tool read is left blocking, as node leaves it", async () => {
+  const check = `import os, fcntl; print("nonblock", bool(fcntl.fcntl(0, fcntl.F_GETFL) & os.O_NONBLOCK))`;
+  const run = (cmd: string) => w.run(["sh", "-c", `printf 'data' | { ${cmd} "${fixture("probe.js")}" quiet cat; python3 -c '${check}'; }`], { direct: true });
+  const direct = run(`"${NODE}"`);
+  assert.equal(direct.stdout.toString(), "datanonblock False\n");
+  await w.ready();
+  assert.equal(run(`"${WARM}" "${NODE}"`).stdout.toString(), direct.stdout.toString());
+});
+
 test("an ES module entry gets its own import.meta.url and no require", async () => {
   const direct = await compare([fixture("probe.mjs"), "x"]);
   assert.match(direct.stdout.toString(), /"url":"file:\/\//);

@@ -117,7 +117,9 @@ export class Daemon implements ConnectionHandler {
     this.active.set(conn, wp);
     this.node.noteRunning(1);
     this.stats.handedOff(Number(process.hrtime.bigint() - received) / 1e3);
-    conn.send({ t: "started", pid: wp.pid, pgid: wp.pid });
+    // Node restores fds 0-2 at exit as it found them at start-up; a warm
+    // process found other fds, so the shim does it (protocol-spec).
+    conn.send({ t: "started", pid: wp.pid, pgid: wp.pid, reset_stdio: true });
     const exit = await wp.exited;
     this.node.noteRunning(-1);
     this.active.delete(conn);

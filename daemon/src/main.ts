@@ -30,6 +30,8 @@ function main(): void {
   const lock = native.lockFile(paths.daemonLock);
   if (lock < 0) {
     // Another daemon holds the lock: it serves this socket.
+    log.info("another daemon holds the lock; exiting");
+    log.flush();
     process.exit(0);
   }
   process.chdir("/"); // never pin the directory the first caller happened to be in

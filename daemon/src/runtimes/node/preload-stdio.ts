@@ -7,6 +7,8 @@ import { native } from "../../native";
 export interface PreloadStdio {
   /** True if anything was written to fd 1 or 2 since the last call. */
   outputSince(): boolean;
+  /** The fds this keeps open (beyond 0-2). */
+  fds: number[];
   close(): void;
 }
 
@@ -33,6 +35,7 @@ export function preloadStdio(mask: string): PreloadStdio {
     owned.push(pty.master, pty.slave);
   }
   return {
+    fds: owned,
     outputSince() {
       let wrote = false;
       for (const fd of watched) {

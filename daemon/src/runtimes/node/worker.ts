@@ -7,6 +7,7 @@
 // handling, same stack traces. It serves exactly one invocation.
 import Module = require("node:module");
 import { readdirSync } from "node:fs";
+import { Writable } from "node:stream";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isMainThread } from "node:worker_threads";
@@ -39,6 +40,32 @@ function mainModuleStandIn(): () => void {
   };
 }
 
+/**
+ * Runs fn with process.stdout/stderr standing in for themselves: Node's
+ * hooks thread pipes its output to them when it is created, and creating the
+ * real streams now would bind them to the preload fds (libuv reopens a tty
+ * by name and keeps the new fd). The stand-ins forward to the real streams
+ * at write time, after the caller's fds are in place.
+ */
+function withLazyStdio<T>(fn: () => T): T {
+  const saved = (["stdout", "stderr"] as const).map((name) => [name, Object.getOwnPropertyDescriptor(process, name)] as const);
+  for (const [name, desc] of saved) {
+    const real = desc?.get;
+    if (!real) continue;
+    const standIn = new Writable({
+      write(chunk, encoding, callback) {
+        (real.call(process) as NodeJS.WriteStream).write(chunk, encoding, callback);
+      },
+    });
+    Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => standIn });
+  }
+  try {
+    return fn();
+  } finally {
+    for (const [name, desc] of saved) if (desc) Object.defineProperty(process, name, desc);
+  }
+}
+
 /** Takes on the caller's invocation; when this returns, Node runs the entry. */
 function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[]): void {
   for (let fd = 0; fd < 3; fd++) {
@@ -69,7 +96,7 @@ function main(): void {
   const learnEsm = p.learn_esm === true;
   if (learnEsm) {
     // Off-thread hooks (Node >= 20.6) see every module the tool loads through the ESM loader.
-    Module.register(pathToFileURL(join(__dirname, "learn-hooks.js")).href, { data: { fd: CTL } });
+    withLazyStdio(() => Module.register(pathToFileURL(join(__dirname, "learn-hooks.js")).href, { data: { fd: CTL } }));
   }
   const restoreMain = p.main_is_cjs === true ? mainModuleStandIn() : () => {};
   const modules = (p.modules as WireValue[]).map((m) => m as unknown as ModuleRef);
@@ -82,11 +109,13 @@ function main(): void {
   const request = readFrame(CTL);
   if (!request) process.exit(0); // the daemon let this process go
   if (request.message.t !== "run" || request.fds.length !== 3) process.exit(70);
-  stdio.close();
   restoreMain();
   // fds open now belong to Node and libuv, not to the tool: they stay open to the end.
-  const ownFds = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd > 2 && !request.fds.includes(fd));
+  const ownFds = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd > 2 && !request.fds.includes(fd) && !stdio.fds.includes(fd));
   takeRequest(request.message, request.fds, preloaded, ownFds);
+  // Only once 0-2 are the caller's: closing the preload pty's master hangs
+  // up its slave, and that must not race with fds still pointing at it.
+  stdio.close();
 }
 
 main();

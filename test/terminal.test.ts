@@ -1,0 +1,144 @@
+// At a terminal, `warm node tool` is indistinguishable from `node tool`:
+// tty facts, colour, ^C, ^Z and fg, window resizes, raw keys, SIGPIPE, and
+// what happens when the shim itself goes away.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { Terminal } from "./helpers/terminal";
+import { alive, fixture, NODE, WARM, WarmEnv } from "./helpers/warm-env";
+
+let w: WarmEnv;
+let t: Terminal;
+before(() => {
+  w = new WarmEnv();
+  t = new Terminal(w.env, w.work, 80, 24);
+});
+after(async () => {
+  t.close();
+  await w.stop();
+});
+
+const probe = fixture("tty-probe.js");
+const direct = `"${NODE}" "${probe}"`;
+const warm = `"${WARM}" "${NODE}" "${probe}"`;
+
+/** The warm form of a mode, once a warm process for the probe is ready (all modes share one pool). */
+async function warmed(mode: string): Promise<string> {
+  await t.status(`${warm} facts`);
+  await w.ready();
+  return `${warm} ${mode}`;
+}
+
+test("isatty, window size, colour depth and colours match a direct run", async () => {
+  const facts = /FACTS [^\r\n]*/;
+  t.line(`${direct} facts`);
+  const d = (await t.expect(facts))[0];
+  for (const form of [`${warm} facts`, await warmed("facts")]) {
+    t.line(form);
+    assert.equal((await t.expect(facts))[0], d);
+  }
+  assert.match(d, /tty=true,true,true size=80x24/);
+  const color = /(\x1b\[31m)?COLOR[^\r\n]*/;
+  t.line(`${direct} color`);
+  const c = (await t.expect(color))[0];
+  t.line(await warmed("color"));
+  assert.equal((await t.expect(color))[0], c);
+  assert.match(c, /\x1b\[31m/);
+});
+
+test("^C ends the tool by SIGINT, as the shell sees it, and stops a shell loop", async () => {
+  // An interactive shell drops the rest of a line whose job died of ^C, so $? is read on the next line.
+  t.line(`${direct} hang`);
+  await t.expect(/READY/);
+  t.press("\x03");
+  const d = await t.status("(exit $?)");
+  t.line(await warmed("hang"));
+  await t.expect(/READY/);
+  t.press("\x03");
+  assert.equal(await t.status("(exit $?)"), d);
+  assert.equal(d, 130);
+  // bash ends a loop on ^C only if the child died of SIGINT; otherwise the
+  // next iteration would start, swallow the typed line, and never answer.
+  await w.ready();
+  t.line(`while true; do ${warm} hang; done`);
+  await t.expect(/READY/);
+  t.press("\x03");
+  assert.equal(await t.status("true"), 0);
+});
+
+test("^Z stops the tool and the shell reports the job stopped; fg resumes it", async () => {
+  t.line(await warmed("ticks"));
+  await t.expect(/tick 2/);
+  t.press("\x1a");
+  await t.expect(/Stopped/);
+  const stoppedAt = t.screen.length;
+  await new Promise((r) => setTimeout(r, 400));
+  assert.doesNotMatch(t.screen.slice(stoppedAt), /tick/, "no ticks while stopped");
+  t.line("fg");
+  await t.expect(/tick \d+/);
+  t.press("\x03");
+  assert.equal(await t.status("true"), 0);
+});
+
+test("a window resize reaches the tool with the new size", async () => {
+  t.line(await warmed("resize"));
+  await t.expect(/READY/);
+  t.resize(100, 40);
+  await t.expect(/RESIZED 100x40/);
+  t.resize(80, 24);
+});
+
+test("raw mode: a single keypress arrives unbuffered and the terminal is restored", async () => {
+  t.line(await warmed("key"));
+  await t.expect(/READY/);
+  t.press("x");
+  await t.expect(/KEY 120/);
+  // Canonical mode is back: a typed line reaches the shell whole.
+  t.line('echo "cano""nical"');
+  await t.expect(/\ncanonical/);
+});
+
+test("a tool that exits leaving raw mode on: the terminal is restored, as node restores it", async () => {
+  const stty = async () => {
+    t.line("stty -g");
+    return (await t.expect(/\n([0-9a-f:]{20,})\r/))[1];
+  };
+  const before = await stty();
+  t.line(`${direct} leave-raw`);
+  await t.expect(/LEFT RAW/);
+  assert.equal(await stty(), before, "direct");
+  t.line(await warmed("leave-raw"));
+  await t.expect(/LEFT RAW/);
+  assert.equal(await stty(), before, "warm");
+});
+
+test("SIGPIPE: a tool writing forever into `| head -1` ends as promptly as directly", async () => {
+  const d = w.run(["sh", "-c", `${direct} yes | head -1; echo "pipe=$?"`], { direct: true });
+  const r = w.run(["sh", "-c", `${warm} yes | head -1; echo "pipe=$?"`], { direct: true });
+  assert.equal(r.stdout.toString(), d.stdout.toString());
+  assert.equal(r.stdout.toString(), "y\npipe=0\n");
+});
+
+test("the shim killed: the tool gets SIGHUP and nothing of the run is left", async () => {
+  const flag = join(w.dir, "hup-flag");
+  await w.ready();
+  const child = w.start([NODE, probe, "hup-file", flag]);
+  await new Promise<void>((resolve) => child.stdout?.on("data", (d) => String(d).includes("READY") && resolve()));
+  child.kill("SIGKILL");
+  await w.until("the tool to get SIGHUP", () => existsSync(flag));
+  assert.equal(readFileSync(flag, "utf8"), "got SIGHUP");
+});
+
+test("a second SIGTERM ends a shim whose tool ignores the first", async () => {
+  await w.ready();
+  const child = w.start([NODE, probe, "ignore-term"]);
+  await new Promise<void>((resolve) => child.stdout?.on("data", (d) => String(d).includes("READY") && resolve()));
+  child.kill("SIGTERM");
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(alive(child.pid!), "the first SIGTERM went to the tool, which ignores it");
+  child.kill("SIGTERM");
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on("exit", (c, s) => resolve([c, s])));
+  assert.equal(code, null);
+  assert.equal(signal, "SIGTERM");
+});
