@@ -1,0 +1,237 @@
+// The warm benchmark suite: `npx tsx bench/run.ts` measures every case in
+// one run and writes bench/results.md (overwriting it). See bench/README.md.
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join, resolve } from "node:path";
+import { type CaseResult, type CaseSpec, cmd, type Peer, runCase } from "./lib/bench-case";
+import { generateCli, linesPerModule } from "./lib/generate-cli";
+import { hyperfineVersion, type Timing } from "./lib/hyperfine";
+import { describeMachine } from "./lib/machine";
+import { PRETTIERD, Prettierd } from "./lib/peer";
+import { type Goal, renderReport } from "./lib/report";
+import { rssKiB, type WarmInstance } from "./lib/warm-instance";
+
+const REPO = resolve(__dirname, "..");
+const WARM = "bin/warm";
+const PRETTIER = "node_modules/.bin/prettier";
+const NOOP = "bench/fixtures/noop.js";
+const FORMAT_INPUT = "bench/fixtures/a.js";
+const CLI_DIR = "bench/out/cli300";
+
+function preflight(): string {
+  const hf = hyperfineVersion();
+  if (!hf) {
+    process.stderr.write("bench: hyperfine is not installed (or not on PATH). Install it with:\n  apt-get install hyperfine\n");
+    process.exit(1);
+  }
+  for (const f of [WARM, "daemon/dist/main.js", PRETTIER, PRETTIERD]) {
+    if (!existsSync(join(REPO, f))) {
+      process.stderr.write(`bench: ${f} is missing; run \`npm install\` and \`npm run build\` first\n`);
+      process.exit(1);
+    }
+  }
+  return hf;
+}
+
+/** Format through `sh -c 'exec ... < a.js'`: prettierd reads the source on stdin, and every row pays the same shell. */
+const viaSh = (line: string): string[] => ["sh", "-c", `exec ${line} < ${FORMAT_INPUT}`];
+
+function prettierdPeer(inst: WarmInstance): Peer {
+  const p = new Prettierd(REPO, inst.env);
+  let pids: number[] = [];
+  return {
+    async start() {
+      pids = await p.start();
+      return [`Peer: \`${PRETTIERD} start\` before timing (its server, pid ${pids.join(" ")}, runs in this case's private XDG_RUNTIME_DIR), \`${PRETTIERD} stop\` after.`];
+    },
+    memory: () => pids.map((pid) => ({ what: `prettierd server pid ${pid} (VmRSS)`, kib: rssKiB(pid) })),
+    async stop() {
+      return (await p.stop()).map((pid) => `prettierd pid ${pid}`);
+    },
+  };
+}
+
+function cases(cliModules: number, cliLines: number): CaseSpec[] {
+  const cli = `${CLI_DIR}/cli.js`;
+  return [
+    {
+      id: "floor",
+      title: "Process spawn floor: /bin/true",
+      what: "What starting any process costs here, the shim on its own (`--version` never contacts the daemon), and the shim's full round trip for a command the daemon sends back `direct` (not Node: the shim then execs it itself). No warm pool is involved, so there is only the back-to-back mode.",
+      commands: [cmd("/bin/true", ["/bin/true"]), cmd("warm --version", [WARM, "--version"]), cmd("warm /bin/true", [WARM, "/bin/true"])],
+      direct: "/bin/true",
+      backToBack: ["/bin/true", "warm --version", "warm /bin/true"],
+      b2b: { runs: 200, warmup: 20 },
+      same: [["/bin/true", "warm /bin/true"]],
+    },
+    {
+      id: "noop",
+      title: "Empty Node script",
+      what: `\`node ${NOOP}\` (an empty file) direct vs through warm: node's own start-up against warm's whole per-run cost. \`/bin/true\` is timed in the same paced run as the spawn floor for the overhead estimate.`,
+      commands: [cmd("/bin/true", ["/bin/true"]), cmd("node noop", ["node", NOOP]), cmd("warm node noop", [WARM, "node", NOOP])],
+      direct: "node noop",
+      warm: "warm node noop",
+      backToBack: ["node noop", "warm node noop"],
+      paced: { runs: 50, warmup: 3 },
+      b2b: { runs: 50, warmup: 3 },
+      same: [["node noop", "warm node noop"]],
+      traceRuns: 30,
+    },
+    {
+      id: "cli300",
+      title: `Generated CLI requiring ${cliModules} modules`,
+      what: `A CLI generated under ${CLI_DIR} by bench/lib/generate-cli.ts: 25 node_modules packages of 12 CommonJS modules each (${cliLines} lines per module: a CRC table built at load, a class, a regex parser), each package also requiring the previous one; \`cli.js\` requires all of them and prints one line with the number of modules loaded and a checksum over all of them. Cold (\`node cli.js\`) vs warm.`,
+      commands: [cmd("node cli.js (cold)", ["node", cli]), cmd("warm node cli.js", [WARM, "node", cli])],
+      direct: "node cli.js (cold)",
+      warm: "warm node cli.js",
+      backToBack: ["node cli.js (cold)", "warm node cli.js"],
+      paced: { runs: 30, warmup: 3 },
+      b2b: { runs: 30, warmup: 3 },
+      same: [["node cli.js (cold)", "warm node cli.js"]],
+      expectStdout: new RegExp(`^cli300: ${cliModules} modules loaded, checksum [0-9a-f]{8}\\n$`),
+    },
+    {
+      id: "prettier-version",
+      title: "A real CLI from npm: prettier --version",
+      what: `\`${PRETTIER} --version\` (prettier's real CLI: a \`#!/usr/bin/env node\` script that imports its ESM CLI) direct vs warm.`,
+      commands: [cmd("prettier --version", [PRETTIER, "--version"]), cmd("warm prettier --version", [WARM, PRETTIER, "--version"])],
+      direct: "prettier --version",
+      warm: "warm prettier --version",
+      backToBack: ["prettier --version", "warm prettier --version"],
+      paced: { runs: 30, warmup: 3 },
+      b2b: { runs: 20, warmup: 3 },
+      same: [["prettier --version", "warm prettier --version"]],
+    },
+    {
+      id: "prettier-format",
+      title: `Formatting a file: prettier ${FORMAT_INPUT}`,
+      what: `Formatting ${FORMAT_INPUT} (~100 lines) with prettier direct, through warm, and with prettierd (a peer daemon: its client is itself a node script that sends the source over loopback TCP to a long-lived server). prettierd reads the source from stdin, so all three rows run as \`sh -c 'exec … < ${FORMAT_INPUT}'\`: the same shell and the same stdin for every row.`,
+      commands: [
+        cmd("prettier a.js", viaSh(`${PRETTIER} ${FORMAT_INPUT}`)),
+        cmd("warm prettier a.js", viaSh(`${WARM} ${PRETTIER} ${FORMAT_INPUT}`)),
+        cmd("prettierd", viaSh(`${PRETTIERD} ${FORMAT_INPUT}`)),
+      ],
+      direct: "prettier a.js",
+      warm: "warm prettier a.js",
+      peers: ["prettierd"],
+      backToBack: ["prettier a.js", "warm prettier a.js", "prettierd"],
+      paced: { runs: 20, warmup: 3 },
+      b2b: { runs: 20, warmup: 3 },
+      same: [
+        ["prettier a.js", "warm prettier a.js"],
+        ["prettier a.js", "prettierd"],
+      ],
+      peer: prettierdPeer,
+    },
+  ];
+}
+
+function timing(c: CaseResult | undefined, mode: string, name: string | undefined): Timing | undefined {
+  return c?.modes.find((m) => m.mode === mode)?.rows.find((r) => r.name === name);
+}
+
+function goals(results: CaseResult[]): { goals: Goal[]; notes: string[] } {
+  const byId = (id: string) => results.find((c) => c.spec.id === id);
+  const noop = byId("noop");
+  const cli = byId("cli300");
+  const floor = byId("floor");
+  const warmNoop = timing(noop, "paced", noop?.spec.warm);
+  const trueNoop = timing(noop, "paced", "/bin/true");
+  const cold = timing(cli, "paced", cli?.spec.direct);
+  const warmCli = timing(cli, "paced", cli?.spec.warm);
+  const st = noop?.pacedStatus;
+  const out: Goal[] = [];
+  out.push({
+    goal: "warm no-op is fast",
+    target: "warm node noop p50 <= 1.5 ms",
+    measured: warmNoop ? `${warmNoop.p50.toFixed(3)} ms (paced)` : "n/a",
+    met: warmNoop ? warmNoop.p50 <= 1.5 : null,
+    how: "p50 of `bin/warm node bench/fixtures/noop.js` in paced mode (every run a hit).",
+  });
+  out.push({
+    goal: "the 300-module CLI is >= 10x faster warm",
+    target: "cold p50 / warm p50 >= 10",
+    measured: cold && warmCli ? `${(cold.p50 / warmCli.p50).toFixed(1)}× (${cold.p50.toFixed(1)} ms → ${warmCli.p50.toFixed(2)} ms, paced)` : "n/a",
+    met: cold && warmCli ? cold.p50 / warmCli.p50 >= 10 : null,
+    how: "p50 of `node bench/out/cli300/cli.js` over p50 of `bin/warm node bench/out/cli300/cli.js`, both in the same paced hyperfine run.",
+  });
+  const notes: string[] = [];
+  let path: number | null = null;
+  if (warmNoop && trueNoop && st) {
+    const inProcess = (st.runP50Us - st.handOffP50Us) / 1000;
+    path = warmNoop.p50 - trueNoop.p50 - inProcess;
+    notes.push(
+      `warm no-op p50 ${warmNoop.p50.toFixed(3)} ms = process spawn floor (/bin/true, same paced run) ${trueNoop.p50.toFixed(3)} ms + the no-op run inside the warm process ${inProcess.toFixed(3)} ms + the shim ↔ daemon path ${path.toFixed(3)} ms (the remainder).`,
+      `The daemon's own share of the path (request received → fds handed to the warm process, hand-off p50): ${(st.handOffP50Us / 1000).toFixed(3)} ms.`,
+      `Everything warm adds over spawning a process that does nothing (warm no-op p50 − /bin/true p50, an upper bound that also counts the in-process run): ${(warmNoop.p50 - trueNoop.p50).toFixed(3)} ms.`,
+    );
+  }
+  const step = (re: RegExp) => noop?.trace.find((t) => re.test(t.step))?.p50;
+  const sent = step(/^run request sent/);
+  const started = step(/^`started`/);
+  const exited = step(/^`exit`/);
+  if (sent !== undefined && started !== undefined && exited !== undefined) {
+    notes.push(
+      `Seen from the shim (\`WARM_DEBUG=1\` traces, medians): ${sent.toFixed(3)} ms from its main() to the request sent, ${(started - sent).toFixed(3)} ms more until the daemon confirms the hand-off (\`started\`), ${(exited - started).toFixed(3)} ms more until \`exit\` (the tool's run in the warm process, its exit report, and the daemon relaying it).`,
+    );
+  }
+  const wTrue = timing(floor, "back-to-back", "warm /bin/true");
+  const bTrue = timing(floor, "back-to-back", "/bin/true");
+  const ver = timing(floor, "back-to-back", "warm --version");
+  if (wTrue && bTrue) {
+    notes.push(
+      `Cross-check: \`bin/warm /bin/true\` (daemon answers \`direct\`, the shim execs /bin/true) p50 ${wTrue.p50.toFixed(3)} ms vs \`/bin/true\` ${bTrue.p50.toFixed(3)} ms: the shim's start-up, a full round trip and one more execve cost ${(wTrue.p50 - bTrue.p50).toFixed(3)} ms${ver ? ` (the shim alone, \`bin/warm --version\`: ${ver.p50.toFixed(3)} ms)` : ""}.`,
+    );
+  }
+  out.push({
+    goal: "the shim-to-daemon path is cheap",
+    target: "<= 0.5 ms added to the tool's own work",
+    measured: path === null ? "n/a" : `${path.toFixed(3)} ms`,
+    met: path === null ? null : path <= 0.5,
+    how:
+      "estimated as warm no-op p50 − /bin/true p50 (both from the same paced run: a warm run still spawns one process, the shim, as a direct run spawns node) − the in-process time of the no-op run, which the daemon measures as its run p50 − hand-off p50 (from the caller's fds being sent to the warm process until the process reports it has finished and closed them; it includes warm's own work inside the process: taking over fds, env, cwd, argv, and the exit report). What remains is the shim's connect, request and reply, and the daemon's handling, including its wake-ups. Caveats: the daemon's p50s are over its whole window (learning and warmup runs included) and are medians of different samples from the wall-clock p50s, so the difference is an estimate, not an exact decomposition.",
+  });
+  return { goals: out, notes };
+}
+
+/** Our daemons still alive anywhere: warm daemons or prettierd servers whose environment names a benchmark temp dir. */
+function strays(): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${name}/environ`, "utf8");
+      if (!/XDG_RUNTIME_DIR=[^\0]*\/warm-bench-/.test(env)) continue;
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+      if (cmdline.includes("daemon/dist/main.js") || cmdline.includes("prettierd")) out.push(`pid ${name} (${cmdline})`);
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  process.chdir(REPO);
+  const machine = describeMachine(preflight(), REPO);
+  const cli = generateCli(join(REPO, CLI_DIR));
+  const results: CaseResult[] = [];
+  for (const spec of cases(cli.modules, linesPerModule(cli))) results.push(await runCase(spec, REPO));
+  const { goals: g, notes } = goals(results);
+  const leftover = [...results.flatMap((c) => c.leftover), ...strays()];
+  const seconds = (Date.now() - t0) / 1000;
+  const loadAfter = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
+  const md = renderReport({ machine, loadAfter, seconds, goals: g, overheadNotes: notes, cases: results, leftover });
+  writeFileSync(join(REPO, "bench", "results.md"), md);
+  process.stderr.write(`\nwrote bench/results.md (${seconds.toFixed(0)} s)\n`);
+  for (const goal of g) process.stderr.write(`  ${goal.met === null ? "n/a" : goal.met ? "met    " : "NOT MET"}  ${goal.goal}: ${goal.measured}\n`);
+  const failed = results.filter((c) => c.error || c.checks.some((ch) => !ch.ok));
+  if (failed.length > 0) process.stderr.write(`cases with failures: ${failed.map((c) => c.spec.id).join(", ")} (see bench/results.md)\n`);
+  if (leftover.length > 0) process.stderr.write(`left running: ${leftover.join(", ")}\n`);
+  process.exitCode = failed.length > 0 || leftover.length > 0 ? 1 : 0;
+}
+
+void main();
