@@ -205,16 +205,19 @@ void client_run(const char *version, const char *exe, char **argv)
 	}
 	/* Saved before the tool can touch them. */
 	stdio_state_save(&before);
+	signals_hold();
 	if (frame_send(fd, frame, len, stdio, 3) < 0) {
 		TRACE("sending the request: %s", strerror(errno));
 		free(frame);
 		close(fd);
+		signals_release();
 		return;
 	}
 	free(frame);
 	TRACE("sent run (%zu bytes)", len);
 	await_tool(fd, argv[0], &before);
 	close(fd);
+	signals_release(); /* only reached when the command runs directly */
 }
 
 /* Connects to a running daemon for status/stop; never starts one. Returns

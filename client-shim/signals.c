@@ -7,6 +7,8 @@
 
 static pid_t tool_pid, tool_pgid;
 static volatile sig_atomic_t got_term;
+/* Signals that came between sending the request and `started`. */
+static volatile sig_atomic_t pending[NSIG];
 
 static void set_handler(int sig, void (*fn)(int))
 {
@@ -88,8 +90,41 @@ static void forward(int sig, void (*fn)(int))
 	set_handler(sig, fn);
 }
 
+static void hold(int sig)
+{
+	pending[sig] = 1;
+}
+
+static const int forwarded[] = { SIGINT, SIGQUIT, SIGHUP, SIGWINCH, SIGUSR1, SIGUSR2, SIGTERM, SIGTSTP };
+#define NFORWARDED (int)(sizeof(forwarded) / sizeof(forwarded[0]))
+
+void signals_hold(void)
+{
+	int i;
+
+	for (i = 0; i < NFORWARDED; i++)
+		forward(forwarded[i], hold);
+}
+
+void signals_release(void)
+{
+	int i;
+
+	for (i = 0; i < NFORWARDED; i++) {
+		struct sigaction old;
+
+		if (sigaction(forwarded[i], NULL, &old) == 0 && old.sa_handler == hold)
+			set_handler(forwarded[i], SIG_DFL);
+	}
+	for (i = 0; i < NFORWARDED; i++)
+		if (pending[forwarded[i]])
+			raise(forwarded[i]);
+}
+
 void signals_forward(pid_t pid, pid_t pgid)
 {
+	int i;
+
 	tool_pid = pid;
 	tool_pgid = pgid;
 	forward(SIGINT, to_group);
@@ -101,6 +136,14 @@ void signals_forward(pid_t pid, pid_t pgid)
 	forward(SIGTERM, on_term);
 	forward(SIGTSTP, on_tstp);
 	set_handler(SIGCONT, on_cont); /* continuing happens even when ignored */
+	for (i = 0; i < NFORWARDED; i++) {
+		int sig = forwarded[i];
+
+		if (pending[sig]) {
+			pending[sig] = 0;
+			raise(sig); /* now handled by the forwarding handler */
+		}
+	}
 }
 
 void signals_die(int sig)

@@ -5,7 +5,16 @@
 
 #include <sys/types.h>
 
-/* Installs the forwarding handlers for a tool with this pid and pgid. */
+/* From just before the request is sent: hold the signals that will be
+ * forwarded, so none kills the shim while the tool is being started. */
+void signals_hold(void);
+
+/* Nothing started (the command runs directly): default handlers back, and
+ * any held signal is raised on the shim, as it would have hit the command. */
+void signals_release(void);
+
+/* Installs the forwarding handlers for a tool with this pid and pgid, and
+ * passes on the signals held meanwhile. */
 void signals_forward(pid_t pid, pid_t pgid);
 
 /* Dies of sig as the tool did: default action, unblocked, raised. Returns

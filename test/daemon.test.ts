@@ -43,6 +43,18 @@ function rawRequest(socket: string, bytes: Buffer): Promise<{ t: string; code?: 
 
 const socketOf = (env: WarmEnv) => join(env.runtimeDir, "daemon.sock");
 
+/** The pid a probe prints with its `pid` action. */
+function printedPid(stdout: NodeJS.ReadableStream): Promise<number> {
+  return new Promise((resolve) => {
+    let out = "";
+    stdout.on("data", (d) => {
+      out += d;
+      const m = /pid (\d+)\n/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+}
+
 test("32 first invocations at once start exactly one daemon and all succeed", async () => {
   const runs = Array.from({ length: 32 }, (_, i) =>
     new Promise<{ code: number | null; out: string }>((resolve) => {
@@ -104,12 +116,8 @@ test("a malformed, oversized or wrongly typed frame gets an error reply and the 
 
 test("a warm process killed mid-run: the shim dies of the same signal", async () => {
   await w.ready();
-  const child = w.start([NODE, fixture("probe.js"), "quiet", "out", "started", "hang"]);
-  await new Promise<void>((resolve) => child.stdout?.once("data", () => resolve()));
-  const s = w.status();
-  assert.ok(s);
-  const toolPid = Number(spawnSync("pgrep", ["-f", "probe.js quiet out started hang"], { encoding: "utf8" }).stdout.trim().split("\n")[0]);
-  assert.ok(toolPid > 0);
+  const child = w.start([NODE, fixture("probe.js"), "quiet", "pid", "hang"]);
+  const toolPid = await printedPid(child.stdout!);
   process.kill(toolPid, "SIGKILL");
   const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on("exit", (c, sig) => resolve([c, sig])));
   assert.equal(code, null);
@@ -122,11 +130,10 @@ test("the daemon killed mid-run: the shim says so and exits 255, the tool is not
     other.run([NODE, fixture("probe.js"), "quiet"]);
     await other.ready();
     const daemonPid = other.status()!.pid;
-    const child = other.start([NODE, fixture("probe.js"), "quiet", "out", "started", "hang"]);
+    const child = other.start([NODE, fixture("probe.js"), "quiet", "pid", "hang"]);
     let stderr = "";
     child.stderr?.on("data", (d) => (stderr += d));
-    await new Promise<void>((resolve) => child.stdout?.once("data", () => resolve()));
-    const toolPid = Number(spawnSync("pgrep", ["-f", "probe.js quiet out started hang"], { encoding: "utf8" }).stdout.trim().split("\n")[0]);
+    const toolPid = await printedPid(child.stdout!);
     process.kill(daemonPid, "SIGKILL");
     const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
     assert.equal(code, 255);

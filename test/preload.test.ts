@@ -36,14 +36,15 @@ function runBoth(args: string[], mode: string | undefined, cwd: string): Seen {
   return JSON.parse(lines[lines.length - 1]) as Seen;
 }
 
-test("learned modules are preloaded; modules that capture argv, cwd or output are not; env read while loading joins the key", async () => {
+test("learned modules are preloaded; those that capture argv or output are not; env, argv questions and cwd read while loading join the key", async () => {
   const dirs = ["one", "two"].map((d) => join(w.work, d));
   for (const d of dirs) mkdirSync(d, { recursive: true });
   const variants: [string[], string | undefined, string][] = [
     [["--x", "plain"], "fast", dirs[0]],
-    [["--y"], "slow", dirs[1]],
+    [["--y", "--color"], "slow", dirs[1]],
     [[], undefined, dirs[0]],
     [["--x"], "fast", dirs[1]],
+    [["--color"], "fast", dirs[0]],
   ];
   let seen: Seen = { preloadedAtStart: [], esmAtStart: false };
   // Each run teaches warm something; within a few runs it has converged.
@@ -55,7 +56,11 @@ test("learned modules are preloaded; modules that capture argv, cwd or output ar
   }
   const last = runBoth(["--x", "plain"], "fast", dirs[0]);
   seen = last;
-  assert.deepEqual(seen.preloadedAtStart, ["a.js", "b.js", "c.js", "env-reader.js"], "safe CommonJS modules were preloaded");
+  assert.deepEqual(
+    seen.preloadedAtStart,
+    ["a.js", "b.js", "c.js", "color-flag.js", "cwd-reader.js", "env-reader.js", "tty-check.js"],
+    "safe CommonJS modules were preloaded, with those that ask argv, isTTY or cwd",
+  );
   assert.equal(seen.esmAtStart, true, "the ES module was preloaded");
 
   // What warm learned is kept in the state dir, with the reasons.
@@ -67,10 +72,11 @@ test("learned modules are preloaded; modules that capture argv, cwd or output ar
   assert.deepEqual(
     dropped.filter(([id]) => id).sort(),
     [
-      ["argv-reader.js", "read process.argv while loading"],
-      ["cwd-reader.js", "read process.cwd() while loading"],
-      ["noisy.js", "wrote output while loading"],
+      ["argv-reader.js", "read process.argv (slice) while loading"],
+      ["noisy.js", "used process.stdout.write while loading"],
     ],
   );
   assert.ok(record.envNames.includes("LEARN_MODE"));
+  assert.deepEqual(record.argvQuestions, [["includes", "--color"]]);
+  assert.equal(record.usesCwd, true);
 });

@@ -73,6 +73,10 @@ function main(): void {
   const uid = process.getuid ? process.getuid() : 0;
   const listener = new Listener(listenFd, uid, daemon, (other) => log.warn({ uid: other }, "refused a connection from another user"));
 
+  // A bug in one request's handling must not take every running tool's
+  // daemon down with it: log it loudly and keep serving.
+  process.on("uncaughtException", (error) => log.error({ err: error.stack ?? String(error) }, "uncaught exception"));
+  process.on("unhandledRejection", (error) => log.error({ err: (error as Error)?.stack ?? String(error) }, "unhandled rejection"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGHUP", () => {}); // the shim's terminal closing is not our business

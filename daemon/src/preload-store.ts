@@ -9,10 +9,16 @@ import type { Logger } from "./log";
 
 export type ModuleRef = [kind: "cjs" | "esm", id: string];
 
+/** A question a module asked of process.argv while loading: [op, arg] (the answer varies by caller). */
+export type ArgvQuestion = [op: string, arg: string | number | null];
+
 export interface ToolRecord {
   modules: ModuleRef[];
   dropped: Record<string, string>;
   envNames: string[];
+  argvQuestions: ArgvQuestion[];
+  /** Some module reads process.cwd() while loading: the working directory is part of the key. */
+  usesCwd: boolean;
   esm: boolean;
   runs: number;
 }
@@ -33,7 +39,7 @@ export class PreloadStore {
   get(id: string): ToolRecord {
     let record = this.records.get(id);
     if (!record) {
-      record = this.read(id) ?? { modules: [], dropped: {}, envNames: [], esm: false, runs: 0 };
+      record = this.read(id) ?? { modules: [], dropped: {}, envNames: [], argvQuestions: [], usesCwd: false, esm: false, runs: 0 };
       this.records.set(id, record);
     }
     return record;
@@ -91,6 +97,24 @@ export class PreloadStore {
     return true;
   }
 
+  addArgvQuestions(id: string, questions: ArgvQuestion[]): boolean {
+    const record = this.get(id);
+    const fresh = questions.filter(([op, arg]) => !record.argvQuestions.some((q) => q[0] === op && q[1] === arg));
+    if (fresh.length === 0) return false;
+    record.argvQuestions.push(...fresh.map(([op, arg]) => [op, arg] as ArgvQuestion));
+    this.markDirty(id);
+    return true;
+  }
+
+  /** Marks the tool as reading its working directory while loading; true if that is news. */
+  addUsesCwd(id: string): boolean {
+    const record = this.get(id);
+    if (record.usesCwd) return false;
+    record.usesCwd = true;
+    this.markDirty(id);
+    return true;
+  }
+
   noteRun(id: string): void {
     this.get(id).runs++;
     this.markDirty(id);
@@ -104,7 +128,8 @@ export class PreloadStore {
     try {
       const r = JSON.parse(readFileSync(this.file(id), "utf8")) as ToolRecord;
       if (!Array.isArray(r.modules) || typeof r.dropped !== "object" || !Array.isArray(r.envNames)) return null;
-      return { modules: r.modules, dropped: r.dropped, envNames: r.envNames, esm: r.esm === true, runs: r.runs | 0 };
+      const argvQuestions = Array.isArray(r.argvQuestions) ? r.argvQuestions : [];
+      return { modules: r.modules, dropped: r.dropped, envNames: r.envNames, argvQuestions, usesCwd: r.usesCwd === true, esm: r.esm === true, runs: r.runs | 0 };
     } catch {
       return null;
     }

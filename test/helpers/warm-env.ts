@@ -110,7 +110,8 @@ export class WarmEnv {
       await this.until("the daemon and its warm processes to exit", () => pids.every((pid) => !alive(pid)), 10_000);
     } finally {
       for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
-      rmSync(this.dir, { recursive: true, force: true });
+      // WARM_TEST_KEEP=1 keeps the dirs (logs, learned state) for a post-mortem.
+      if (process.env.WARM_TEST_KEEP !== "1") rmSync(this.dir, { recursive: true, force: true });
     }
   }
 }

@@ -3,22 +3,24 @@
 // loading: the process's stdio streams, argv, cwd, or the whole env. Such a
 // module would run with the preloading process's values instead of the
 // caller's, so it is dropped from the set and the process is not used.
-// Env variables read by name are reported instead: they join the key.
+// What the key can pin down is reported instead of dropped: env variables
+// read by name, questions asked of argv, the tty-ness of stdio (see
+// stand-ins.ts) and the working directory.
 import Module = require("node:module");
 import { pathToFileURL } from "node:url";
 import { native } from "../../native";
+import { type ArgvQuery, argvStandIn, type Phase, stdioStandIn } from "./stand-ins";
 
 export type ModuleRef = [kind: "cjs" | "esm", id: string];
 
 export interface PreloadReport {
   dropped: [id: string, why: string][];
   envRead: string[];
+  argvQueries: ArgvQuery[];
+  /** Some module read process.cwd() while loading. */
+  cwdRead: boolean;
   /** False when some module captured per-invocation state: do not use this process. */
   clean: boolean;
-}
-
-interface Probe {
-  note(why: string): void;
 }
 
 // Read by Node's module loader itself on every load, not by the tool.
@@ -27,46 +29,39 @@ const NODE_INTERNAL_ENV = new Set(["WATCH_REPORT_DEPENDENCIES"]);
 type CompileFn = (this: { filename?: string }, content: string, filename: string) => unknown;
 
 /** Installs the traps; returns a function that removes them. */
-function installTraps(probe: Probe, envRead: Set<string>): () => void {
+function installTraps(phase: Phase, envRead: Set<string>, argvQueries: ArgvQuery[], mask: string, used: { cwd: boolean }): () => void {
   const restores: (() => void)[] = [];
   const proc = process as unknown as Record<string, unknown>;
 
-  for (const name of ["stdin", "stdout", "stderr"]) {
+  ["stdin", "stdout", "stderr"].forEach((name, fd) => {
     const desc = Object.getOwnPropertyDescriptor(process, name);
-    if (!desc?.get || !desc.configurable) continue;
+    if (!desc?.get || !desc.configurable) return;
     const get = desc.get;
-    Object.defineProperty(process, name, {
-      configurable: true,
-      enumerable: desc.enumerable,
-      get() {
-        probe.note(`used process.${name} while loading`);
-        return get.call(process);
-      },
-    });
+    const standIn = stdioStandIn(name, fd, mask[fd] === "t", () => get.call(process) as object, phase);
+    Object.defineProperty(process, name, { configurable: true, enumerable: desc.enumerable, get: () => standIn });
     restores.push(() => Object.defineProperty(process, name, desc));
-  }
+  });
 
   const argvDesc = Object.getOwnPropertyDescriptor(process, "argv");
   if (argvDesc?.configurable) {
-    const argv = process.argv;
+    const standIn = argvStandIn(() => argvDesc.value as string[], argvQueries, phase);
     Object.defineProperty(process, "argv", {
       configurable: true,
       enumerable: argvDesc.enumerable,
-      get() {
-        probe.note("read process.argv while loading");
-        return argv;
-      },
+      get: () => standIn,
       set(v) {
-        probe.note("wrote process.argv while loading");
+        phase.note("wrote process.argv while loading");
         argvDesc.value = v;
       },
     });
     restores.push(() => Object.defineProperty(process, "argv", argvDesc));
   }
 
+  // The working directory joins the key of a tool that reads it while
+  // loading, and its warm processes start in the caller's directory.
   const cwd = process.cwd;
   proc.cwd = function cwdProbe() {
-    probe.note("read process.cwd() while loading");
+    used.cwd = true;
     return cwd.call(process);
   };
   restores.push(() => {
@@ -87,7 +82,7 @@ function installTraps(probe: Probe, envRead: Set<string>): () => void {
       return Reflect.has(target, key);
     },
     ownKeys(target) {
-      probe.note("enumerated process.env while loading");
+      phase.note("enumerated process.env while loading");
       return Reflect.ownKeys(target);
     },
   });
@@ -141,13 +136,16 @@ export function preloadModules(
   exclude: (id: string) => boolean,
   outputSince: () => boolean,
   requireFrom: NodeJS.Require,
+  mask: string,
 ): PreloadReport {
   const dropped = new Map<string, string>();
   const envRead = new Set<string>();
+  const argvQueries: ArgvQuery[] = [];
   const compiling: string[] = [];
   let current = "";
   let clean = true;
-  const probe: Probe = {
+  const phase: Phase = {
+    preloading: true,
     note(why) {
       clean = false;
       const culprits = compiling.length > 0 ? compiling : [current];
@@ -165,7 +163,8 @@ export function preloadModules(
       compiling.pop();
     }
   };
-  const removeTraps = installTraps(probe, envRead);
+  const used = { cwd: false };
+  const removeTraps = installTraps(phase, envRead, argvQueries, mask, used);
   try {
     for (const [kind, id] of modules) {
       if (exclude(id) || dropped.has(id)) continue;
@@ -174,7 +173,8 @@ export function preloadModules(
         if (kind === "cjs") requireFrom(id);
         else settle(import(id.startsWith("file:") ? id : pathToFileURL(id).href));
       } catch (error) {
-        dropped.set(id, `failed to load: ${String((error as Error)?.message ?? error).split("\n")[0]}`);
+        // A module made to fail by a trap keeps the trap's reason.
+        if (!dropped.has(id)) dropped.set(id, `failed to load: ${String((error as Error)?.message ?? error).split("\n")[0]}`);
       }
       if (outputSince()) {
         clean = false;
@@ -183,7 +183,8 @@ export function preloadModules(
     }
   } finally {
     removeTraps();
+    phase.preloading = false; // stand-ins kept by modules now forward to the real objects
     proto._compile = compile;
   }
-  return { dropped: [...dropped], envRead: [...envRead], clean };
+  return { dropped: [...dropped], envRead: [...envRead], argvQueries, cwdRead: used.cwd, clean };
 }

@@ -27,6 +27,7 @@ import { PreloadStore, type ToolRecord } from "../../preload-store";
 import { encodeFrame, type Message } from "../../protocol/codec";
 import type { RunRequest } from "../../protocol/messages";
 import { isKeyEnvName, type NodePlan, planNode } from "./plan";
+import { answer, type ArgvQuery } from "./stand-ins";
 import { type ReadyInfo, WarmProcess } from "./warm-process";
 
 // The reason preload.ts gives for a module that threw while loading.
@@ -45,6 +46,10 @@ interface PoolContext {
   env: NodeJS.ProcessEnv;
   keyNames: Set<string>;
   settings: ToolSettings;
+  /** The tool's arguments of the request that made the pool: its processes start with them, so argv answers match the key. */
+  args: string[];
+  /** Where its processes start: the caller's directory for a tool that reads cwd while loading. */
+  cwd: string;
 }
 
 export class NodeRuntime implements PoolOwner {
@@ -147,11 +152,16 @@ export class NodeRuntime implements PoolOwner {
     }
     for (const name of keyNames) if (env[name] === undefined) pairs.push(`${name}\0unset`);
     pairs.sort();
+    // What the tool's modules asked of process.argv while loading, answered for this caller.
+    const args = request.argv.slice(plan.argsFrom).map((a) => a.toString("utf8"));
+    const argvNow = [plan.nodeExe, plan.script, ...args];
+    const answers = record.argvQuestions.map(([op, arg]) => answer([op, arg, null] as ArgvQuery, argvNow));
+    const startIn = record.usesCwd ? cwd : dirname(plan.scriptReal);
     const key = createHash("sha256")
-      .update(JSON.stringify([plan.nodeExe, plan.execArgv, plan.argv0, plan.script, plan.scriptReal, mask, pairs, settings.preload, settings.exclude]))
+      .update(JSON.stringify([plan.nodeExe, plan.execArgv, plan.argv0, plan.script, plan.scriptReal, mask, pairs, answers, record.usesCwd ? cwd : null, settings.preload, settings.exclude]))
       .digest("hex")
       .slice(0, 32);
-    return { key, plan, toolId, ctx: { plan, toolId, mask, env, keyNames, settings } };
+    return { key, plan, toolId, ctx: { plan, toolId, mask, env, keyNames, settings, args, cwd: startIn } };
   }
 
   launch(pool: Pool): WarmProcess | null {
@@ -179,9 +189,9 @@ export class NodeRuntime implements PoolOwner {
       return new WarmProcess(
         {
           nodeExe: ctx.plan.nodeExe,
-          args: [...ctx.plan.execArgv, ctx.plan.script],
+          args: [...ctx.plan.execArgv, ctx.plan.script, ...ctx.args],
           argv0: ctx.plan.argv0,
-          cwd: dirname(ctx.plan.scriptReal),
+          cwd: ctx.cwd,
           env: ctx.env,
           preload,
         },
@@ -222,13 +232,20 @@ export class NodeRuntime implements PoolOwner {
     // A module that read a variable outside the key saw this process's value
     // (unset), which need not be the caller's: the variable joins the key.
     const fresh = info.envRead.filter((n) => !isKeyEnvName(n) && !ctx.keyNames.has(n));
-    if (info.clean && fresh.length === 0) return { usable: true, learned };
+    // Likewise a question asked of argv that the key does not answer yet.
+    const asked = this.store.get(ctx.toolId).argvQuestions;
+    const newQuestions = info.argvQueries.filter(([op, arg]) => !asked.some((q) => q[0] === op && q[1] === arg));
+    const cwdNews = info.cwdRead && !this.store.get(ctx.toolId).usesCwd;
+    if (info.clean && fresh.length === 0 && newQuestions.length === 0 && !cwdNews) return { usable: true, learned };
     learned = this.store.addDropped(ctx.toolId, info.dropped.filter(([, why]) => !why.startsWith(FAILED))) || learned;
-    if (this.store.addEnvNames(ctx.toolId, fresh)) {
+    const envChanged = this.store.addEnvNames(ctx.toolId, fresh);
+    const argvChanged = this.store.addArgvQuestions(ctx.toolId, newQuestions.map(([op, arg]) => [op, arg]));
+    const cwdChanged = info.cwdRead && this.store.addUsesCwd(ctx.toolId);
+    if (envChanged || argvChanged || cwdChanged) {
       pool.close(); // later requests compute the new key and land in a new pool
       learned = true;
     }
-    this.log.info({ tool: ctx.plan.scriptReal, dropped: info.dropped, env: fresh }, "warm process not usable; learned from it");
+    this.log.info({ tool: ctx.plan.scriptReal, dropped: info.dropped, env: fresh, argv: newQuestions }, "warm process not usable; learned from it");
     return { usable: false, learned };
   }
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { native, type Watcher } from "../../native";
 import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
 import type { Logger } from "../../log";
+import type { ArgvQuery } from "./stand-ins";
 
 export const WORKER_JS = join(__dirname, "worker.js");
 
@@ -13,6 +14,8 @@ export interface ReadyInfo {
   clean: boolean;
   dropped: [string, string][];
   envRead: string[];
+  argvQueries: ArgvQuery[];
+  cwdRead: boolean;
 }
 
 export interface ExitInfo {
@@ -114,6 +117,8 @@ export class WarmProcess {
         clean: m.clean === true,
         dropped: Array.isArray(m.dropped) ? (m.dropped as [string, string][]) : [],
         envRead: Array.isArray(m.env_read) ? (m.env_read as string[]) : [],
+        argvQueries: Array.isArray(m.argv_queries) ? (m.argv_queries as ArgvQuery[]) : [],
+        cwdRead: m.cwd_read === true,
       };
       if (info.clean) this.state = "ready";
       this.resolveReady(info);

@@ -75,8 +75,9 @@ function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds
   native.replaceEnv(run.env as Buffer[]);
   native.chdir(run.cwd as Buffer); // also clears Node's cached process.cwd()
   process.umask(run.umask as number);
+  // Same array (modules may hold it), the caller's arguments in place of the pool's.
   const argv = run.argv as Buffer[];
-  process.argv.push(...argv.slice(run.args_from as number).map((a) => a.toString("utf8")));
+  process.argv.splice(2, Infinity, ...argv.slice(run.args_from as number).map((a) => a.toString("utf8")));
   installExit(CTL, preloaded, WARM_DIST, ownFds);
   // warm's own modules leave the tool's view of the module cache.
   for (const id of Object.keys(require.cache)) if (id.startsWith(WARM_DIST)) delete require.cache[id];
@@ -101,8 +102,17 @@ function main(): void {
   const restoreMain = p.main_is_cjs === true ? mainModuleStandIn() : () => {};
   const modules = (p.modules as WireValue[]).map((m) => m as unknown as ModuleRef);
   const excluded = (p.exclude as string[] | undefined) ?? [];
-  const report = preloadModules(modules, (id) => id === script || excluded.some((x) => id.includes(x)), stdio.outputSince, Module.createRequire(script));
-  send(CTL, { t: "ready", pid: process.pid, clean: report.clean, dropped: report.dropped, env_read: report.envRead });
+  const mask = String(p.stdio ?? "---");
+  const report = preloadModules(modules, (id) => id === script || excluded.some((x) => id.includes(x)), stdio.outputSince, Module.createRequire(script), mask);
+  send(CTL, {
+    t: "ready",
+    pid: process.pid,
+    clean: report.clean,
+    dropped: report.dropped,
+    env_read: report.envRead,
+    argv_queries: report.argvQueries as WireValue[],
+    cwd_read: report.cwdRead,
+  });
   if (!report.clean) process.exit(0);
   const preloaded = new Set(Object.keys(require.cache));
 

@@ -1,0 +1,122 @@
+// What preloading modules see of process.argv and process.stdin/stdout/
+// stderr. Colour libraries (supports-color, inlined into many CLIs) ask
+// `process.stdout.isTTY` and search argv for --color while loading. Rather
+// than drop every module that looks, the stand-ins answer what the pool's
+// key already fixes and record the rest:
+//   - a stdio stand-in answers isTTY and fd (the key holds the tty mask) and
+//     hasColors()/getColorDepth() (they read only the env, whose reads are
+//     tracked); anything else while loading marks the module;
+//   - the argv stand-in answers indexOf/lastIndexOf/includes/length/[i] and
+//     records each question with its answer: the daemon puts the answers
+//     for the caller's argv into the key, so a warm process only serves
+//     callers for whom every answer is the same;
+// and after preloading both forward everything to the real objects, so a
+// module that kept a reference sees the caller's streams and argv.
+
+export type ArgvQuery = [op: "indexOf" | "lastIndexOf" | "includes" | "length" | "at", arg: string | number | null, answer: string | number | boolean | null];
+
+export interface Phase {
+  preloading: boolean;
+  note(why: string): void;
+}
+
+const STDIO_ANSWERS = new Set(["isTTY", "fd", "hasColors", "getColorDepth"]);
+
+/** A stand-in for process[name] (fd 0, 1 or 2) that is a terminal or not as `isTTY` says. */
+export function stdioStandIn(name: string, fd: number, isTTY: boolean, real: () => object, phase: Phase): object {
+  const tty = require("node:tty") as typeof import("node:tty");
+  const bound = new Map<PropertyKey, [unknown, unknown]>();
+  return new Proxy(
+    {},
+    {
+      get(_target, prop) {
+        if (phase.preloading) {
+          if (!STDIO_ANSWERS.has(String(prop))) {
+            phase.note(`used process.${name}.${String(prop)} while loading`);
+            return undefined;
+          }
+          if (prop === "isTTY") return isTTY ? true : undefined;
+          if (prop === "fd") return fd;
+          // Both read only the env (and their arguments), never the stream.
+          const method = (tty.WriteStream.prototype as unknown as Record<string, (...a: unknown[]) => unknown>)[String(prop)];
+          return isTTY ? (...args: unknown[]) => method.apply({}, args) : prop === "hasColors" ? () => false : () => 1;
+        }
+        const target = real();
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        const cached = bound.get(prop);
+        if (cached && cached[0] === value) return cached[1];
+        const fn = (value as (...a: unknown[]) => unknown).bind(target);
+        bound.set(prop, [value, fn]);
+        return fn;
+      },
+      set(_target, prop, value) {
+        if (phase.preloading) {
+          phase.note(`set process.${name}.${String(prop)} while loading`);
+          return true;
+        }
+        return Reflect.set(real(), prop, value);
+      },
+      has(_target, prop) {
+        if (phase.preloading) return STDIO_ANSWERS.has(String(prop));
+        return Reflect.has(real(), prop);
+      },
+    },
+  );
+}
+
+/** A stand-in for process.argv; `queries` collects what was asked while preloading. */
+export function argvStandIn(current: () => string[], queries: ArgvQuery[], phase: Phase): string[] {
+  const record = (q: ArgvQuery) => {
+    if (!queries.some((x) => x[0] === q[0] && x[1] === q[1])) queries.push(q);
+    return q[2];
+  };
+  return new Proxy([] as string[], {
+    get(_target, prop) {
+      const argv = current();
+      if (!phase.preloading) {
+        const value = Reflect.get(argv, prop, argv);
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(argv) : value;
+      }
+      if (prop === "indexOf" || prop === "lastIndexOf" || prop === "includes") {
+        return (x: unknown, from?: unknown) => {
+          if (typeof x !== "string" || from !== undefined) {
+            phase.note(`read process.argv.${prop} while loading`);
+            return (argv[prop] as (a: unknown, b?: unknown) => unknown)(x, from);
+          }
+          return record([prop, x, argv[prop](x)]);
+        };
+      }
+      if (prop === "length") return record(["length", null, argv.length]);
+      if (typeof prop === "string" && /^\d+$/.test(prop)) return record(["at", Number(prop), argv[Number(prop)] ?? null]);
+      phase.note(`read process.argv (${String(prop)}) while loading`);
+      // Bound to the real array, so what the method reads is not asked again through here.
+      const value = Reflect.get(argv, prop, argv);
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(argv) : value;
+    },
+    set(_target, prop, value) {
+      if (phase.preloading) phase.note("wrote process.argv while loading");
+      return Reflect.set(current(), prop, value);
+    },
+    has(_target, prop) {
+      if (phase.preloading) phase.note("read process.argv while loading");
+      return Reflect.has(current(), prop);
+    },
+    ownKeys() {
+      if (phase.preloading) phase.note("read process.argv while loading");
+      return Reflect.ownKeys(current());
+    },
+    getOwnPropertyDescriptor(_target, prop) {
+      if (phase.preloading) phase.note("read process.argv while loading");
+      return Reflect.getOwnPropertyDescriptor(current(), prop);
+    },
+  });
+}
+
+/** The answer a query gives for a given argv (the daemon computes the caller's answers with this). */
+export function answer(q: ArgvQuery, argv: string[]): ArgvQuery[2] {
+  const [op, arg] = q;
+  if (op === "length") return argv.length;
+  if (op === "at") return argv[arg as number] ?? null;
+  return argv[op](arg as string);
+}
