@@ -158,6 +158,18 @@ void client_run(const char *version, const char *exe, char **argv)
 		}
 	}
 
+	/* A background job reading its terminal is stopped by SIGTTIN; a warm
+	 * process is in another session, where the kernel would not stop it
+	 * and it could take the shell's input. Such a job runs directly. */
+	{
+		pid_t fg = tcgetpgrp(0);
+
+		if (fg > 0 && fg != getpgrp()) {
+			TRACE("a background job on its terminal: running directly");
+			return;
+		}
+	}
+
 	cwd = current_dir();
 	if (!cwd) {
 		TRACE("getcwd: %s", strerror(errno));

@@ -81,6 +81,49 @@ test("^Z stops the tool and the shell reports the job stopped; fg resumes it", a
   assert.equal(await t.status("true"), 0);
 });
 
+test("bg resumes a stopped tool in the background", async () => {
+  t.line(await warmed("ticks"));
+  await t.expect(/tick 1/);
+  t.press("\x1a");
+  await t.expect(/Stopped/);
+  t.line("bg");
+  const at = t.screen.length;
+  await w.until("ticks in the background", () => /tick \d+/.test(t.screen.slice(at)));
+  assert.equal(await t.status("kill %1; wait %1"), 143);
+});
+
+test("a background job that reads the terminal is stopped by the terminal, as directly", async () => {
+  await warmed("facts");
+  for (const form of [direct, warm]) {
+    const at = t.screen.length;
+    t.line(`${form} ask &`);
+    // bash reports a stopped job at its next prompt: ask until it does.
+    for (let i = 0; i < 80 && !/Stopped/.test(t.screen.slice(at)); i++) {
+      t.line("jobs");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await t.expect(/Stopped/, `${form}: the job stops on terminal input`);
+    // (wait on a stopped job returns at once, so its status says nothing here)
+    t.line("kill -9 %1");
+    for (let i = 0; i < 80; i++) {
+      const mark = t.screen.length;
+      t.line("jobs; echo JOBS-\"DONE\"");
+      await new Promise((r) => setTimeout(r, 100));
+      const seen = t.screen.slice(mark);
+      if (seen.includes("JOBS-DONE") && !seen.includes("Stopped") && !seen.includes("Running")) break;
+    }
+  }
+});
+
+test("a readline prompt works as directly", async () => {
+  for (const [form, name] of [[direct, "direct"], [await warmed("ask"), "warm"]]) {
+    t.line(form.endsWith("ask") ? form : `${form} ask`);
+    await t.expect(/NAME\? /);
+    t.line(`pat-${name}`);
+    await t.expect(new RegExp(`HELLO pat-${name}`));
+  }
+});
+
 test("a window resize reaches the tool with the new size", async () => {
   t.line(await warmed("resize"));
   await t.expect(/READY/);
@@ -114,6 +157,26 @@ test("a tool that exits leaving raw mode on: the terminal is restored, as node r
   assert.equal(await stty(), before, "warm");
 });
 
+test("a tool that opens /dev/tty: told why once, then run directly at a terminal, where it works", async () => {
+  t.line(`${direct} devtty`);
+  await t.expect(/PROMPT> /);
+  t.line("yes-direct");
+  await t.expect(/ANSWER yes-direct/);
+  // Warm cannot give it a controlling terminal: the first warm run reports why...
+  t.line(await warmed("devtty"));
+  const first = (await t.expect(/DEVTTY [^\r\n]*/))[0];
+  assert.equal(first, "DEVTTY ENXIO explained");
+  // ...and from then on the tool runs directly at a terminal, and works.
+  t.line(`${warm} devtty`);
+  await t.expect(/PROMPT> /);
+  t.line("yes-warm");
+  await t.expect(/ANSWER yes-warm/);
+  // Not at a terminal, it still runs warm.
+  const before = w.status()!.runs;
+  w.run([NODE, probe, "color"]);
+  assert.equal(w.status()!.runs, before + 1);
+});
+
 test("SIGPIPE: a tool writing forever into `| head -1` ends as promptly as directly", async () => {
   const d = w.run(["sh", "-c", `${direct} yes | head -1; echo "pipe=$?"`], { direct: true });
   const r = w.run(["sh", "-c", `${warm} yes | head -1; echo "pipe=$?"`], { direct: true });
@@ -130,6 +193,24 @@ test("the shim killed: the tool gets SIGHUP and nothing of the run is left", asy
   child.kill("SIGKILL");
   await w.until("the tool to get SIGHUP", () => existsSync(flag));
   assert.equal(readFileSync(flag, "utf8"), "got SIGHUP");
+});
+
+test("INT, QUIT, HUP, WINCH reach the tool and its children; USR1, USR2, TERM reach the tool", async () => {
+  w.run([NODE, probe, "color"]);
+  await w.ready();
+  const child = w.start([NODE, probe, "signals"]);
+  let out = "";
+  child.stdout?.on("data", (d) => (out += d));
+  await w.until("the child to be ready", () => out.includes("child ready"));
+  for (const sig of ["SIGINT", "SIGQUIT", "SIGHUP", "SIGWINCH", "SIGUSR1", "SIGUSR2"] as const) {
+    child.kill(sig);
+    await w.until(`the tool to get ${sig}`, () => out.includes(`tool got ${sig}`));
+    if (["SIGINT", "SIGQUIT", "SIGHUP", "SIGWINCH"].includes(sig)) await w.until(`its child to get ${sig}`, () => out.includes(`child got ${sig}`));
+  }
+  child.kill("SIGTERM");
+  const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  assert.equal(code, 0);
+  assert.doesNotMatch(out, /child got SIGUSR|child got SIGTERM/);
 });
 
 test("a second SIGTERM ends a shim whose tool ignores the first", async () => {

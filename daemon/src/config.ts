@@ -21,6 +21,8 @@ export interface ToolSettings {
   env: string[];
   /** Run this tool directly, never warm. */
   disable: boolean;
+  /** "direct": at a terminal, run it directly (it needs /dev/tty); "warm" (default): warm everywhere. */
+  terminal: "warm" | "direct";
 }
 
 export interface Config {
@@ -62,6 +64,7 @@ export function parseConfig(text: string): { config: Config } | { error: string 
           exclude: z.array(z.string().min(1)).optional(),
           env: z.array(z.string().regex(/^[^=\0]+$/, "an environment variable name")).optional(),
           disable: z.boolean().optional(),
+          terminal: z.enum(["warm", "direct"]).optional(),
         }),
       )
       .optional(),
@@ -89,7 +92,7 @@ export function parseConfig(text: string): { config: Config } | { error: string 
 }
 
 export function toolSettings(config: Config, names: string[]): ToolSettings {
-  const merged: ToolSettings = { pool: { ...config.pool }, preload: [], exclude: [], env: [], disable: false };
+  const merged: ToolSettings = { pool: { ...config.pool }, preload: [], exclude: [], env: [], disable: false, terminal: "warm" };
   for (const name of names) {
     const t = config.tools[name];
     if (!t) continue;
@@ -98,6 +101,7 @@ export function toolSettings(config: Config, names: string[]): ToolSettings {
     merged.exclude.push(...(t.exclude ?? []));
     merged.env.push(...(t.env ?? []));
     merged.disable ||= t.disable ?? false;
+    if (t.terminal) merged.terminal = t.terminal;
   }
   return merged;
 }

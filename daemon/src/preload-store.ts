@@ -19,6 +19,8 @@ export interface ToolRecord {
   argvQuestions: ArgvQuestion[];
   /** Some module reads process.cwd() while loading: the working directory is part of the key. */
   usesCwd: boolean;
+  /** The tool opened /dev/tty: at a terminal it runs directly. */
+  needsTty: boolean;
   esm: boolean;
   runs: number;
 }
@@ -39,7 +41,7 @@ export class PreloadStore {
   get(id: string): ToolRecord {
     let record = this.records.get(id);
     if (!record) {
-      record = this.read(id) ?? { modules: [], dropped: {}, envNames: [], argvQuestions: [], usesCwd: false, esm: false, runs: 0 };
+      record = this.read(id) ?? { modules: [], dropped: {}, envNames: [], argvQuestions: [], usesCwd: false, needsTty: false, esm: false, runs: 0 };
       this.records.set(id, record);
     }
     return record;
@@ -115,6 +117,14 @@ export class PreloadStore {
     return true;
   }
 
+  addNeedsTty(id: string): boolean {
+    const record = this.get(id);
+    if (record.needsTty) return false;
+    record.needsTty = true;
+    this.markDirty(id);
+    return true;
+  }
+
   noteRun(id: string): void {
     this.get(id).runs++;
     this.markDirty(id);
@@ -129,7 +139,7 @@ export class PreloadStore {
       const r = JSON.parse(readFileSync(this.file(id), "utf8")) as ToolRecord;
       if (!Array.isArray(r.modules) || typeof r.dropped !== "object" || !Array.isArray(r.envNames)) return null;
       const argvQuestions = Array.isArray(r.argvQuestions) ? r.argvQuestions : [];
-      return { modules: r.modules, dropped: r.dropped, envNames: r.envNames, argvQuestions, usesCwd: r.usesCwd === true, esm: r.esm === true, runs: r.runs | 0 };
+      return { modules: r.modules, dropped: r.dropped, envNames: r.envNames, argvQuestions, usesCwd: r.usesCwd === true, needsTty: r.needsTty === true, esm: r.esm === true, runs: r.runs | 0 };
     } catch {
       return null;
     }

@@ -137,6 +137,9 @@ export class NodeRuntime implements PoolOwner {
     const toolId = PreloadStore.toolId([plan.nodeExe, plan.scriptReal]);
     const record = this.store.get(toolId);
     const mask = fds.map((fd) => (native.fdKind(fd) === "tty" ? "t" : "-")).join("");
+    if (mask.includes("t") && (settings.terminal === "direct" || record.needsTty)) {
+      return { direct: "the tool needs a controlling terminal (/dev/tty), which a warm process cannot have" };
+    }
 
     const keyNames = new Set([...record.envNames, ...settings.env]);
     const env: NodeJS.ProcessEnv = {};
@@ -197,6 +200,9 @@ export class NodeRuntime implements PoolOwner {
         },
         this.log,
         (loaded) => this.store.addLoaded(ctx.toolId, loaded, ctx.plan.scriptReal),
+        () => {
+          if (this.store.addNeedsTty(ctx.toolId)) this.log.info({ tool: ctx.plan.scriptReal }, "tool opens /dev/tty: runs directly at a terminal from now on");
+        },
       );
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, "could not start a warm process");

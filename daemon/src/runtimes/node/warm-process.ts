@@ -48,7 +48,12 @@ export class WarmProcess {
   /** The status the process reported before closing its fds (see exit.ts). */
   private reportedCode: number | null = null;
 
-  constructor(spec: LaunchSpec, private readonly log: Logger, private readonly onLoaded: (modules: [string, string][]) => void) {
+  constructor(
+    spec: LaunchSpec,
+    private readonly log: Logger,
+    private readonly onLoaded: (modules: [string, string][]) => void,
+    private readonly onNeedsTty: () => void,
+  ) {
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
     const [mine, theirs] = native.socketpair();
     this.link = mine;
@@ -124,6 +129,8 @@ export class WarmProcess {
       this.resolveReady(info);
     } else if (m.t === "loaded" && Array.isArray(m.modules)) {
       this.onLoaded(m.modules as [string, string][]);
+    } else if (m.t === "needs_tty") {
+      this.onNeedsTty();
     } else if (m.t === "exit" && this.state === "running" && typeof m.code === "number") {
       this.reportedCode = m.code;
     } else if (m.t === "closed" && this.reportedCode !== null) {

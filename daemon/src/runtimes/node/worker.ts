@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isMainThread } from "node:worker_threads";
 import { native } from "../../native";
+import { watchDevTty } from "./dev-tty";
 import { installExit } from "./exit";
 import { readFrame, send } from "./link";
 import { type ModuleRef, preloadModules } from "./preload";
@@ -79,6 +80,7 @@ function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds
   const argv = run.argv as Buffer[];
   process.argv.splice(2, Infinity, ...argv.slice(run.args_from as number).map((a) => a.toString("utf8")));
   installExit(CTL, preloaded, WARM_DIST, ownFds);
+  if ([0, 1, 2].some((fd) => native.fdKind(fd) === "tty")) watchDevTty(CTL);
   // warm's own modules leave the tool's view of the module cache.
   for (const id of Object.keys(require.cache)) if (id.startsWith(WARM_DIST)) delete require.cache[id];
 }
