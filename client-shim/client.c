@@ -61,7 +61,9 @@ static char *absolute(const char *exe, const char *cwd)
 
 /* Reads replies until the tool ends (exits) or nothing has started and the
  * command should run directly (returns). */
-static void await_tool(int fd, const char *name, const struct stdio_state *before)
+/* Returns (only when nothing started) 1 if the daemon was of another warm
+ * version (it retires; a new one can be started), else 0. */
+static int await_tool(int fd, const char *name, const struct stdio_state *before)
 {
 	struct frame_reader rd;
 	struct reply rep;
@@ -126,7 +128,8 @@ static void await_tool(int fd, const char *name, const struct stdio_state *befor
 			if (!started) {
 				TRACE("daemon error %.*s: %.*s", rep.code_name.len,
 				      rep.code_name.s, rep.why.len, rep.why.s);
-				goto direct;
+				frame_reader_free(&rd);
+				return rep.code_name.len == 7 && memcmp(rep.code_name.s, "version", 7) == 0;
 			}
 			say("%.*s", rep.why.len, rep.why.s);
 			exit(255);
@@ -136,6 +139,7 @@ static void await_tool(int fd, const char *name, const struct stdio_state *befor
 	}
 direct:
 	frame_reader_free(&rd);
+	return 0;
 }
 
 void client_run(const char *version, const char *exe, char **argv)
@@ -147,7 +151,7 @@ void client_run(const char *version, const char *exe, char **argv)
 	static const int stdio[3] = { 0, 1, 2 };
 	uint8_t *frame;
 	size_t len, argc;
-	int fd, i, r;
+	int fd, i, r, attempt, other_version;
 
 	/* A closed 0/1/2 cannot be passed (and our own socket would take its
 	 * number): leave such runs alone. */
@@ -210,25 +214,29 @@ void client_run(const char *version, const char *exe, char **argv)
 		free(frame);
 		return;
 	}
-	fd = daemon_connect_or_start(&dp);
-	if (fd < 0) {
-		free(frame);
-		return;
-	}
-	/* Saved before the tool can touch them. */
-	stdio_state_save(&before);
-	signals_hold();
-	if (frame_send(fd, frame, len, stdio, 3) < 0) {
-		TRACE("sending the request: %s", strerror(errno));
-		free(frame);
+	/* A daemon of another warm version answers `version` and retires at
+	 * once (socket and lock released): one more try starts ours. */
+	for (attempt = 0; attempt < 2; attempt++) {
+		fd = daemon_connect_or_start(&dp);
+		if (fd < 0)
+			break;
+		/* Saved before the tool can touch them. */
+		stdio_state_save(&before);
+		signals_hold();
+		if (frame_send(fd, frame, len, stdio, 3) < 0) {
+			TRACE("sending the request: %s", strerror(errno));
+			close(fd);
+			break;
+		}
+		TRACE("sent run (%zu bytes)", len);
+		other_version = await_tool(fd, argv[0], &before);
 		close(fd);
+		if (!other_version)
+			break;
 		signals_release();
-		return;
+		TRACE("the daemon was of another warm version; starting ours");
 	}
 	free(frame);
-	TRACE("sent run (%zu bytes)", len);
-	await_tool(fd, argv[0], &before);
-	close(fd);
 	signals_release(); /* only reached when the command runs directly */
 }
 

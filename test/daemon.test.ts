@@ -21,7 +21,7 @@ after(async () => {
 });
 
 /** Sends raw bytes to the daemon and returns every reply frame it sends before closing. */
-function rawRequest(socket: string, bytes: Buffer): Promise<{ t: string; code?: string; why?: string }[]> {
+function rawRequest(socket: string, bytes: Buffer, hangUp = false): Promise<{ t: string; code?: string; why?: string }[]> {
   return new Promise((resolve, reject) => {
     const c = connect(socket);
     const chunks: Buffer[] = [];
@@ -38,6 +38,7 @@ function rawRequest(socket: string, bytes: Buffer): Promise<{ t: string; code?: 
       resolve(out);
     });
     c.write(bytes);
+    if (hangUp) c.end();
   });
 }
 
@@ -109,7 +110,7 @@ test("a malformed, oversized or wrongly typed frame gets an error reply and the 
     assert.equal(replies[0].code, code, what);
   }
   // A truncated frame followed by a hang-up: no reply needed, nothing breaks.
-  await rawRequest(socket, Buffer.from([0, 0, 0, 50, 0x81])).catch(() => []);
+  assert.deepEqual(await rawRequest(socket, Buffer.from([0, 0, 0, 50, 0x81]), true), []);
   const r = w.run([NODE, fixture("probe.js"), "quiet", "out", "still serving"]);
   assert.equal(r.stdout.toString(), "still serving\n");
 });
@@ -149,9 +150,11 @@ test("the daemon killed mid-run: the shim says so and exits 255, the tool is not
   }
 });
 
-test("a run request from another warm version is refused before anything starts", async () => {
+test("a shim of another warm version: refused before anything starts, the daemon retires, the next run gets a new one", async () => {
   // A real run request, fds and all, as a shim of another version would send it.
   w.run([NODE, fixture("probe.js"), "quiet"]);
+  await w.ready();
+  const old = w.pids();
   const c = connect(socketOf(w));
   await new Promise<void>((resolve) => c.on("connect", () => resolve()));
   const fd = (c as unknown as { _handle: { fd: number } })._handle.fd;
@@ -169,6 +172,10 @@ test("a run request from another warm version is refused before anything starts"
   assert.equal(reply.t, "error");
   assert.equal(reply.code, "version");
   assert.match(reply.why, /0\.0\.0-other/);
+  await w.until("the old daemon and its idle processes to exit", () => old.every((pid) => !alive(pid)));
+  const r = w.run([NODE, fixture("probe.js"), "quiet", "out", "new daemon"]);
+  assert.equal(r.stdout.toString(), "new daemon\n");
+  assert.notEqual(w.status()!.pid, old[0]);
 });
 
 test("warm stop ends the daemon and every warm process", async () => {
@@ -220,6 +227,26 @@ test("config: pool size and per-tool disable", async () => {
     other.run([NODE, fixture("probe.mjs")]);
     const after = other.status()!;
     assert.equal(after.direct, before.direct + 1, "the disabled tool ran directly");
+  } finally {
+    await other.stop();
+  }
+});
+
+test("a module that hangs while preloading is timed out; its runs go direct and stay correct", async () => {
+  const other = new WarmEnv();
+  try {
+    other.writeConfig({ preloadTimeoutSeconds: 1 });
+    const cli = fixture("hang/cli.js");
+    for (let i = 0; i < 4; i++) {
+      const r = other.run([NODE, cli]);
+      assert.equal(r.stdout.toString(), "hang tool ran\n", `run ${i}`);
+      assert.equal(r.status, 0);
+    }
+    // The pool gives up on a preload that never finishes instead of spinning.
+    await other.until("the pool to stop trying", () => other.run(["status"]).stdout.toString().includes("stopped: keeps failing"), 30_000);
+    const log = readFileSync(join(other.stateDir, "daemon.log"), "utf8");
+    assert.match(log, /did not finish preloading in time/);
+    assert.equal(other.run([NODE, cli]).stdout.toString(), "hang tool ran\n");
   } finally {
     await other.stop();
   }

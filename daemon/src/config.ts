@@ -27,6 +27,8 @@ export interface ToolSettings {
 
 export interface Config {
   idleTimeoutMs: number;
+  /** A warm process not ready this long after it started is killed; its caller runs directly. */
+  preloadTimeoutMs: number;
   maxWarmProcesses: number;
   pool: PoolSettings;
   tools: Record<string, Partial<Omit<ToolSettings, "pool">> & { pool?: Partial<PoolSettings> }>;
@@ -34,6 +36,7 @@ export interface Config {
 
 export const DEFAULT_CONFIG: Config = {
   idleTimeoutMs: 30 * 60_000,
+  preloadTimeoutMs: 15_000,
   maxWarmProcesses: 32,
   pool: { size: 1, idleTimeoutMs: 15 * 60_000 },
   tools: {},
@@ -53,6 +56,7 @@ export function parseConfig(text: string): { config: Config } | { error: string 
   const pool = z.strictObject({ size: z.int().min(0).max(16).optional(), idleTimeoutMinutes: minutes.optional() });
   const schema = z.strictObject({
     idleTimeoutMinutes: minutes.optional(),
+    preloadTimeoutSeconds: z.number().positive().max(3600).optional(),
     maxWarmProcesses: z.int().min(1).max(1024).optional(),
     pool: pool.optional(),
     tools: z
@@ -84,6 +88,7 @@ export function parseConfig(text: string): { config: Config } | { error: string 
   return {
     config: {
       idleTimeoutMs: c.idleTimeoutMinutes !== undefined ? c.idleTimeoutMinutes * 60_000 : DEFAULT_CONFIG.idleTimeoutMs,
+      preloadTimeoutMs: c.preloadTimeoutSeconds !== undefined ? c.preloadTimeoutSeconds * 1000 : DEFAULT_CONFIG.preloadTimeoutMs,
       maxWarmProcesses: c.maxWarmProcesses ?? DEFAULT_CONFIG.maxWarmProcesses,
       pool: { ...DEFAULT_CONFIG.pool, ...poolOf(c.pool) },
       tools,

@@ -21,6 +21,7 @@ export class Daemon implements ConnectionHandler {
     private readonly log: Logger,
     private readonly stop: () => void,
     private readonly version: string,
+    private readonly retire: () => void,
   ) {}
 
   get busy(): boolean {
@@ -53,6 +54,8 @@ export class Daemon implements ConnectionHandler {
     if (req.fds.length !== 3) throw new ProtocolError("bad-fds", `a run request carries exactly 3 fds, got ${req.fds.length}`);
     const request = parseRun(req.message);
     if (request.warm !== this.version) {
+      // Answered first, then the daemon steps aside for one of the shim's version.
+      setImmediate(this.retire);
       throw new ProtocolError("version", `daemon is warm ${this.version}, shim is warm ${request.warm || "unknown"}`);
     }
     this.config.refresh();

@@ -54,7 +54,7 @@ function main(): void {
   const node = new NodeRuntime(store, log, () => config.current);
   let stopping = false;
   const shutdown = (why: string) => {
-    if (stopping) return;
+    if (stopping || retiring) return;
     stopping = true;
     log.info({ why }, "daemon stopping");
     listener.close();
@@ -69,7 +69,31 @@ function main(): void {
     // Running tools finish on their own; give idle warm processes a moment to see EOF.
     setTimeout(() => process.exit(0), 50).unref();
   };
-  const daemon = new Daemon(node, config, log, () => shutdown("stop request"), WARM_VERSION);
+  // A shim of another warm version (an upgrade) makes this daemon step
+  // aside at once: socket and lock go, so the shim can start its own, while
+  // the tools already running finish here and are reported as usual.
+  let retiring = false;
+  const retire = () => {
+    if (retiring || stopping) return;
+    retiring = true;
+    log.info("a shim of another warm version: retiring");
+    listener.close();
+    try {
+      unlinkSync(paths.socket);
+    } catch {
+      // already gone
+    }
+    native.close(lock);
+    node.closeAll();
+    store.flush();
+    const done = setInterval(() => {
+      if (daemon.busy) return;
+      clearInterval(done);
+      log.flush();
+      process.exit(0);
+    }, 100);
+  };
+  const daemon = new Daemon(node, config, log, () => shutdown("stop request"), WARM_VERSION, retire);
   const uid = process.getuid ? process.getuid() : 0;
   const listener = new Listener(listenFd, uid, daemon, (other) => log.warn({ uid: other }, "refused a connection from another user"));
 

@@ -73,7 +73,13 @@ export class Pool {
     this.starting.add(wp);
     const usable = wp.ready.then((info) => {
       this.starting.delete(wp);
-      if (!info) return false; // died while starting
+      if (!info) {
+        // Died or hung while starting: nothing learned, so a pool whose
+        // processes keep doing that stops trying.
+        this.unusableInARow++;
+        if (!forCaller) this.refill();
+        return false;
+      }
       const verdict = this.owner.assess(this, info);
       if (!verdict.usable) {
         wp.kill();

@@ -108,19 +108,11 @@ export class PreloadStore {
     return true;
   }
 
-  /** Marks the tool as reading its working directory while loading; true if that is news. */
-  addUsesCwd(id: string): boolean {
+  /** Sets one of the tool's yes/no facts (usesCwd, needsTty); true if that is news. */
+  mark(id: string, fact: "usesCwd" | "needsTty"): boolean {
     const record = this.get(id);
-    if (record.usesCwd) return false;
-    record.usesCwd = true;
-    this.markDirty(id);
-    return true;
-  }
-
-  addNeedsTty(id: string): boolean {
-    const record = this.get(id);
-    if (record.needsTty) return false;
-    record.needsTty = true;
+    if (record[fact]) return false;
+    record[fact] = true;
     this.markDirty(id);
     return true;
   }

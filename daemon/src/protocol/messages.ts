@@ -62,21 +62,6 @@ export function parseRun(m: Message): RunRequest {
   };
 }
 
-/** The run request as the runtime link carries it: the client's, plus the entry script. */
-export function runForWorker(request: RunRequest, script: string, extra: Message = {}): Message {
-  return {
-    t: "run",
-    v: 1,
-    argv: request.argv,
-    exe: request.exe,
-    env: request.env,
-    cwd: request.cwd,
-    umask: request.umask,
-    script: Buffer.from(script),
-    ...extra,
-  };
-}
-
 /** Finds NAME in a raw env list (first match wins, as getenv does). */
 export function envLookup(env: Buffer[], name: string): string | undefined {
   const prefix = Buffer.from(name + "=");

@@ -197,11 +197,12 @@ export class NodeRuntime implements PoolOwner {
           cwd: ctx.cwd,
           env: ctx.env,
           preload,
+          readyTimeoutMs: this.config().preloadTimeoutMs,
         },
         this.log,
         (loaded) => this.store.addLoaded(ctx.toolId, loaded, ctx.plan.scriptReal),
         () => {
-          if (this.store.addNeedsTty(ctx.toolId)) this.log.info({ tool: ctx.plan.scriptReal }, "tool opens /dev/tty: runs directly at a terminal from now on");
+          if (this.store.mark(ctx.toolId, "needsTty")) this.log.info({ tool: ctx.plan.scriptReal }, "tool opens /dev/tty: runs directly at a terminal from now on");
         },
       );
     } catch (error) {
@@ -246,7 +247,7 @@ export class NodeRuntime implements PoolOwner {
     learned = this.store.addDropped(ctx.toolId, info.dropped.filter(([, why]) => !why.startsWith(FAILED))) || learned;
     const envChanged = this.store.addEnvNames(ctx.toolId, fresh);
     const argvChanged = this.store.addArgvQuestions(ctx.toolId, newQuestions.map(([op, arg]) => [op, arg]));
-    const cwdChanged = info.cwdRead && this.store.addUsesCwd(ctx.toolId);
+    const cwdChanged = info.cwdRead && this.store.mark(ctx.toolId, "usesCwd");
     if (envChanged || argvChanged || cwdChanged) {
       pool.close(); // later requests compute the new key and land in a new pool
       learned = true;

@@ -31,6 +31,8 @@ export interface LaunchSpec {
   cwd: string;
   env: NodeJS.ProcessEnv;
   preload: Message;
+  /** Killed if not ready by then (a module that hangs while loading). */
+  readyTimeoutMs: number;
 }
 
 export class WarmProcess {
@@ -89,6 +91,13 @@ export class WarmProcess {
     });
     this.child.stderr?.on("data", (chunk: Buffer) => log.warn({ pid: this.pid, stderr: chunk.toString("utf8", 0, 2000) }, "warm process wrote to stderr"));
     if (this.pid < 0) return;
+    const timer = setTimeout(() => {
+      if (this.state !== "starting") return;
+      log.warn({ pid: this.pid, script: String(spec.preload.script), seconds: spec.readyTimeoutMs / 1000 }, "warm process did not finish preloading in time; killed");
+      this.kill();
+    }, spec.readyTimeoutMs);
+    timer.unref();
+    void this.ready.then(() => clearTimeout(timer));
     this.send(spec.preload, []);
     this.watcher = native.watch(mine, () => this.readLink());
     this.watcher.start(1);
