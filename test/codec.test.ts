@@ -63,6 +63,13 @@ test("frame reader: fds belong to the frame whose first byte they came with", ()
   assert.equal(render(got.message), '{"t": "ok"}');
 });
 
+test("frame reader: the fds of a frame that fails to decode stay with the reader, to be closed", () => {
+  const reader = new FrameReader();
+  reader.push(Buffer.from([0, 0, 0, 1, 0xc1]), [7, 8, 9]);
+  assert.throws(() => reader.next(), (e: unknown) => e instanceof ProtocolError && e.code === "bad-type");
+  assert.deepEqual(reader.drainFds(), [7, 8, 9]);
+});
+
 test("frame reader: two frames in one chunk come out one at a time", () => {
   const reader = new FrameReader();
   reader.push(Buffer.concat([encodeFrame({ t: "a" }), encodeFrame({ t: "b" })]), []);

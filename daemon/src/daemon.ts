@@ -56,7 +56,7 @@ export class Daemon implements ConnectionHandler {
     if (request.warm !== this.version) {
       // Answered first, then the daemon steps aside for one of the shim's version.
       setImmediate(this.retire);
-      throw new ProtocolError("version", `daemon is warm ${this.version}, shim is warm ${request.warm || "unknown"}`);
+      throw new ProtocolError("version", `daemon is warm ${this.version}, shim is warm ${request.warm}`);
     }
     this.config.refresh();
     this.node.catchUp(); // a file changed before this request must not be run stale

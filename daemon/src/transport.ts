@@ -153,7 +153,11 @@ export class Listener {
       try {
         peer = native.accept(this.fd);
       } catch {
-        return; // EMFILE and the like: try again on the next wakeup
+        // EMFILE and the like: the socket stays readable, so pause rather
+        // than spin, and try again shortly.
+        this.watcher.stop();
+        setTimeout(() => this.watcher.start(1), 100).unref();
+        return;
       }
       if (!peer) return;
       if (peer.uid !== this.uid) {

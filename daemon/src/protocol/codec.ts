@@ -162,7 +162,12 @@ export class FrameReader {
     const all = this.take(4 + length);
     const fds = this.frameFds ?? this.takeFds();
     this.frameFds = null;
-    return { message: decodePayload(all.subarray(4)), fds };
+    try {
+      return { message: decodePayload(all.subarray(4)), fds };
+    } catch (error) {
+      this.pendingFds.unshift(...fds); // still ours to close (drainFds)
+      throw error;
+    }
   }
 
   /** Bytes received but not yet part of a whole frame. */

@@ -53,7 +53,7 @@ export function parseRun(m: Message): RunRequest {
   const exe = asBuffer(m.exe, "exe");
   if (exe[0] !== 0x2f) bad('"exe" must be an absolute path');
   return {
-    warm: typeof m.warm === "string" ? m.warm : "",
+    warm: asString(m.warm, "warm"),
     argv,
     exe,
     env: asBufferList(m.env, "env", MAX_ENV),
