@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,6 +62,41 @@ static char *absolute(const char *exe, const char *cwd)
 
 /* Reads replies until the tool ends (exits) or nothing has started and the
  * command should run directly (returns). */
+/* What the tool would run with besides its uid: gid, supplementary groups
+ * and resource limits (a warm process has the daemon's; it may only serve
+ * callers whose are the same). */
+static int credentials(int64_t **ids, size_t *nids, int64_t *rlimits)
+{
+	static const int resources[NRLIMITS] = RLIMITS;
+	int n = getgroups(0, NULL), i;
+	gid_t *groups;
+
+	if (n < 0)
+		return -1;
+	groups = malloc(sizeof(gid_t) * (size_t)(n + 1));
+	*ids = malloc(sizeof(int64_t) * (size_t)(n + 1));
+	if (!groups || !*ids || (n = getgroups(n, groups)) < 0) {
+		free(groups);
+		free(*ids);
+		*ids = NULL;
+		return -1;
+	}
+	(*ids)[0] = getgid();
+	for (i = 0; i < n; i++)
+		(*ids)[i + 1] = groups[i];
+	*nids = (size_t)n + 1;
+	free(groups);
+	for (i = 0; i < NRLIMITS; i++) {
+		struct rlimit rl;
+
+		if (getrlimit(resources[i], &rl) < 0)
+			rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
+		rlimits[2 * i] = rl.rlim_cur == RLIM_INFINITY ? -1 : (int64_t)rl.rlim_cur;
+		rlimits[2 * i + 1] = rl.rlim_max == RLIM_INFINITY ? -1 : (int64_t)rl.rlim_max;
+	}
+	return 0;
+}
+
 /* Returns (only when nothing started) 1 if the daemon was of another warm
  * version (it retires; a new one can be started), else 0. */
 static int await_tool(int fd, const char *name, const struct stdio_state *before)
@@ -147,6 +183,7 @@ void client_run(const char *version, const char *exe, char **argv)
 	struct daemon_path dp;
 	struct run_request rq;
 	struct stdio_state before;
+	int64_t *ids = NULL, rlimits[2 * NRLIMITS];
 	char reason[128], *cwd, *abs_exe;
 	static const int stdio[3] = { 0, 1, 2 };
 	uint8_t *frame;
@@ -194,7 +231,16 @@ void client_run(const char *version, const char *exe, char **argv)
 	rq.cwd = cwd;
 	rq.umask = umask(0);
 	umask(rq.umask);
+	if (credentials(&ids, &rq.nids, rlimits) < 0) {
+		TRACE("reading groups: %s", strerror(errno));
+		free(abs_exe);
+		free(cwd);
+		return;
+	}
+	rq.ids = ids;
+	rq.rlimits = rlimits;
 	frame = request_run(&rq, &len);
+	free(ids);
 	free(abs_exe);
 	free(cwd);
 	if (!frame) {

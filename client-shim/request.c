@@ -20,8 +20,8 @@ uint8_t *request_run(const struct run_request *rq, size_t *len)
 	size_t size = 0, envc = 0, i;
 	uint8_t *buf, *p;
 
-	/* Keys and fixed parts: map of 8 entries. */
-	size = mp_size_map(8)
+	/* Keys and fixed parts: map of 10 entries. */
+	size = mp_size_map(10)
 		+ mp_size_str(1) + mp_size_str(3)              /* t: run */
 		+ mp_size_str(1) + mp_size_int(PROTOCOL_VERSION)
 		+ mp_size_str(4) + mp_size_str(strlen(rq->warm))
@@ -29,7 +29,13 @@ uint8_t *request_run(const struct run_request *rq, size_t *len)
 		+ mp_size_str(3) + mp_size_bin(strlen(rq->exe))
 		+ mp_size_str(3)                                /* env header below */
 		+ mp_size_str(3) + mp_size_bin(strlen(rq->cwd))
-		+ mp_size_str(5) + mp_size_int(rq->umask);
+		+ mp_size_str(5) + mp_size_int(rq->umask)
+		+ mp_size_str(3) + mp_size_array(rq->nids)
+		+ mp_size_str(7) + mp_size_array(2 * NRLIMITS);
+	for (i = 0; i < rq->nids; i++)
+		size += mp_size_int(rq->ids[i]);
+	for (i = 0; i < 2 * NRLIMITS; i++)
+		size += mp_size_int(rq->rlimits[i]);
 	for (i = 0; i < rq->argc; i++)
 		if (add(&size, mp_size_bin(strlen(rq->argv[i]))))
 			goto too_large;
@@ -44,7 +50,7 @@ uint8_t *request_run(const struct run_request *rq, size_t *len)
 		return NULL;
 	frame_put_len(buf, (uint32_t)size);
 	p = buf + 4;
-	p = mp_put_map(p, 8);
+	p = mp_put_map(p, 10);
 	p = mp_put_cstr(p, "t");
 	p = mp_put_cstr(p, "run");
 	p = mp_put_cstr(p, "v");
@@ -65,6 +71,14 @@ uint8_t *request_run(const struct run_request *rq, size_t *len)
 	p = mp_put_bin(p, rq->cwd, strlen(rq->cwd));
 	p = mp_put_cstr(p, "umask");
 	p = mp_put_int(p, rq->umask);
+	p = mp_put_cstr(p, "ids");
+	p = mp_put_array(p, rq->nids);
+	for (i = 0; i < rq->nids; i++)
+		p = mp_put_int(p, rq->ids[i]);
+	p = mp_put_cstr(p, "rlimits");
+	p = mp_put_array(p, 2 * NRLIMITS);
+	for (i = 0; i < 2 * NRLIMITS; i++)
+		p = mp_put_int(p, rq->rlimits[i]);
 	*len = (size_t)(p - buf);
 	return buf;
 

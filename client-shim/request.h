@@ -16,7 +16,15 @@ struct run_request {
 	char *const *env;   /* NULL-terminated, as environ */
 	const char *cwd;
 	mode_t umask;
+	const int64_t *ids;     /* gid, then the supplementary groups */
+	size_t nids;
+	const int64_t *rlimits; /* soft, hard per RLIMITS entry; -1 = unlimited */
 };
+
+/* The resource limits a run request carries, in this order (protocol-spec). */
+#define RLIMITS { RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_DATA, RLIMIT_STACK, RLIMIT_CORE, \
+		  RLIMIT_NOFILE, RLIMIT_AS, RLIMIT_NPROC, RLIMIT_MEMLOCK }
+#define NRLIMITS 9
 
 /* Builds a whole `run` frame (length prefix included) in one malloc'd
  * buffer. NULL with errno E2BIG when the payload would pass the frame

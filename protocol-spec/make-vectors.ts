@@ -78,9 +78,12 @@ vector(
     [k("env"), arr([bin("HOME=/root"), bin("EMPTY="), bin([0x58, 0x3d, 0xc3, 0x28])])],
     [k("cwd"), bin("/tmp/a dir")],
     [k("umask"), int(0o22)],
+    [k("ids"), arr([int(1000), int(1000), int(27)])],
+    [k("rlimits"), arr([int(-1), int(-1), int(-1), int(-1), int(-1), int(-1), int(8388608), int(-1), int(0), int(-1), int(1024), int(524288), int(-1), int(-1), int(95000), int(95000), int(8388608), int(8388608)])],
   ])),
   '{"t": "run", "v": 1, "warm": "0.1.0", "argv": [b"node", b"tool.js", b"", b"\\xff\\xfeA"], ' +
-    '"exe": b"/usr/bin/node", "env": [b"HOME=/root", b"EMPTY=", b"X=\\xc3("], "cwd": b"/tmp/a dir", "umask": 18}',
+    '"exe": b"/usr/bin/node", "env": [b"HOME=/root", b"EMPTY=", b"X=\\xc3("], "cwd": b"/tmp/a dir", "umask": 18, ' +
+    '"ids": [1000, 1000, 27], "rlimits": [-1, -1, -1, -1, -1, -1, 8388608, -1, 0, -1, 1024, 524288, -1, -1, 95000, 95000, 8388608, 8388608]}',
 );
 
 vector(

@@ -22,14 +22,22 @@ function same(warm: Result, direct: Result, what: string): void {
   assert.equal(warm.signal, direct.signal, `${what}: signal`);
 }
 
-/** Runs the same node invocation directly and warm (twice: a miss, then a ready process) and compares. */
-async function compare(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+/**
+ * Runs the same node invocation directly and through warm (twice: a miss,
+ * then a ready process) and compares; `warm: false` for invocations warm
+ * must hand back to run directly. Checks which way they went, too.
+ */
+async function compare(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; warm?: boolean } = {}): Promise<Result> {
   const direct = w.run([NODE, ...args], { ...opts, direct: true });
+  const before = w.status();
   const first = w.run([NODE, ...args], opts);
   same(first, direct, `first warm run of ${args.join(" ")}`);
   await w.ready();
   const second = w.run([NODE, ...args], opts);
   same(second, direct, `warm run of ${args.join(" ")}`);
+  const after = w.status()!;
+  const warmRuns = after.runs - (before?.runs ?? 0);
+  assert.equal(warmRuns, opts.warm === false ? 0 : 2, `runs of ${args.join(" ")} that were warm`);
   return direct;
 }
 
@@ -164,14 +172,32 @@ test("a missing command exits 127, a non-executable one 126, with a shell-like m
 });
 
 test("node's own options that warm cannot stand in for run directly and identically", async () => {
-  await compare(["-e", "console.log(1+1)"]);
-  await compare(["--version"]);
+  await compare(["-e", "console.log(1+1)"], { warm: false });
+  await compare(["--version"], { warm: false });
   await compare(["--no-warnings", fixture("probe.js"), "quiet", "out", "hi"]);
   await compare(["--stack-trace-limit=1", fixture("probe.js"), "quiet", "throw"]);
 });
 
 test("a missing script gives node's own error", async () => {
-  await compare([join(w.work, "missing.js")]);
+  await compare([join(w.work, "missing.js")], { warm: false });
+});
+
+test("a caller with other resource limits or groups than the daemon's runs directly", async () => {
+  w.run([NODE, fixture("probe.js"), "quiet"]);
+  await w.ready();
+  const viaWarm = (prefix: string) => w.run(["sh", "-c", `${prefix} "${WARM}" "${NODE}" "${fixture("limits.js")}" >/dev/null; exec "${WARM}" "${NODE}" "${fixture("probe.js")}" quiet out ok`], { direct: true });
+  const before = w.status()!.direct;
+  const lowered = viaWarm("ulimit -n 512;");
+  assert.equal(lowered.stdout.toString(), "ok\n");
+  assert.equal(w.status()!.direct, before + 2, "both runs under the lowered limit ran directly");
+  // The tool itself sees the caller's limit, as directly.
+  const limit = w.run(["sh", "-c", `ulimit -n 512; exec "${WARM}" "${NODE}" "${fixture("limits.js")}"`], { direct: true });
+  assert.equal(limit.stdout.toString(), "512\n");
+  if (process.getuid?.() === 0) {
+    const grouped = w.run(["setpriv", "--groups=12345", WARM, NODE, fixture("probe.js"), "quiet", "out", "grouped"], { direct: true });
+    assert.equal(grouped.stdout.toString(), "grouped\n");
+    assert.equal(w.status()!.direct, before + 4);
+  }
 });
 
 test("WARM_DISABLE=1 runs the command directly without a daemon", () => {

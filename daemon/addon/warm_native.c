@@ -24,6 +24,7 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <dirent.h>
 #include <sys/stat.h>
@@ -1320,6 +1321,32 @@ static napi_value js_inotify_read(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------
+// Resource limits (a warm process may only serve callers with the daemon's)
+
+// getrlimits() -> [soft, hard, ...] for the resources the protocol lists, in
+// its order; -1 for RLIM_INFINITY (protocol-spec, run request `rlimits`).
+static napi_value js_getrlimits(napi_env env, napi_callback_info info) {
+  (void)info;
+  static const int resources[] = {RLIMIT_CPU,    RLIMIT_FSIZE,  RLIMIT_DATA,
+                                  RLIMIT_STACK,  RLIMIT_CORE,   RLIMIT_NOFILE,
+                                  RLIMIT_AS,     RLIMIT_NPROC,  RLIMIT_MEMLOCK};
+  napi_value out;
+  NAPI_OK(env, "getrlimits", napi_create_array(env, &out));
+  for (uint32_t i = 0; i < sizeof resources / sizeof resources[0]; i++) {
+    struct rlimit rl;
+    if (getrlimit(resources[i], &rl) < 0) rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
+    napi_value soft, hard;
+    NAPI_OK(env, "getrlimits",
+            napi_create_double(env, rl.rlim_cur == RLIM_INFINITY ? -1 : (double)rl.rlim_cur, &soft));
+    NAPI_OK(env, "getrlimits",
+            napi_create_double(env, rl.rlim_max == RLIM_INFINITY ? -1 : (double)rl.rlim_max, &hard));
+    NAPI_OK(env, "getrlimits", napi_set_element(env, out, 2 * i, soft));
+    NAPI_OK(env, "getrlimits", napi_set_element(env, out, 2 * i + 1, hard));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
 // A warm process's lifetime
 
 // runLoopOnce() -> whether the loop still has work. Used only in Node's
@@ -1456,6 +1483,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("inotifyAdd", js_inotify_add),
       FN("inotifyRemove", js_inotify_remove),
       FN("inotifyRead", js_inotify_read),
+      FN("getrlimits", js_getrlimits),
       FN("runLoopOnce", js_run_loop_once),
       FN("exitNow", js_exit_now),
   };

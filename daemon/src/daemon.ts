@@ -4,7 +4,7 @@ import type { ConfigSource } from "./config";
 import type { Logger } from "./log";
 import { native } from "./native";
 import { PROTOCOL_VERSION, ProtocolError } from "./protocol/codec";
-import { messageType, parseRun, type RunRequest } from "./protocol/messages";
+import { asString, messageType, parseRun, type RunRequest } from "./protocol/messages";
 import type { NodeRuntime } from "./runtimes/node/runtime";
 import type { WarmProcess } from "./runtimes/node/warm-process";
 import { Stats } from "./stats";
@@ -52,11 +52,19 @@ export class Daemon implements ConnectionHandler {
 
   private run(conn: Connection, req: Request): void {
     if (req.fds.length !== 3) throw new ProtocolError("bad-fds", `a run request carries exactly 3 fds, got ${req.fds.length}`);
-    const request = parseRun(req.message);
-    if (request.warm !== this.version) {
+    // The version first: a shim of another version may send other fields.
+    const warm = asString(req.message.warm, "warm");
+    if (warm !== this.version) {
       // Answered first, then the daemon steps aside for one of the shim's version.
       setImmediate(this.retire);
-      throw new ProtocolError("version", `daemon is warm ${this.version}, shim is warm ${request.warm}`);
+      throw new ProtocolError("version", `daemon is warm ${this.version}, shim is warm ${warm}`);
+    }
+    const request = parseRun(req.message);
+    const differs = credentialsDiffer(request);
+    if (differs) {
+      for (const fd of req.fds) native.close(fd);
+      this.stats.direct++;
+      return conn.finish({ t: "direct", why: differs });
     }
     this.config.refresh();
     this.node.catchUp(); // a file changed before this request must not be run stale
@@ -178,4 +186,30 @@ export class Daemon implements ConnectionHandler {
 function signalNumber(name: NodeJS.Signals): number {
   const { signals } = require("node:os").constants as { signals: Record<string, number> };
   return signals[name] ?? 9;
+}
+
+// Index of RLIMIT_NOFILE's soft limit in the request's rlimits (protocol-spec).
+const NOFILE_SOFT = 10;
+const OWN_IDS = [process.getgid?.() ?? 0, ...new Set(process.getgroups?.() ?? [])];
+
+/**
+ * A warm process has the daemon's gid, groups and resource limits, and the
+ * daemon (not root) cannot give it others: a caller whose differ (after
+ * newgrp, under a lowered ulimit) runs directly. Says why, or null.
+ */
+function credentialsDiffer(request: RunRequest): string | null {
+  // Node's getgroups() always lists the gid; the kernel's list (the shim's)
+  // need not, and for access checks the gid counts either way.
+  const [gid, ...groups] = request.ids;
+  const theirs = new Set([gid, ...groups]);
+  const mine = new Set(OWN_IDS);
+  if (gid !== OWN_IDS[0] || theirs.size !== mine.size || [...theirs].some((g) => !mine.has(g))) return "the caller's groups differ from the daemon's";
+  const own = native.getrlimits();
+  // Node raises its RLIMIT_NOFILE soft limit to the hard one as it starts
+  // (a direct `node` run does too), so only that hard limit can differ.
+  const compared = (i: number) => i !== NOFILE_SOFT;
+  if (request.rlimits.length !== own.length || request.rlimits.some((v, i) => compared(i) && v !== own[i])) {
+    return "the caller's resource limits differ from the daemon's";
+  }
+  return null;
 }

@@ -77,6 +77,8 @@ export interface Native {
   inotifyRemove(fd: number, wd: number): void;
   /** Every queued event as a flat [wd, mask, name, ...] (name "" for the watched path itself); [] when none. */
   inotifyRead(fd: number): (number | string)[];
+  /** Soft and hard limits for the resources the protocol's run request lists, in its order; -1 = unlimited. */
+  getrlimits(): number[];
   /**
    * uv_run(loop, UV_RUN_ONCE): turns the event loop once by hand. Only for a
    * warm process in Node's preload phase, before the loop has started.

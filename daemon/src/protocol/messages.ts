@@ -12,6 +12,10 @@ export interface RunRequest {
   env: Buffer[];
   cwd: Buffer;
   umask: number;
+  /** gid, then the supplementary groups. */
+  ids: number[];
+  /** soft, hard for each resource the spec lists; -1 = unlimited. */
+  rlimits: number[];
 }
 
 function bad(why: string): never {
@@ -59,7 +63,14 @@ export function parseRun(m: Message): RunRequest {
     env: asBufferList(m.env, "env", MAX_ENV),
     cwd,
     umask,
+    ids: asIntList(m.ids, "ids"),
+    rlimits: asIntList(m.rlimits, "rlimits"),
   };
+}
+
+function asIntList(v: Value | undefined, key: string): number[] {
+  if (!Array.isArray(v) || v.length > MAX_ARGV) bad(`"${key}" must be an array of int`);
+  return v.map((x, i) => asInt(x, `${key}[${i}]`));
 }
 
 /** Finds NAME in a raw env list (first match wins, as getenv does). */

@@ -113,6 +113,8 @@ export class NodeRuntime implements PoolOwner {
       env: Object.entries(process.env).map(([k, v]) => Buffer.from(`${k}=${v}`)),
       cwd: Buffer.from("/"),
       umask: 0o22,
+      ids: [],
+      rlimits: [],
     };
     const fds = [0, 1, 2];
     for (let i = 0; i < rounds; i++) {
