@@ -3,7 +3,7 @@
 // reporting and stopping on request.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -249,6 +249,48 @@ test("a module that hangs while preloading is timed out; its runs go direct and 
     assert.equal(other.run([NODE, cli]).stdout.toString(), "hang tool ran\n");
   } finally {
     await other.stop();
+  }
+});
+
+test("a full disk under the state dir loses log lines and learning, never a run", async () => {
+  const other = new WarmEnv();
+  try {
+    // Every write to the log and to the learned-state dir fails as on a full disk.
+    mkdirSync(other.stateDir, { recursive: true });
+    symlinkSync("/dev/full", join(other.stateDir, "daemon.log"));
+    symlinkSync("/dev/full", join(other.stateDir, "preload"));
+    for (let i = 0; i < 4; i++) {
+      const r = other.run([NODE, fixture("probe.js"), "quiet", "out", `run ${i}`]);
+      assert.equal(r.stdout.toString(), `run ${i}\n`);
+      assert.equal(r.status, 0);
+      await other.ready();
+    }
+    assert.ok(other.status()!.runs >= 3, "runs were warm all the same");
+  } finally {
+    await other.stop();
+  }
+});
+
+test("a ready warm process killed just before a run: the run is still right", async () => {
+  w.run([NODE, fixture("probe.js"), "quiet"]);
+  await w.ready();
+  for (const pid of w.status()!.pools.flatMap((p) => p.pids)) process.kill(pid, "SIGKILL");
+  const r = w.run([NODE, fixture("probe.js"), "quiet", "out", "after a kill"]);
+  assert.equal(r.stdout.toString(), "after a kill\n");
+  assert.equal(r.status, 0);
+});
+
+test("a runtime dir owned by another user is refused with a clear message", () => {
+  if (process.getuid?.() !== 0) return; // needs root to give it away
+  const other = new WarmEnv();
+  try {
+    mkdirSync(other.runtimeDir, { recursive: true, mode: 0o700 });
+    chownSync(other.runtimeDir, 65534, 65534);
+    const r = other.run([NODE, fixture("probe.js"), "quiet", "out", "direct anyway"]);
+    assert.equal(r.stdout.toString(), "direct anyway\n");
+    assert.match(r.stderr.toString(), /^warm: refusing .*: owned by uid 65534.*running .* directly\n$/);
+  } finally {
+    void other.stop();
   }
 });
 

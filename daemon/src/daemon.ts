@@ -111,21 +111,25 @@ export class Daemon implements ConnectionHandler {
       this.stats.direct++;
       return conn.finish({ t: "direct", why: "no warm process could be started" });
     }
+    let taken: Promise<boolean>;
     try {
-      wp.run(this.node.runMessage(request, plan), fds);
+      taken = wp.run(this.node.runMessage(request, plan), fds);
     } catch (error) {
-      // Nothing started: the shim runs the command itself.
-      for (const fd of fds) native.close(fd);
+      taken = Promise.resolve(false);
+      this.log.warn({ err: (error as Error).message }, "hand-off failed");
+    }
+    // The warm process holds the caller's fds now; the daemon must not keep them (a pipe would never see EOF).
+    for (const fd of fds) native.close(fd);
+    this.active.set(conn, wp); // a shim that goes away from here on sends its tool SIGHUP
+    if (!(await taken)) {
+      // It died before taking the run (killed, crashed): nothing ran, so the shim runs the command itself.
       this.active.delete(conn);
       wp.kill();
       this.stats.direct++;
       clearTimeout(early);
       setImmediate(refill);
-      return conn.finish({ t: "direct", why: `hand-off failed: ${(error as Error).message}` });
+      return conn.finish({ t: "direct", why: "the warm process died before taking the run" });
     }
-    // The warm process holds the caller's fds now; the daemon must not keep them (a pipe would never see EOF).
-    for (const fd of fds) native.close(fd);
-    this.active.set(conn, wp);
     this.node.noteRunning(1);
     this.stats.handedOff(Number(process.hrtime.bigint() - received) / 1e3);
     // Node restores fds 0-2 at exit as it found them at start-up; a warm

@@ -47,6 +47,7 @@ export class WarmProcess {
   private reader = new FrameReader();
   private resolveReady!: (info: ReadyInfo | null) => void;
   private resolveExit!: (info: ExitInfo) => void;
+  private resolveTaken: ((taken: boolean) => void) | null = null;
   /** The status the process reported before closing its fds (see exit.ts). */
   private reportedCode: number | null = null;
 
@@ -79,6 +80,7 @@ export class WarmProcess {
       if (this.link >= 0) this.readLink(); // what it said just before it ended
       this.state = "gone";
       this.resolveReady(null);
+      this.resolveTaken?.(false);
       this.closeLink();
       // Died between `exit` and `closed` (another thread aborting as fds closed): the tool had finished.
       this.resolveExit(this.reportedCode !== null ? { code: this.reportedCode, signal: null } : { code, signal });
@@ -87,6 +89,7 @@ export class WarmProcess {
       log.warn({ err: error.message, node: spec.nodeExe }, "warm process failed to start");
       this.state = "gone";
       this.resolveReady(null);
+      this.resolveTaken?.(false);
       this.closeLink();
     });
     this.child.stderr?.on("data", (chunk: Buffer) => log.warn({ pid: this.pid, stderr: chunk.toString("utf8", 0, 2000) }, "warm process wrote to stderr"));
@@ -138,6 +141,8 @@ export class WarmProcess {
       this.resolveReady(info);
     } else if (m.t === "loaded" && Array.isArray(m.modules)) {
       this.onLoaded(m.modules as [string, string][]);
+    } else if (m.t === "taken") {
+      this.resolveTaken?.(true);
     } else if (m.t === "needs_tty") {
       this.onNeedsTty();
     } else if (m.t === "exit" && this.state === "running" && typeof m.code === "number") {
@@ -148,11 +153,18 @@ export class WarmProcess {
     }
   }
 
-  /** Hands the request and the caller's three fds over. Throws if the link is gone. */
-  run(message: Message, fds: number[]): void {
+  /**
+   * Hands the request and the caller's three fds over. Resolves true once
+   * the process has taken them (no tool code has run yet), false if it died
+   * first: then nothing ran and the command may still run directly.
+   * Throws if the link is already gone.
+   */
+  run(message: Message, fds: number[]): Promise<boolean> {
     if (this.state !== "ready") throw new Error(`warm process ${this.pid} is ${this.state}`);
     this.state = "running";
+    const taken = new Promise<boolean>((resolve) => (this.resolveTaken = resolve));
     this.send(message, fds);
+    return taken;
   }
 
   private send(message: Message, fds: number[]): void {

@@ -125,6 +125,9 @@ function main(): void {
   // fds open now belong to Node and libuv, not to the tool: they stay open to the end.
   const ownFds = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd > 2 && !request.fds.includes(fd) && !stdio.fds.includes(fd));
   takeRequest(request.message, request.fds, preloaded, ownFds);
+  // Before any of the tool's code runs: until this arrives, the daemon may
+  // still run the command directly if this process dies.
+  send(CTL, { t: "taken" });
   // Only once 0-2 are the caller's: closing the preload pty's master hangs
   // up its slave, and that must not race with fds still pointing at it.
   stdio.close();
