@@ -150,6 +150,39 @@ test("the daemon killed mid-run: the shim says so and exits 255, the tool is not
   }
 });
 
+test("the daemon killed during a burst: each run completes or says so clearly, the next starts a new daemon", async () => {
+  const other = new WarmEnv();
+  try {
+    other.run([NODE, fixture("probe.js"), "quiet"]);
+    await other.ready();
+    const daemonPid = other.status()!.pid;
+    const runs = Array.from({ length: 16 }, (_, i) =>
+      new Promise<{ code: number | null; out: string; err: string; i: number }>((resolve) => {
+        const child = other.start([NODE, fixture("probe.js"), "quiet", "sleep", "300", "out", `burst ${i}`]);
+        let out = "";
+        let err = "";
+        child.stdout?.on("data", (d) => (out += d));
+        child.stderr?.on("data", (d) => (err += d));
+        child.on("close", (code) => resolve({ code, out, err, i }));
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 150));
+    process.kill(daemonPid, "SIGKILL");
+    for (const r of await Promise.all(runs)) {
+      if (r.code === 0) assert.equal(r.out, `burst ${r.i}\n`);
+      else {
+        assert.equal(r.code, 255, `run ${r.i}: ${r.err}`);
+        assert.equal(r.err, `warm: lost the daemon while running ${NODE}\n`);
+      }
+    }
+    const again = other.run([NODE, fixture("probe.js"), "quiet", "out", "after"]);
+    assert.equal(again.stdout.toString(), "after\n");
+    assert.notEqual(other.status()!.pid, daemonPid);
+  } finally {
+    await other.stop();
+  }
+});
+
 test("a shim of another warm version: refused before anything starts, the daemon retires, the next run gets a new one", async () => {
   // A real run request, fds and all, as a shim of another version would send it.
   w.run([NODE, fixture("probe.js"), "quiet"]);
@@ -291,6 +324,26 @@ test("a runtime dir owned by another user is refused with a clear message", () =
     assert.match(r.stderr.toString(), /^warm: refusing .*: owned by uid 65534.*running .* directly\n$/);
   } finally {
     void other.stop();
+  }
+});
+
+test("at the limit on warm processes, the least recently used pool makes room", async () => {
+  const other = new WarmEnv();
+  try {
+    other.writeConfig({ maxWarmProcesses: 2 });
+    const tools = ["probe.js", "probe.mjs", "limits.js"];
+    for (const tool of tools) {
+      other.run([NODE, fixture(tool)]);
+      await other.until(`${tool}'s pool to be ready`, () => other.status()!.pools.some((p) => p.tool.startsWith(tool) && p.ready === 1 && p.starting === 0));
+      const s = other.status()!;
+      const alive = s.pools.reduce((n, p) => n + p.ready + p.starting, 0);
+      assert.ok(alive <= 2, `${alive} warm processes after ${tool}: ${JSON.stringify(s.pools)}`);
+    }
+    // The oldest (probe.js) gave way; the two most recent are ready.
+    const ready = other.status()!.pools.filter((p) => p.ready > 0).map((p) => p.tool.split(" ")[0]).sort();
+    assert.deepEqual(ready, ["limits.js", "probe.mjs"]);
+  } finally {
+    await other.stop();
   }
 });
 

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { NODE, WarmEnv } from "./helpers/warm-env";
 
+const CYCLES = Number(process.env.WARM_STALE_CYCLES ?? 1000);
+
 let w: WarmEnv;
 before(() => {
   w = new WarmEnv();
@@ -49,6 +51,19 @@ test("edits that keep a preloaded module's size are never run stale", async () =
     writeFileSync(dep, `module.exports = { value: "${value}" };\n`);
     assert.equal(runBoth(cli), `${value} pkg-main\n`, `cycle ${i}`);
     if (i % 3 === 0) await w.ready(); // sometimes a ready process exists, sometimes not
+  }
+});
+
+test(`${CYCLES} edit-then-run cycles, sizes kept, never a stale run`, async () => {
+  const { cli, dep } = project(join(w.work, "cycles"));
+  runBoth(cli);
+  await w.ready();
+  for (let i = 1; i <= CYCLES; i++) {
+    const value = `c${String(i).padStart(4, "0")}`; // always the same size
+    writeFileSync(dep, `module.exports = { value: "${value}" };\n`);
+    const r = w.run([NODE, cli]);
+    assert.equal(r.stdout.toString(), `${value} pkg-main\n`, `cycle ${i}`);
+    if (i % 5 === 0) await w.ready(); // a mix of ready processes and misses
   }
 });
 

@@ -7,8 +7,8 @@ export interface PoolOwner {
   launch(pool: Pool): WarmProcess | null;
   /** Judges a process that finished preloading: may it serve callers, and was anything learned from it? */
   assess(pool: Pool, info: ReadyInfo): { usable: boolean; learned: boolean };
-  /** Total warm processes across all pools, for the global limit. */
-  canStartMore(): boolean;
+  /** Whether `pool` may start one more process under the global limit (evicting least recently used ones if needed). */
+  canStartMore(pool: Pool): boolean;
 }
 
 // A pool whose processes keep coming up unusable without anything new being
@@ -62,7 +62,7 @@ export class Pool {
 
   /** Starts processes until `size` are ready or starting. */
   refill(): void {
-    while (!this.closed && !this.broken && this.readyList.length + this.starting.size < this.size && this.owner.canStartMore()) {
+    while (!this.closed && !this.broken && this.readyList.length + this.starting.size < this.size && this.owner.canStartMore(this)) {
         if (!this.start(false)) break;
     }
   }
@@ -93,6 +93,13 @@ export class Pool {
       return true;
     });
     return { wp, usable };
+  }
+
+  /** Lets one ready process go (to make room for another pool's); false if none was ready. */
+  evictOne(): boolean {
+    const wp = this.readyList.shift();
+    wp?.release();
+    return wp !== undefined;
   }
 
   /** Lets every idle process go; running ones finish their invocation. */

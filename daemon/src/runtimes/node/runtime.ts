@@ -258,10 +258,16 @@ export class NodeRuntime implements PoolOwner {
     return { usable: false, learned };
   }
 
-  canStartMore(): boolean {
+  /**
+   * The global limit on warm processes: at it, a ready process of the least
+   * recently used other pool makes room; if none is ready, nothing starts.
+   */
+  canStartMore(asking: Pool): boolean {
     let total = this.running;
     for (const pool of this.pools.values()) total += pool.readyCount + pool.startingCount;
-    return total < this.config().maxWarmProcesses;
+    if (total < this.config().maxWarmProcesses) return true;
+    const victims = [...this.pools.values()].filter((p) => p !== asking && p.readyCount > 0).sort((a, b) => a.lastUsed - b.lastUsed);
+    return victims.length > 0 && victims[0].evictOne();
   }
 
   runMessage(request: RunRequest, plan: NodePlan): Message {

@@ -1,0 +1,65 @@
+// 10,000 invocations through one daemon: its open fds return to their
+// baseline and its memory stays near it. Most runs take the daemon's quick
+// path (a command it hands back to run directly: connect, request, reply),
+// a share run warm Node scripts end to end.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { fixture, NODE, WarmEnv } from "./helpers/warm-env";
+
+let w: WarmEnv;
+before(() => {
+  w = new WarmEnv();
+});
+after(async () => {
+  await w.stop();
+});
+
+const TOTAL = Number(process.env.WARM_SOAK_RUNS ?? 10_000);
+const WARM_EVERY = 20; // one in 20 runs a warm Node script
+const AT_ONCE = 8;
+
+function run(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = w.start(args);
+    let out = "";
+    child.stdout?.on("data", (d) => (out += d));
+    child.on("close", (code) => resolve({ code, out }));
+  });
+}
+
+const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+
+test(`${TOTAL} invocations: the daemon's fds return to baseline, its memory stays near it`, async () => {
+  await run([NODE, fixture("probe.js"), "quiet"]);
+  await w.ready();
+  // A first batch lets the daemon reach its working size before the baseline.
+  for (let i = 0; i < 200; i++) await run(["true"]);
+  await w.ready();
+  const daemon = w.status()!.pid;
+  const fds = () => readdirSync(`/proc/${daemon}/fd`).length;
+  const baseFds = fds();
+  const baseRss = rssKiB(daemon);
+
+  let next = 0;
+  const worker = async () => {
+    while (next < TOTAL) {
+      const i = next++;
+      if (i % WARM_EVERY === 0) {
+        const r = await run([NODE, fixture("probe.js"), "quiet", "out", `soak ${i}`]);
+        assert.equal(r.out, `soak ${i}\n`);
+      } else {
+        const r = await run(["sh", "-c", `echo ${i}`]);
+        assert.equal(r.out, `${i}\n`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: AT_ONCE }, worker));
+  assert.equal(w.status()!.pid, daemon);
+  await w.ready();
+  await w.until(`the daemon's fds back to ${baseFds} (now ${fds()})`, () => fds() <= baseFds, 30_000);
+  const grown = rssKiB(daemon) - baseRss;
+  // A leak of even 5 KiB per run would pass 48 MiB here; garbage not yet collected stays well under it.
+  assert.ok(grown < 48 * 1024, `daemon RSS grew by ${grown} KiB over ${TOTAL} runs`);
+  process.stdout.write(`# daemon RSS ${baseRss} KiB -> ${rssKiB(daemon)} KiB, fds ${baseFds} -> ${fds()}\n`);
+});
