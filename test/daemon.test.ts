@@ -347,6 +347,48 @@ test("at the limit on warm processes, the least recently used pool makes room", 
   }
 });
 
+test("memory limits: a pool stays under its own, all pools under the global one", async () => {
+  const other = new WarmEnv();
+  try {
+    // A warm process for these probes takes some 40-50 MiB.
+    other.writeConfig({ maxMemoryMB: 80, tools: { "probe.js": { pool: { size: 3, maxMemoryMB: 100 } } } });
+    other.run([NODE, fixture("probe.js"), "quiet"]);
+    await other.until("probe.js's pool to settle", () => {
+      const p = other.status()!.pools.find((x) => x.tool.startsWith("probe.js"));
+      return !!p && p.starting === 0 && p.ready >= 1;
+    });
+    await new Promise((r) => setTimeout(r, 500)); // give it every chance to overshoot
+    const probe = other.status()!.pools.find((x) => x.tool.startsWith("probe.js"))!;
+    assert.ok(probe.ready < 3, `pool size 3, but its 100 MiB allow fewer: ${probe.ready} ready`);
+    // Another tool's pool, under the 80 MiB global limit, takes the place of the least recently used.
+    other.run([NODE, fixture("limits.js")]);
+    await other.until("limits.js's pool to be ready", () => other.status()!.pools.some((x) => x.tool.startsWith("limits.js") && x.ready === 1 && x.starting === 0));
+    const pools = other.status()!.pools;
+    const ready = pools.reduce((n, p) => n + p.ready, 0);
+    assert.ok(ready <= 1, `80 MiB hold one warm process of ~45 MiB, not ${ready}: ${JSON.stringify(pools)}`);
+  } finally {
+    await other.stop();
+  }
+});
+
+test("config: a tool's env setting separates warm processes; an idle pool lets its processes go", async () => {
+  const other = new WarmEnv();
+  try {
+    other.writeConfig({ pool: { idleTimeoutMinutes: 0.03 }, tools: { "probe.js": { env: ["PROBE_KEY"] } } });
+    for (const value of ["a", "b", "a"]) {
+      other.run([NODE, fixture("probe.js"), "quiet"], { env: { ...other.env, PROBE_KEY: value } });
+      await other.ready();
+    }
+    const pools = other.status()!.pools.filter((p) => p.tool.startsWith("probe.js"));
+    assert.equal(pools.length, 2, "one pool per PROBE_KEY value");
+    assert.equal(pools.reduce((n, p) => n + p.hits, 0), 1, "the second 'a' run found a's warm process");
+    const pids = pools.flatMap((p) => p.pids);
+    await other.until("idle pools to be dropped and their processes to exit", () => other.status()!.pools.length === 0 && pids.every((pid) => !alive(pid)), 20_000);
+  } finally {
+    await other.stop();
+  }
+});
+
 test("an insecure runtime dir is refused with a clear message and the command runs directly", () => {
   const other = new WarmEnv();
   try {

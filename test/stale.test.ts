@@ -67,6 +67,25 @@ test(`${CYCLES} edit-then-run cycles, sizes kept, never a stale run`, async () =
   }
 });
 
+test("a config file a module read while loading is watched like a module", async () => {
+  const root = join(w.work, "config-read");
+  mkdirSync(join(root, "conf"), { recursive: true });
+  const settings = join(root, "conf", "settings.json");
+  writeFileSync(settings, '{"level":"aa"}');
+  writeFileSync(join(root, "reader.js"), `module.exports = JSON.parse(require("fs").readFileSync(${JSON.stringify(settings)}, "utf8")).level;\n`);
+  const cli = join(root, "cli.js");
+  writeFileSync(cli, 'console.log(require("./reader.js"));\n');
+  assert.equal(runBoth(cli), "aa\n");
+  await w.ready();
+  assert.equal(runBoth(cli), "aa\n");
+  await w.ready();
+  for (const level of ["bb", "cc", "dd"]) {
+    writeFileSync(settings, `{"level":"${level}"}`); // same size every time
+    assert.equal(runBoth(cli), `${level}\n`);
+    await w.ready();
+  }
+});
+
 test("a package.json change, a shadowing package and a deleted module take effect at once", async () => {
   const root = join(w.work, "resolution");
   const { cli, dep } = project(root);

@@ -7,6 +7,8 @@ import { readFileSync, statSync } from "node:fs";
 export interface PoolSettings {
   /** Warm processes kept ready per key. */
   size: number;
+  /** At most this much memory (RSS, MiB) in the pool's ready processes; 0 = no limit. */
+  maxMemoryMB: number;
   /** A pool unused this long is dropped with its processes. */
   idleTimeoutMs: number;
 }
@@ -30,6 +32,8 @@ export interface Config {
   /** A warm process not ready this long after it started is killed; its caller runs directly. */
   preloadTimeoutMs: number;
   maxWarmProcesses: number;
+  /** At most this much memory (RSS, MiB) in all ready warm processes together; 0 = no limit. */
+  maxMemoryMB: number;
   pool: PoolSettings;
   tools: Record<string, Partial<Omit<ToolSettings, "pool">> & { pool?: Partial<PoolSettings> }>;
 }
@@ -38,7 +42,8 @@ export const DEFAULT_CONFIG: Config = {
   idleTimeoutMs: 30 * 60_000,
   preloadTimeoutMs: 15_000,
   maxWarmProcesses: 32,
-  pool: { size: 1, idleTimeoutMs: 15 * 60_000 },
+  maxMemoryMB: 0,
+  pool: { size: 1, idleTimeoutMs: 15 * 60_000, maxMemoryMB: 0 },
   tools: {},
 };
 
@@ -53,11 +58,13 @@ export function parseConfig(text: string): { config: Config } | { error: string 
   // zod costs ~35 ms to load: only pay it when there is a file to check.
   const { z } = require("zod") as typeof import("zod");
   const minutes = z.number().positive().max(7 * 24 * 60);
-  const pool = z.strictObject({ size: z.int().min(0).max(16).optional(), idleTimeoutMinutes: minutes.optional() });
+  const megabytes = z.int().min(0).max(1024 * 1024);
+  const pool = z.strictObject({ size: z.int().min(0).max(16).optional(), idleTimeoutMinutes: minutes.optional(), maxMemoryMB: megabytes.optional() });
   const schema = z.strictObject({
     idleTimeoutMinutes: minutes.optional(),
     preloadTimeoutSeconds: z.number().positive().max(3600).optional(),
     maxWarmProcesses: z.int().min(1).max(1024).optional(),
+    maxMemoryMB: megabytes.optional(),
     pool: pool.optional(),
     tools: z
       .record(
@@ -79,8 +86,9 @@ export function parseConfig(text: string): { config: Config } | { error: string 
     return { error: lines.join("; ") };
   }
   const c = result.data;
-  const poolOf = (p: { size?: number; idleTimeoutMinutes?: number } | undefined) => ({
+  const poolOf = (p: { size?: number; idleTimeoutMinutes?: number; maxMemoryMB?: number } | undefined) => ({
     ...(p?.size !== undefined ? { size: p.size } : {}),
+    ...(p?.maxMemoryMB !== undefined ? { maxMemoryMB: p.maxMemoryMB } : {}),
     ...(p?.idleTimeoutMinutes !== undefined ? { idleTimeoutMs: p.idleTimeoutMinutes * 60_000 } : {}),
   });
   const tools: Config["tools"] = {};
@@ -90,6 +98,7 @@ export function parseConfig(text: string): { config: Config } | { error: string 
       idleTimeoutMs: c.idleTimeoutMinutes !== undefined ? c.idleTimeoutMinutes * 60_000 : DEFAULT_CONFIG.idleTimeoutMs,
       preloadTimeoutMs: c.preloadTimeoutSeconds !== undefined ? c.preloadTimeoutSeconds * 1000 : DEFAULT_CONFIG.preloadTimeoutMs,
       maxWarmProcesses: c.maxWarmProcesses ?? DEFAULT_CONFIG.maxWarmProcesses,
+      maxMemoryMB: c.maxMemoryMB ?? DEFAULT_CONFIG.maxMemoryMB,
       pool: { ...DEFAULT_CONFIG.pool, ...poolOf(c.pool) },
       tools,
     },

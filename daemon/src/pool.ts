@@ -88,12 +88,26 @@ export class Pool {
         return false;
       }
       this.unusableInARow = 0;
+      this.lastKiB = wp.rssKiB || this.lastKiB;
       if (this.closed) wp.release();
       else if (!forCaller) this.readyList.push(wp);
       return true;
     });
     return { wp, usable };
   }
+
+  /** Memory of the ready processes (KiB). */
+  get readyKiB(): number {
+    return this.readyList.reduce((sum, wp) => sum + wp.rssKiB, 0);
+  }
+
+  /** What one more process of this pool is expected to take (KiB): its last known size. */
+  get expectedKiB(): number {
+    for (const wp of [...this.readyList].reverse()) if (wp.rssKiB > 0) return wp.rssKiB;
+    return this.lastKiB;
+  }
+
+  private lastKiB = 0;
 
   /** Lets one ready process go (to make room for another pool's); false if none was ready. */
   evictOne(): boolean {

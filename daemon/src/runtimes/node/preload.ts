@@ -7,6 +7,7 @@
 // read by name, questions asked of argv, the tty-ness of stdio (see
 // stand-ins.ts) and the working directory.
 import Module = require("node:module");
+import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { native } from "../../native";
 import { type ArgvQuery, argvStandIn, type Phase, stdioStandIn } from "./stand-ins";
@@ -19,9 +20,13 @@ export interface PreloadReport {
   argvQueries: ArgvQuery[];
   /** Some module read process.cwd() while loading. */
   cwdRead: boolean;
+  /** Files read or looked at through fs while loading (config files, data): a change to one makes the process stale. */
+  filesRead: string[];
   /** False when some module captured per-invocation state: do not use this process. */
   clean: boolean;
 }
+
+const MAX_FILES_READ = 4096;
 
 // Read by Node's module loader itself on every load, not by the tool.
 const NODE_INTERNAL_ENV = new Set(["WATCH_REPORT_DEPENDENCIES"]);
@@ -29,9 +34,26 @@ const NODE_INTERNAL_ENV = new Set(["WATCH_REPORT_DEPENDENCIES"]);
 type CompileFn = (this: { filename?: string }, content: string, filename: string) => unknown;
 
 /** Installs the traps; returns a function that removes them. */
-function installTraps(phase: Phase, envRead: Set<string>, argvQueries: ArgvQuery[], mask: string, used: { cwd: boolean }): () => void {
+function installTraps(phase: Phase, envRead: Set<string>, argvQueries: ArgvQuery[], mask: string, used: { cwd: boolean }, filesRead: Set<string>): () => void {
   const restores: (() => void)[] = [];
   const proc = process as unknown as Record<string, unknown>;
+
+  // What loading code reads from disk besides modules (a config file read
+  // at load time): the daemon watches it like a module.
+  const fsMod = require("node:fs") as Record<string, unknown>;
+  for (const name of ["readFileSync", "statSync", "lstatSync", "existsSync", "readdirSync", "openSync", "accessSync"]) {
+    const original = fsMod[name] as (...a: unknown[]) => unknown;
+    fsMod[name] = function (this: unknown, path: unknown, ...rest: unknown[]) {
+      if (phase.preloading && filesRead.size < MAX_FILES_READ) {
+        const p = typeof path === "string" ? path : Buffer.isBuffer(path) ? path.toString() : path instanceof URL ? path.pathname : null;
+        if (p !== null) filesRead.add(resolve(p));
+      }
+      return original.call(this, path, ...rest);
+    };
+    restores.push(() => {
+      fsMod[name] = original;
+    });
+  }
 
   ["stdin", "stdout", "stderr"].forEach((name, fd) => {
     const desc = Object.getOwnPropertyDescriptor(process, name);
@@ -164,7 +186,8 @@ export function preloadModules(
     }
   };
   const used = { cwd: false };
-  const removeTraps = installTraps(phase, envRead, argvQueries, mask, used);
+  const filesRead = new Set<string>();
+  const removeTraps = installTraps(phase, envRead, argvQueries, mask, used, filesRead);
   try {
     for (const [kind, id] of modules) {
       if (exclude(id) || dropped.has(id)) continue;
@@ -186,5 +209,5 @@ export function preloadModules(
     phase.preloading = false; // stand-ins kept by modules now forward to the real objects
     proto._compile = compile;
   }
-  return { dropped: [...dropped], envRead: [...envRead], argvQueries, cwdRead: used.cwd, clean };
+  return { dropped: [...dropped], envRead: [...envRead], argvQueries, cwdRead: used.cwd, filesRead: [...filesRead], clean };
 }

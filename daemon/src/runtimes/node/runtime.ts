@@ -234,6 +234,8 @@ export class NodeRuntime implements PoolOwner {
   assess(pool: Pool, info: ReadyInfo): { usable: boolean; learned: boolean } {
     const ctx = this.contexts.get(pool);
     if (!ctx) return { usable: false, learned: false };
+    // Files its modules read while loading: a change to one makes it stale like a module's.
+    this.changes.watch(ctx.toolId, info.filesRead, []);
     // A module that no longer loads leaves the list; one that captured
     // per-invocation state is never preloaded again.
     const failed = info.dropped.filter(([, why]) => why.startsWith(FAILED));
@@ -259,15 +261,30 @@ export class NodeRuntime implements PoolOwner {
   }
 
   /**
-   * The global limit on warm processes: at it, a ready process of the least
-   * recently used other pool makes room; if none is ready, nothing starts.
+   * The limits on warm processes: the pool's own memory limit, then the
+   * global count and memory limits, where ready processes of the least
+   * recently used other pools make room; if none can, nothing starts.
    */
   canStartMore(asking: Pool): boolean {
-    let total = this.running;
-    for (const pool of this.pools.values()) total += pool.readyCount + pool.startingCount;
-    if (total < this.config().maxWarmProcesses) return true;
-    const victims = [...this.pools.values()].filter((p) => p !== asking && p.readyCount > 0).sort((a, b) => a.lastUsed - b.lastUsed);
-    return victims.length > 0 && victims[0].evictOne();
+    const config = this.config();
+    const ctx = this.contexts.get(asking);
+    const poolLimit = (ctx?.settings.pool.maxMemoryMB ?? 0) * 1024;
+    const expected = asking.expectedKiB;
+    if (poolLimit > 0 && asking.readyKiB + asking.startingCount * expected + expected > poolLimit) return false;
+    const over = () => {
+      let count = this.running;
+      let kib = 0;
+      for (const pool of this.pools.values()) {
+        count += pool.readyCount + pool.startingCount;
+        kib += pool.readyKiB + pool.startingCount * pool.expectedKiB;
+      }
+      return count >= config.maxWarmProcesses || (config.maxMemoryMB > 0 && kib + expected > config.maxMemoryMB * 1024);
+    };
+    while (over()) {
+      const victim = [...this.pools.values()].filter((p) => p !== asking && p.readyCount > 0).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+      if (!victim?.evictOne()) return false;
+    }
+    return true;
   }
 
   runMessage(request: RunRequest, plan: NodePlan): Message {

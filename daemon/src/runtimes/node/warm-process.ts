@@ -2,6 +2,7 @@
 // link on its fd 3, follows its `ready` and `loaded` messages, hands it one
 // request, and reports how it ended (from waitpid, via the child's exit).
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { native, type Watcher } from "../../native";
 import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
@@ -16,6 +17,7 @@ export interface ReadyInfo {
   envRead: string[];
   argvQueries: ArgvQuery[];
   cwdRead: boolean;
+  filesRead: string[];
 }
 
 export interface ExitInfo {
@@ -42,6 +44,8 @@ export class WarmProcess {
   readonly ready: Promise<ReadyInfo | null>;
   readonly exited: Promise<ExitInfo>;
   readonly startedAt = Date.now();
+  /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
+  rssKiB = 0;
   private link: number;
   private watcher: Watcher | null = null;
   private reader = new FrameReader();
@@ -136,8 +140,10 @@ export class WarmProcess {
         envRead: Array.isArray(m.env_read) ? (m.env_read as string[]) : [],
         argvQueries: Array.isArray(m.argv_queries) ? (m.argv_queries as ArgvQuery[]) : [],
         cwdRead: m.cwd_read === true,
+        filesRead: Array.isArray(m.files_read) ? (m.files_read as string[]).filter((f) => typeof f === "string") : [],
       };
       if (info.clean) this.state = "ready";
+      this.rssKiB = readRss(this.pid);
       this.resolveReady(info);
     } else if (m.t === "loaded" && Array.isArray(m.modules)) {
       this.onLoaded(m.modules as [string, string][]);
@@ -199,5 +205,13 @@ export class WarmProcess {
       native.close(this.link);
       this.link = -1;
     }
+  }
+}
+
+function readRss(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
   }
 }

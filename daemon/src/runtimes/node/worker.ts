@@ -114,6 +114,7 @@ function main(): void {
     env_read: report.envRead,
     argv_queries: report.argvQueries as WireValue[],
     cwd_read: report.cwdRead,
+    files_read: report.filesRead,
   });
   if (!report.clean) process.exit(0);
   const preloaded = new Set(Object.keys(require.cache));
