@@ -57,14 +57,7 @@ function printedPid(stdout: NodeJS.ReadableStream): Promise<number> {
 }
 
 test("32 first invocations at once start exactly one daemon and all succeed", async () => {
-  const runs = Array.from({ length: 32 }, (_, i) =>
-    new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = w.start([NODE, fixture("probe.js"), "quiet", "out", `run ${i}`]);
-      let out = "";
-      child.stdout?.on("data", (d) => (out += d));
-      child.on("close", (code) => resolve({ code, out }));
-    }),
-  );
+  const runs = Array.from({ length: 32 }, (_, i) => w.runAsync([NODE, fixture("probe.js"), "quiet", "out", `run ${i}`]));
   const results = await Promise.all(runs);
   results.forEach((r, i) => {
     assert.equal(r.code, 0);
@@ -131,14 +124,18 @@ test("the daemon killed mid-run: the shim says so and exits 255, the tool is not
     other.run([NODE, fixture("probe.js"), "quiet"]);
     await other.ready();
     const daemonPid = other.status()!.pid;
-    const child = other.start([NODE, fixture("probe.js"), "quiet", "pid", "hang"]);
+    const child = other.start([NODE, fixture("probe.js"), "quiet", "pid", "hang"], { env: { ...other.env, WARM_DEBUG: "1" } });
     let stderr = "";
     child.stderr?.on("data", (d) => (stderr += d));
     const toolPid = await printedPid(child.stdout!);
+    // Only a warm run can lose its daemon; say so clearly if this one was not.
+    assert.match(stderr, /started: pid/, `the run was not warm: ${stderr}`);
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
     process.kill(daemonPid, "SIGKILL");
-    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    await other.until(() => `the shim to exit after losing its daemon; its trace: ${stderr}`, () => child.exitCode !== null);
+    const code = await exited;
     assert.equal(code, 255);
-    assert.equal(stderr, `warm: lost the daemon while running ${NODE}\n`);
+    assert.equal(stderr.split("\n").filter((l) => !l.startsWith("warm[")).join("\n"), `warm: lost the daemon while running ${NODE}\n`);
     await other.until("the orphaned tool to end", () => !alive(toolPid));
     // The next invocation starts a new daemon on the socket the dead one left.
     assert.ok(existsSync(socketOf(other)));
@@ -157,14 +154,7 @@ test("the daemon killed during a burst: each run completes or says so clearly, t
     await other.ready();
     const daemonPid = other.status()!.pid;
     const runs = Array.from({ length: 16 }, (_, i) =>
-      new Promise<{ code: number | null; out: string; err: string; i: number }>((resolve) => {
-        const child = other.start([NODE, fixture("probe.js"), "quiet", "sleep", "300", "out", `burst ${i}`]);
-        let out = "";
-        let err = "";
-        child.stdout?.on("data", (d) => (out += d));
-        child.stderr?.on("data", (d) => (err += d));
-        child.on("close", (code) => resolve({ code, out, err, i }));
-      }),
+      other.runAsync([NODE, fixture("probe.js"), "quiet", "sleep", "300", "out", `burst ${i}`]).then((r) => ({ ...r, i })),
     );
     await new Promise((r) => setTimeout(r, 150));
     process.kill(daemonPid, "SIGKILL");

@@ -23,17 +23,6 @@ interface Job {
   expect: (token: string) => string;
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = w.start(args, { env });
-    let out = "";
-    let err = "";
-    child.stdout?.on("data", (d) => (out += d));
-    child.stderr?.on("data", (d) => (err += d));
-    child.on("close", (code) => resolve({ code, out, err }));
-  });
-}
-
 test(`${AT_ONCE} mixed invocations at once, ${ROUNDS} times: all correct, no crossed output, fds back to baseline`, async () => {
   const bin = join(w.dir, "bin");
   mkdirSync(bin, { recursive: true });
@@ -47,7 +36,7 @@ test(`${AT_ONCE} mixed invocations at once, ${ROUNDS} times: all correct, no cro
     { args: ["sh", "-c", "echo T"], expect: (t) => `${t}\n` }, // not Node: the daemon sends it back direct
   ];
   // One of each first: the daemon and every tool's pool exist before the baseline.
-  for (const job of jobs) assert.equal((await run(job.args, env)).code, 0);
+  for (const job of jobs) assert.equal((await w.runAsync(job.args, { env })).code, 0);
   await w.ready();
   const daemon = w.status()!.pid;
   const fdCount = () => readdirSync(`/proc/${daemon}/fd`).length;
@@ -57,7 +46,7 @@ test(`${AT_ONCE} mixed invocations at once, ${ROUNDS} times: all correct, no cro
     const batch = Array.from({ length: AT_ONCE }, (_, i) => {
       const job = jobs[i % jobs.length];
       const token = `r${round}-i${i}-${Math.random().toString(36).slice(2, 8)}`;
-      return run(job.args.map((a) => (a === "T" ? token : a.replace(" T", ` ${token}`))), env).then((r) => ({ r, job, token }));
+      return w.runAsync(job.args.map((a) => (a === "T" ? token : a.replace(" T", ` ${token}`))), { env }).then((r) => ({ r, job, token }));
     });
     for (const { r, job, token } of await Promise.all(batch)) {
       assert.equal(r.code, 0, `${token}: ${r.err}`);

@@ -19,22 +19,13 @@ const TOTAL = Number(process.env.WARM_SOAK_RUNS ?? 10_000);
 const WARM_EVERY = 20; // one in 20 runs a warm Node script
 const AT_ONCE = 8;
 
-function run(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = w.start(args);
-    let out = "";
-    child.stdout?.on("data", (d) => (out += d));
-    child.on("close", (code) => resolve({ code, out }));
-  });
-}
-
 const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
 
 test(`${TOTAL} invocations: the daemon's fds return to baseline, its memory stays near it`, async () => {
-  await run([NODE, fixture("probe.js"), "quiet"]);
+  await w.runAsync([NODE, fixture("probe.js"), "quiet"]);
   await w.ready();
   // A first batch lets the daemon reach its working size before the baseline.
-  for (let i = 0; i < 200; i++) await run(["true"]);
+  for (let i = 0; i < 200; i++) await w.runAsync(["true"]);
   await w.ready();
   const daemon = w.status()!.pid;
   const fds = () => readdirSync(`/proc/${daemon}/fd`).length;
@@ -46,10 +37,10 @@ test(`${TOTAL} invocations: the daemon's fds return to baseline, its memory stay
     while (next < TOTAL) {
       const i = next++;
       if (i % WARM_EVERY === 0) {
-        const r = await run([NODE, fixture("probe.js"), "quiet", "out", `soak ${i}`]);
+        const r = await w.runAsync([NODE, fixture("probe.js"), "quiet", "out", `soak ${i}`]);
         assert.equal(r.out, `soak ${i}\n`);
       } else {
-        const r = await run(["sh", "-c", `echo ${i}`]);
+        const r = await w.runAsync(["sh", "-c", `echo ${i}`]);
         assert.equal(r.out, `${i}\n`);
       }
     }

@@ -101,6 +101,12 @@ test("a package.json change, a shadowing package and a deleted module take effec
   writeFileSync(join(root, "app", "node_modules", "pkg", "index.js"), 'module.exports = { value: "pkg-closer" };\n');
   assert.equal(runBoth(cli), "v000 pkg-closer\n");
   await w.ready();
+  // A lockfile written (an install) drops the warm processes: the next run starts afresh.
+  writeFileSync(join(root, "package-lock.json"), "{}");
+  assert.equal(runBoth(cli), "v000 pkg-closer\n");
+  const pool = w.status()!.pools.find((p) => p.script === cli)!;
+  assert.deepEqual([pool.hits, pool.misses], [0, 1], "a fresh pool served the run after the lockfile changed");
+  await w.ready();
   rmSync(dep);
   runBoth(cli); // node's own "Cannot find module" error, byte for byte
   await w.ready();

@@ -156,6 +156,7 @@ export class Daemon implements ConnectionHandler {
   status(): { text: string; json: string } {
     const pools = [...this.node.pools.values()].filter((p) => !p.closed).map((p) => ({
       tool: p.label,
+      script: p.script,
       key: p.key,
       ready: p.readyCount,
       starting: p.startingCount,

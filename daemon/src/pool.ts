@@ -27,6 +27,8 @@ export class Pool {
   constructor(
     readonly key: string,
     readonly label: string,
+    /** What its processes run (for status). */
+    readonly script: string,
     public size: number,
     private readonly owner: PoolOwner,
   ) {}

@@ -70,7 +70,19 @@ export class WarmEnv {
     return spawn(cmd, rest, { cwd: this.work, env: this.env, ...opts });
   }
 
-  status(): { pid: number; pools: { tool: string; ready: number; starting: number; hits: number; misses: number; pids: number[] }[]; runs: number; direct: number; configError: string | null } | null {
+  /** Runs `warm args...` (or directly) without waiting; resolves with its status and output when it closes. */
+  runAsync(args: string[], opts: SpawnOptions & { direct?: boolean } = {}): Promise<{ code: number | null; out: string; err: string }> {
+    return new Promise((resolve) => {
+      const child = this.start(args, opts);
+      let out = "";
+      let err = "";
+      child.stdout?.on("data", (d) => (out += d));
+      child.stderr?.on("data", (d) => (err += d));
+      child.on("close", (code) => resolve({ code, out, err }));
+    });
+  }
+
+  status(): { pid: number; pools: { tool: string; script: string; ready: number; starting: number; hits: number; misses: number; pids: number[] }[]; runs: number; direct: number; configError: string | null } | null {
     const r = spawnSync(WARM, ["status", "--json"], { env: this.env, encoding: "utf8" });
     if (r.status !== 0) return null;
     return JSON.parse(r.stdout);

@@ -92,7 +92,7 @@ export class NodeRuntime implements PoolOwner {
     const { key, plan, toolId, ctx } = keyed;
     let pool = this.pools.get(key);
     if (!pool || pool.closed) {
-      pool = new Pool(key, `${plan.toolNames[0]} [${ctx.mask}]`, ctx.settings.pool.size, this);
+      pool = new Pool(key, `${plan.toolNames[0]} [${ctx.mask}]`, plan.script, ctx.settings.pool.size, this);
       this.pools.set(key, pool);
       this.contexts.set(pool, ctx);
     }
