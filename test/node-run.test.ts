@@ -200,6 +200,15 @@ test("a caller with other resource limits or groups than the daemon's runs direc
   }
 });
 
+test("node flags separate warm processes", async () => {
+  const script = fixture("limits.js");
+  w.run([NODE, script]);
+  w.run([NODE, "--no-warnings", script]);
+  await w.ready();
+  const pools = w.status()!.pools.filter((p) => p.script === script);
+  assert.equal(pools.length, 2, "plain and --no-warnings get a pool each");
+});
+
 test("WARM_DISABLE=1 runs the command directly without a daemon", () => {
   const other = new WarmEnv({ WARM_DISABLE: "1" });
   try {

@@ -39,6 +39,11 @@ test("isatty, window size, colour depth and colours match a direct run", async (
     assert.equal((await t.expect(facts))[0], d);
   }
   assert.match(d, /tty=true,true,true size=80x24/);
+  // The same tool off the terminal has warm processes of its own (the tty mask is in the key).
+  w.run([NODE, probe, "color"]);
+  await w.ready();
+  const labels = w.status()!.pools.filter((p) => p.script === probe).map((p) => p.tool).sort();
+  assert.deepEqual(labels, ["tty-probe.js [---]", "tty-probe.js [ttt]"]);
   const color = /(\x1b\[31m)?COLOR[^\r\n]*/;
   t.line(`${direct} color`);
   const c = (await t.expect(color))[0];
