@@ -246,36 +246,34 @@ static uint8_t *put_bytes(uint8_t *p, const void *s, size_t n)
 	return p + n;
 }
 
+/* The 8-, 16- and 32-bit length forms; their type bytes are consecutive
+ * (str8 str16 str32, bin8 bin16 bin32). */
+static uint8_t *put_len(uint8_t *p, size_t n, uint8_t code8)
+{
+	if (n < 256) {
+		*p++ = code8;
+		return put_be(p, n, 1);
+	}
+	if (n < 65536) {
+		*p++ = (uint8_t)(code8 + 1);
+		return put_be(p, n, 2);
+	}
+	*p++ = (uint8_t)(code8 + 2);
+	return put_be(p, n, 4);
+}
+
 uint8_t *mp_put_str(uint8_t *p, const void *s, size_t n)
 {
 	if (n < 32)
 		*p++ = (uint8_t)(0xa0 | n);
-	else if (n < 256) {
-		*p++ = 0xd9;
-		p = put_be(p, n, 1);
-	} else if (n < 65536) {
-		*p++ = 0xda;
-		p = put_be(p, n, 2);
-	} else {
-		*p++ = 0xdb;
-		p = put_be(p, n, 4);
-	}
+	else
+		p = put_len(p, n, 0xd9);
 	return put_bytes(p, s, n);
 }
 
 uint8_t *mp_put_bin(uint8_t *p, const void *s, size_t n)
 {
-	if (n < 256) {
-		*p++ = 0xc4;
-		p = put_be(p, n, 1);
-	} else if (n < 65536) {
-		*p++ = 0xc5;
-		p = put_be(p, n, 2);
-	} else {
-		*p++ = 0xc6;
-		p = put_be(p, n, 4);
-	}
-	return put_bytes(p, s, n);
+	return put_bytes(put_len(p, n, 0xc4), s, n);
 }
 
 static uint8_t *put_container(uint8_t *p, size_t n, uint8_t fix, uint8_t b16)
