@@ -32,7 +32,10 @@ export class WarmEnv {
     this.stateDir = join(this.dir, "state", "warm");
     this.configFile = join(this.dir, "config", "warm", "config.json");
     const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of Object.keys(env)) if (k.startsWith("WARM_") || k.startsWith("NODE_TEST") || k === "NODE_OPTIONS") delete env[k];
+    // The same environment on every machine: CI=true (as CI sets it) and
+    // colour variables change what tools, node included, decide.
+    const drop = new Set(["NODE_OPTIONS", "CI", "FORCE_COLOR", "NO_COLOR"]);
+    for (const k of Object.keys(env)) if (k.startsWith("WARM_") || k.startsWith("NODE_TEST") || drop.has(k)) delete env[k];
     this.env = {
       ...env,
       XDG_RUNTIME_DIR: join(this.dir, "run"),
