@@ -199,11 +199,12 @@ void client_run(const char *version, const char *exe, char **argv)
 		}
 	}
 
-	/* A background job reading its terminal is stopped by SIGTTIN; a warm
-	 * process is in another session, where the kernel would not stop it
-	 * and it could take the shell's input. Such a job runs directly. */
-	{
-		pid_t fg = tcgetpgrp(0);
+	/* A background job reading its terminal is stopped by SIGTTIN (and one
+	 * writing to it, under `stty tostop`, by SIGTTOU); a warm process is in
+	 * another session, where the kernel would not stop it and it could take
+	 * the shell's input. A background job on its terminal runs directly. */
+	for (i = 0; i < 3; i++) {
+		pid_t fg = tcgetpgrp(i);
 
 		if (fg > 0 && fg != getpgrp()) {
 			TRACE("a background job on its terminal: running directly");

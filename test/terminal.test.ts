@@ -97,17 +97,20 @@ test("bg resumes a stopped tool in the background", async () => {
   assert.equal(await t.status("kill %1; wait %1"), 143);
 });
 
-test("a background job that reads the terminal is stopped by the terminal, as directly", async () => {
+test("a background job that reads the terminal (or writes under tostop) is stopped by the terminal, as directly", async () => {
   await warmed("facts");
-  for (const form of [direct, warm]) {
+  const cases = [`${direct} ask`, `${warm} ask`, `${direct} facts`, `${warm} facts`];
+  for (const job of cases) {
+    const tostop = job.endsWith("facts");
+    if (tostop) assert.equal(await t.status("stty tostop"), 0);
     const at = t.screen.length;
-    t.line(`${form} ask &`);
+    t.line(`${job} &`);
     // bash reports a stopped job at its next prompt: ask until it does.
     for (let i = 0; i < 80 && !/Stopped/.test(t.screen.slice(at)); i++) {
       t.line("jobs");
       await new Promise((r) => setTimeout(r, 250));
     }
-    await t.expect(/Stopped/, `${form}: the job stops on terminal input`);
+    await t.expect(/Stopped/, `${job}: the job stops on terminal ${tostop ? "output" : "input"}`);
     // (wait on a stopped job returns at once, so its status says nothing here)
     t.line("kill -9 %1");
     for (let i = 0; i < 80; i++) {
@@ -117,6 +120,7 @@ test("a background job that reads the terminal is stopped by the terminal, as di
       const seen = t.screen.slice(mark);
       if (seen.includes("JOBS-DONE") && !seen.includes("Stopped") && !seen.includes("Running")) break;
     }
+    if (tostop) assert.equal(await t.status("stty -tostop"), 0);
   }
 });
 
