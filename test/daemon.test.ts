@@ -128,8 +128,8 @@ test("the daemon killed mid-run: the shim says so and exits 255, the tool is not
     let stderr = "";
     child.stderr?.on("data", (d) => (stderr += d));
     const toolPid = await printedPid(child.stdout!);
-    // Only a warm run can lose its daemon; say so clearly if this one was not.
-    assert.match(stderr, /started: pid/, `the run was not warm: ${stderr}`);
+    // The tool runs only after `started` was sent to the shim (protocol: go); the shim logs it soon.
+    await other.until(() => `the shim to log that the tool started; its trace: ${stderr}`, () => /started: pid/.test(stderr));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
     process.kill(daemonPid, "SIGKILL");
     await other.until(() => `the shim to exit after losing its daemon; its trace: ${stderr}`, () => child.exitCode !== null);

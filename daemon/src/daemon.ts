@@ -135,6 +135,7 @@ export class Daemon implements ConnectionHandler {
     // Node restores fds 0-2 at exit as it found them at start-up; a warm
     // process found other fds, so the shim does it (protocol-spec).
     conn.send({ t: "started", pid: wp.pid, pgid: wp.pid, reset_stdio: true });
+    wp.go();
     const exit = await wp.exited;
     this.node.noteRunning(-1);
     this.active.delete(conn);

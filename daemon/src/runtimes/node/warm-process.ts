@@ -177,6 +177,15 @@ export class WarmProcess {
     native.sendAll(this.link, encodeFrame(message), fds);
   }
 
+  /** Lets a process that has taken its run start the tool (after the shim was told `started`). */
+  go(): void {
+    try {
+      this.send({ t: "go" }, []);
+    } catch {
+      // It died meanwhile: its exit is reported as usual.
+    }
+  }
+
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
     if (this.state === "gone") return;
     try {

@@ -127,8 +127,12 @@ function main(): void {
   const ownFds = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd > 2 && !request.fds.includes(fd) && !stdio.fds.includes(fd));
   takeRequest(request.message, request.fds, preloaded, ownFds);
   // Before any of the tool's code runs: until this arrives, the daemon may
-  // still run the command directly if this process dies.
+  // still run the command directly if this process dies. The tool starts
+  // only on `go`, sent once the shim has been told it started, so a daemon
+  // dying in between can never make the shim run the command a second time.
   send(CTL, { t: "taken" });
+  const go = readFrame(CTL);
+  if (!go || go.message.t !== "go") native.exitNow(0, CTL, Buffer.alloc(0), Buffer.alloc(0), ownFds);
   // Only once 0-2 are the caller's: closing the preload pty's master hangs
   // up its slave, and that must not race with fds still pointing at it.
   stdio.close();
