@@ -196,7 +196,9 @@ function signalNumber(name: NodeJS.Signals): number {
 
 // Index of RLIMIT_NOFILE's soft limit in the request's rlimits (protocol-spec).
 const NOFILE_SOFT = 10;
+// The daemon's own never change: read once.
 const OWN_IDS = [process.getgid?.() ?? 0, ...new Set(process.getgroups?.() ?? [])];
+const OWN_RLIMITS = native.getrlimits();
 
 /**
  * A warm process has the daemon's gid, groups and resource limits, and the
@@ -210,7 +212,7 @@ function credentialsDiffer(request: RunRequest): string | null {
   const theirs = new Set([gid, ...groups]);
   const mine = new Set(OWN_IDS);
   if (gid !== OWN_IDS[0] || theirs.size !== mine.size || [...theirs].some((g) => !mine.has(g))) return "the caller's groups differ from the daemon's";
-  const own = native.getrlimits();
+  const own = OWN_RLIMITS;
   // Node raises its RLIMIT_NOFILE soft limit to the hard one as it starts
   // (a direct `node` run does too), so only that hard limit can differ.
   const compared = (i: number) => i !== NOFILE_SOFT;

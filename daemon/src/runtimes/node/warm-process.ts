@@ -43,7 +43,6 @@ export class WarmProcess {
   state: "starting" | "ready" | "running" | "gone" = "starting";
   readonly ready: Promise<ReadyInfo | null>;
   readonly exited: Promise<ExitInfo>;
-  readonly startedAt = Date.now();
   /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
   rssKiB = 0;
   private link: number;

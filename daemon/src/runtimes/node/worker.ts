@@ -68,7 +68,7 @@ function withLazyStdio<T>(fn: () => T): T {
 }
 
 /** Takes on the caller's invocation; when this returns, Node runs the entry. */
-function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[]): void {
+function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[], mask: string): void {
   for (let fd = 0; fd < 3; fd++) {
     native.dup2(fds[fd], fd);
     native.close(fds[fd]);
@@ -80,7 +80,8 @@ function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds
   const argv = run.argv as Buffer[];
   process.argv.splice(2, Infinity, ...argv.slice(run.args_from as number).map((a) => a.toString("utf8")));
   installExit(CTL, preloaded, WARM_DIST, ownFds);
-  if ([0, 1, 2].some((fd) => native.fdKind(fd) === "tty")) watchDevTty(CTL);
+  // The caller's fds are terminals exactly where the pool's are (the tty mask is in the key).
+  if (mask.includes("t")) watchDevTty(CTL);
   // warm's own modules leave the tool's view of the module cache.
   for (const id of Object.keys(require.cache)) if (id.startsWith(WARM_DIST)) delete require.cache[id];
 }
@@ -95,7 +96,8 @@ function main(): void {
   if (!first || first.message.t !== "preload") process.exit(first ? 70 : 0);
   const p = first.message;
   const script = process.argv[1];
-  const stdio = preloadStdio(String(p.stdio ?? "---"));
+  const mask = String(p.stdio ?? "---");
+  const stdio = preloadStdio(mask);
   const learnEsm = p.learn_esm === true;
   if (learnEsm) {
     // Off-thread hooks (Node >= 20.6) see every module the tool loads through the ESM loader.
@@ -104,7 +106,6 @@ function main(): void {
   const restoreMain = p.main_is_cjs === true ? mainModuleStandIn() : () => {};
   const modules = (p.modules as WireValue[]).map((m) => m as unknown as ModuleRef);
   const excluded = (p.exclude as string[] | undefined) ?? [];
-  const mask = String(p.stdio ?? "---");
   const report = preloadModules(modules, (id) => id === script || excluded.some((x) => id.includes(x)), stdio.outputSince, Module.createRequire(script), mask);
   send(CTL, {
     t: "ready",
@@ -118,14 +119,15 @@ function main(): void {
   });
   if (!report.clean) process.exit(0);
   const preloaded = new Set(Object.keys(require.cache));
+  // fds open now belong to Node and libuv, not to the tool: they stay open
+  // to the end (listed before the request, off the path of the run).
+  const ownFds = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd > 2 && !stdio.fds.includes(fd));
 
   const request = readFrame(CTL);
   if (!request) process.exit(0); // the daemon let this process go
   if (request.message.t !== "run" || request.fds.length !== 3) process.exit(70);
   restoreMain();
-  // fds open now belong to Node and libuv, not to the tool: they stay open to the end.
-  const ownFds = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd > 2 && !request.fds.includes(fd) && !stdio.fds.includes(fd));
-  takeRequest(request.message, request.fds, preloaded, ownFds);
+  takeRequest(request.message, request.fds, preloaded, ownFds, mask);
   // Before any of the tool's code runs: until this arrives, the daemon may
   // still run the command directly if this process dies. The tool starts
   // only on `go`, sent once the shim has been told it started, so a daemon
