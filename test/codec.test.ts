@@ -54,13 +54,27 @@ test("frame reader: fds belong to the frame whose first byte they came with", ()
   const reader = new FrameReader();
   assert.deepEqual(reader.push(frame.subarray(0, 3), [10, 11, 12]), []);
   assert.equal(reader.next(), null);
-  // fds arriving in the middle of a frame are stray: handed back to be closed.
-  assert.deepEqual(reader.push(frame.subarray(3, 5), [13]), [13]);
+  // fds arriving with a read in which no frame starts are stray: handed back to be closed.
+  reader.push(frame.subarray(3, 5), [13]);
   reader.push(frame.subarray(5), []);
   const got = reader.next();
   assert.ok(got);
   assert.deepEqual(got.fds, [10, 11, 12]);
   assert.equal(render(got.message), '{"t": "ok"}');
+  assert.deepEqual(reader.takeStray(), [13]);
+});
+
+test("frame reader: a read that brings earlier frames too gives its fds to the last frame starting in it", () => {
+  // A stream socket merges what was sent before the fds into the read that carries them.
+  const reader = new FrameReader();
+  reader.push(Buffer.concat([encodeFrame({ t: "a" }), encodeFrame({ t: "b" }), encodeFrame({ t: "c" }).subarray(0, 6)]), [20]);
+  reader.push(encodeFrame({ t: "c" }).subarray(6), []);
+  assert.deepEqual(reader.next()?.fds, []);
+  assert.deepEqual(reader.next()?.fds, []);
+  const c = reader.next();
+  assert.equal(c?.message.t, "c");
+  assert.deepEqual(c?.fds, [20]);
+  assert.deepEqual(reader.drainFds(), []);
 });
 
 test("frame reader: the fds of a frame that fails to decode stay with the reader, to be closed", () => {

@@ -29,7 +29,9 @@ const APPEARS = IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM;
 const ALWAYS_RELEVANT = new Set([
   "node_modules", "package.json", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", ".pnp.cjs", ".pnp.js",
 ]);
-const MODULE_EXT = new Set([".js", ".cjs", ".mjs", ".json", ".node", ".ts", ".mts", ".cts"]);
+const MODULE_EXT = new Set([".js", ".cjs", ".mjs", ".json", ".node", ".ts", ".mts", ".cts", ".py", ".pth", ".so"]);
+// Written by the interpreter itself as modules load: never a change of what loads.
+const IGNORED = new Set(["__pycache__"]);
 
 interface DirWatch {
   wd: number;
@@ -103,6 +105,7 @@ export class ChangeWatch {
         this.forget(path, d);
         continue;
       }
+      if (IGNORED.has(name)) continue;
       const loaded = d.files.get(name);
       if (loaded) for (const owner of loaded) stale.add(owner);
       if (ALWAYS_RELEVANT.has(name) || (mask & APPEARS && (mask & IN_ISDIR || MODULE_EXT.has(extname(name))))) {

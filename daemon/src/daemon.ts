@@ -1,12 +1,15 @@
 // Serves requests: `run` goes to a warm process of the right pool (or back
 // to the shim as `direct`), `status` reports, `stop` ends everything.
+import { statSync } from "node:fs";
 import type { ConfigSource } from "./config";
 import type { Logger } from "./log";
 import { native } from "./native";
 import { PROTOCOL_VERSION, ProtocolError } from "./protocol/codec";
 import { asString, messageType, parseRun, type RunRequest } from "./protocol/messages";
-import type { NodeRuntime } from "./runtimes/node/runtime";
-import type { WarmProcess } from "./runtimes/node/warm-process";
+import type { Limits } from "./limits";
+import type { WarmProcess } from "./pool";
+import { identify } from "./runtimes/program";
+import type { Prepared, WarmRuntime } from "./runtimes/runtime";
 import { Stats } from "./stats";
 import type { Connection, ConnectionHandler, Request } from "./transport";
 
@@ -16,7 +19,8 @@ export class Daemon implements ConnectionHandler {
   lastActivity = Date.now();
 
   constructor(
-    private readonly node: NodeRuntime,
+    private readonly runtimes: WarmRuntime[],
+    private readonly limits: Limits,
     private readonly config: ConfigSource,
     private readonly log: Logger,
     private readonly stop: () => void,
@@ -67,26 +71,35 @@ export class Daemon implements ConnectionHandler {
       return conn.finish({ t: "direct", why: differs });
     }
     this.config.refresh();
-    this.node.catchUp(); // a file changed before this request must not be run stale
+    for (const runtime of this.runtimes) runtime.catchUp(); // a file changed before this request must not be run stale
     const received = process.hrtime.bigint();
-    const prepared = this.node.prepare(request, req.fds);
+    const prepared = this.prepare(request, req.fds);
     if ("direct" in prepared) {
       for (const fd of req.fds) native.close(fd);
       this.stats.direct++;
       return conn.finish({ t: "direct", why: prepared.direct });
     }
     this.active.set(conn, null);
-    void this.handOff(conn, request, req.fds, prepared, received);
+    void this.handOff(conn, req.fds, prepared, received);
   }
 
-  private async handOff(
-    conn: Connection,
-    request: RunRequest,
-    fds: number[],
-    prepared: Exclude<ReturnType<NodeRuntime["prepare"]>, { direct: string }>,
-    received: bigint,
-  ): Promise<void> {
-    const { pool, plan, toolId } = prepared;
+  private prepare(request: RunRequest, fds: number[]): ({ runtime: WarmRuntime } & Prepared) | { direct: string } {
+    const cwd = request.cwd.toString("utf8");
+    try {
+      if (!statSync(request.cwd).isDirectory()) return { direct: "working directory is not a directory" };
+    } catch {
+      return { direct: "working directory is gone" };
+    }
+    const program = identify(request, cwd);
+    if ("direct" in program) return program;
+    const runtime = this.runtimes.find((r) => r.kind === program.kind);
+    if (!runtime) return { direct: `no ${program.kind} runtime` };
+    const prepared = runtime.prepare(program, request, fds);
+    return "direct" in prepared ? prepared : { runtime, ...prepared };
+  }
+
+  private async handOff(conn: Connection, fds: number[], prepared: { runtime: WarmRuntime } & Prepared, received: bigint): Promise<void> {
+    const { pool, toolId, runtime } = prepared;
     let wp: WarmProcess | null = null;
     try {
       wp = await pool.acquire();
@@ -113,7 +126,7 @@ export class Daemon implements ConnectionHandler {
     }
     let taken: Promise<boolean>;
     try {
-      taken = wp.run(this.node.runMessage(request, plan), fds);
+      taken = wp.run(prepared.message, fds);
     } catch (error) {
       taken = Promise.resolve(false);
       this.log.warn({ err: (error as Error).message }, "hand-off failed");
@@ -130,19 +143,19 @@ export class Daemon implements ConnectionHandler {
       setImmediate(refill);
       return conn.finish({ t: "direct", why: "the warm process died before taking the run" });
     }
-    this.node.noteRunning(1);
+    this.limits.running++;
     this.stats.handedOff(Number(process.hrtime.bigint() - received) / 1e3);
     // Node restores fds 0-2 at exit as it found them at start-up; a warm
     // process found other fds, so the shim does it (protocol-spec).
-    conn.send({ t: "started", pid: wp.pid, pgid: wp.pid, reset_stdio: true });
+    conn.send({ t: "started", pid: wp.pid, pgid: wp.pid, reset_stdio: prepared.resetStdio });
     wp.go();
     const exit = await wp.exited;
-    this.node.noteRunning(-1);
+    this.limits.running--;
     this.active.delete(conn);
     this.lastActivity = Date.now();
     this.stats.finished(Number(process.hrtime.bigint() - received) / 1e3);
-    this.node.noteRun(toolId);
-    if (exit.signal) conn.finish({ t: "exit", signal: signalNumber(exit.signal) });
+    runtime.noteRun(toolId);
+    if (exit.signal) conn.finish({ t: "exit", signal: exit.signal });
     else conn.finish({ t: "exit", code: exit.code ?? 255 });
     clearTimeout(early);
     setImmediate(refill);
@@ -155,7 +168,8 @@ export class Daemon implements ConnectionHandler {
   }
 
   status(): { text: string; json: string } {
-    const pools = [...this.node.pools.values()].filter((p) => !p.closed).map((p) => ({
+    const pools = this.runtimes.flatMap((r) => [...r.pools.values()].filter((p) => !p.closed).map((p) => ({ runtime: r.kind, pool: p }))).map(({ runtime, pool: p }) => ({
+      runtime,
       tool: p.label,
       script: p.script,
       key: p.key,
@@ -164,7 +178,7 @@ export class Daemon implements ConnectionHandler {
       hits: p.hits,
       misses: p.misses,
       broken: p.broken,
-      pids: p.processes().map((wp) => wp.pid),
+      pids: [...p.helperPids(), ...p.processes().map((wp) => wp.pid)].filter((pid) => pid > 0),
     }));
     const data = {
       version: this.version,
@@ -187,11 +201,6 @@ export class Daemon implements ConnectionHandler {
     ];
     return { text: lines.join("\n") + "\n", json: JSON.stringify(data) };
   }
-}
-
-function signalNumber(name: NodeJS.Signals): number {
-  const { signals } = require("node:os").constants as { signals: Record<string, number> };
-  return signals[name] ?? 9;
 }
 
 // Index of RLIMIT_NOFILE's soft limit in the request's rlimits (protocol-spec).

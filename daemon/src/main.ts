@@ -8,7 +8,10 @@ import { createLogger } from "./log";
 import { native } from "./native";
 import { ensurePrivateDir, resolvePaths } from "./paths";
 import { PreloadStore } from "./preload-store";
+import { Limits } from "./limits";
 import { NodeRuntime } from "./runtimes/node/runtime";
+import { PythonRuntime } from "./runtimes/python/runtime";
+import type { WarmRuntime } from "./runtimes/runtime";
 import { Listener } from "./transport";
 import { WARM_VERSION } from "./version";
 import { join } from "node:path";
@@ -51,7 +54,10 @@ function main(): void {
 
   const config = new ConfigSource(paths.configFile, (error) => log.error({ error }, "config error; using defaults"));
   const store = new PreloadStore(join(paths.stateDir, "preload"), log);
-  const node = new NodeRuntime(store, log, () => config.current);
+  const runtimes: WarmRuntime[] = [];
+  const limits = new Limits(() => config.current, () => runtimes.flatMap((r) => [...r.pools.values()]));
+  const node = new NodeRuntime(store, log, () => config.current, limits);
+  runtimes.push(node, new PythonRuntime(store, log, () => config.current, limits));
   let stopping = false;
   const shutdown = (why: string) => {
     if (stopping || retiring) return;
@@ -63,7 +69,7 @@ function main(): void {
     } catch {
       // already gone
     }
-    node.closeAll();
+    for (const runtime of runtimes) runtime.closeAll();
     store.flush();
     log.flush();
     // Running tools finish on their own; give idle warm processes a moment to see EOF.
@@ -84,7 +90,7 @@ function main(): void {
       // already gone
     }
     native.close(lock);
-    node.closeAll();
+    for (const runtime of runtimes) runtime.closeAll();
     store.flush();
     const done = setInterval(() => {
       if (daemon.busy) return;
@@ -93,7 +99,7 @@ function main(): void {
       process.exit(0);
     }, 100);
   };
-  const daemon = new Daemon(node, config, log, () => shutdown("stop request"), WARM_VERSION, retire);
+  const daemon = new Daemon(runtimes, limits, config, log, () => shutdown("stop request"), WARM_VERSION, retire);
   const uid = process.getuid ? process.getuid() : 0;
   const listener = new Listener(listenFd, uid, daemon, (other) => log.warn({ uid: other }, "refused a connection from another user"));
 
@@ -106,7 +112,7 @@ function main(): void {
   process.on("SIGHUP", () => {}); // the shim's terminal closing is not our business
   const sweep = setInterval(() => {
     const now = Date.now();
-    node.sweep(now);
+    for (const runtime of runtimes) runtime.sweep(now);
     if (!daemon.busy && now - daemon.lastActivity > config.current.idleTimeoutMs) shutdown("idle timeout");
   }, 1000);
   sweep.unref();

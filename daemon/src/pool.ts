@@ -1,12 +1,36 @@
 // Warm processes ready for one key. Each serves one invocation; the pool
 // starts replacements in the background so the next caller finds one ready.
-import type { ReadyInfo, WarmProcess } from "./runtimes/node/warm-process";
+import type { Message } from "./protocol/codec";
+
+export interface ExitInfo {
+  code: number | null;
+  /** The number of the signal that ended it, or null. */
+  signal: number | null;
+}
+
+/** A process that serves one invocation: a fresh Node process, or a child forked from a Python template. */
+export interface WarmProcess {
+  readonly pid: number;
+  state: "starting" | "ready" | "running" | "gone";
+  /** What it reported once it could serve (runtime-specific), or null if it never could. */
+  readonly ready: Promise<object | null>;
+  readonly exited: Promise<ExitInfo>;
+  /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
+  rssKiB: number;
+  /** Hands a run over with the caller's fds: true once taken (no tool code ran yet), false if it died first. */
+  run(message: Message, fds: number[]): Promise<boolean>;
+  /** Lets a process that took its run start the tool. */
+  go(): void;
+  kill(signal?: NodeJS.Signals): void;
+  /** Lets an idle process go quietly. */
+  release(): void;
+}
 
 export interface PoolOwner {
   /** Starts a new warm process for this pool (its spec is rebuilt each time, from what was learned). */
   launch(pool: Pool): WarmProcess | null;
   /** Judges a process that finished preloading: may it serve callers, and was anything learned from it? */
-  assess(pool: Pool, info: ReadyInfo): { usable: boolean; learned: boolean };
+  assess(pool: Pool, info: object): { usable: boolean; learned: boolean };
   /** Whether `pool` may start one more process under the global limit (evicting least recently used ones if needed). */
   canStartMore(pool: Pool): boolean;
 }
@@ -129,4 +153,7 @@ export class Pool {
   processes(): WarmProcess[] {
     return [...this.readyList, ...this.starting];
   }
+
+  /** Processes of the pool's own beyond its warm ones (a Python template), for status. */
+  helperPids: () => number[] = () => [];
 }

@@ -7,7 +7,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { Logger } from "./log";
 
-export type ModuleRef = [kind: "cjs" | "esm", id: string];
+/** A module to preload: kind `cjs` or `esm` (Node, by path or URL) or `py` (Python, by module name). */
+export type ModuleRef = [kind: "cjs" | "esm" | "py", id: string];
 
 /** A question a module asked of process.argv while loading: [op, arg] (the answer varies by caller). */
 export type ArgvQuestion = [op: string, arg: string | number | null];
@@ -19,6 +20,8 @@ export interface ToolRecord {
   argvQuestions: ArgvQuestion[];
   /** Some module reads process.cwd() while loading: the working directory is part of the key. */
   usesCwd: boolean;
+  /** Some module reads the umask while loading (Python): the umask is part of the key. */
+  usesUmask: boolean;
   /** The tool opened /dev/tty: at a terminal it runs directly. */
   needsTty: boolean;
   esm: boolean;
@@ -41,7 +44,7 @@ export class PreloadStore {
   get(id: string): ToolRecord {
     let record = this.records.get(id);
     if (!record) {
-      record = this.read(id) ?? { modules: [], dropped: {}, envNames: [], argvQuestions: [], usesCwd: false, needsTty: false, esm: false, runs: 0 };
+      record = this.read(id) ?? { modules: [], dropped: {}, envNames: [], argvQuestions: [], usesCwd: false, usesUmask: false, needsTty: false, esm: false, runs: 0 };
       this.records.set(id, record);
     }
     return record;
@@ -53,7 +56,7 @@ export class PreloadStore {
     const known = new Set(record.modules.map((m) => m[1]));
     let added = false;
     for (const [kind, ref] of modules) {
-      if (kind !== "cjs" && kind !== "esm") continue;
+      if (kind !== "cjs" && kind !== "esm" && kind !== "py") continue;
       if (typeof ref !== "string" || known.has(ref) || ref === entry || ref === `file://${entry}`) continue;
       if (record.modules.length >= MAX_MODULES) break;
       if (kind === "esm") record.esm = true;
@@ -108,8 +111,8 @@ export class PreloadStore {
     return true;
   }
 
-  /** Sets one of the tool's yes/no facts (usesCwd, needsTty); true if that is news. */
-  mark(id: string, fact: "usesCwd" | "needsTty"): boolean {
+  /** Sets one of the tool's yes/no facts (usesCwd, usesUmask, needsTty); true if that is news. */
+  mark(id: string, fact: "usesCwd" | "usesUmask" | "needsTty"): boolean {
     const record = this.get(id);
     if (record[fact]) return false;
     record[fact] = true;
@@ -131,7 +134,7 @@ export class PreloadStore {
       const r = JSON.parse(readFileSync(this.file(id), "utf8")) as ToolRecord;
       if (!Array.isArray(r.modules) || typeof r.dropped !== "object" || !Array.isArray(r.envNames)) return null;
       const argvQuestions = Array.isArray(r.argvQuestions) ? r.argvQuestions : [];
-      return { modules: r.modules, dropped: r.dropped, envNames: r.envNames, argvQuestions, usesCwd: r.usesCwd === true, needsTty: r.needsTty === true, esm: r.esm === true, runs: r.runs | 0 };
+      return { modules: r.modules, dropped: r.dropped, envNames: r.envNames, argvQuestions, usesCwd: r.usesCwd === true, usesUmask: r.usesUmask === true, needsTty: r.needsTty === true, esm: r.esm === true, runs: r.runs | 0 };
     } catch {
       return null;
     }

@@ -35,7 +35,8 @@ export class WarmEnv {
     // The same environment on every machine: CI=true (as CI sets it) and
     // colour variables change what tools, node included, decide.
     const drop = new Set(["NODE_OPTIONS", "CI", "FORCE_COLOR", "NO_COLOR"]);
-    for (const k of Object.keys(env)) if (k.startsWith("WARM_") || k.startsWith("NODE_TEST") || drop.has(k)) delete env[k];
+    // PYTHON* too: Python tests set what they test.
+    for (const k of Object.keys(env)) if (k.startsWith("WARM_") || k.startsWith("NODE_TEST") || k.startsWith("PYTHON") || drop.has(k)) delete env[k];
     this.env = {
       ...env,
       XDG_RUNTIME_DIR: join(this.dir, "run"),
@@ -147,3 +148,6 @@ export function fixture(name: string): string {
 }
 
 export const NODE = process.execPath;
+
+/** A real CPython binary (Debian's, which Mercurial uses too); a PATH wrapper such as pyenv's shim would run directly. */
+export const PYTHON = "/usr/bin/python3";

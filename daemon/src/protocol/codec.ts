@@ -125,27 +125,41 @@ function normalize(v: unknown): Value {
 
 /**
  * Accumulates bytes (and the fds that came with them) from a stream and
- * yields whole frames. fds belong to the frame whose first byte arrived
- * with them, as the spec says.
+ * yields whole frames. fds belong to the frame whose first byte was sent
+ * with them (the spec). A stream socket may hand over earlier frames in
+ * the same read, but never reads past the bytes that carried fds, so the
+ * fds of a read belong to the last frame that starts within it; a read
+ * within which no frame starts carries stray fds.
  */
 export class FrameReader {
   private chunks: Buffer[] = [];
   private size = 0;
-  private pendingFds: number[] = [];
-  private frameFds: number[] | null = null;
+  /** Stream offsets: bytes taken as frames so far, and bytes received. */
+  private consumed = 0;
+  private received = 0;
+  /** fds with the stream range [from, to) of the read that brought them. */
+  private marks: { from: number; to: number; fds: number[] }[] = [];
+  private stray: number[] = [];
 
-  /** Adds bytes; returns the fds that arrived where the spec allows none (caller closes them). */
+  /** Adds bytes; returns fds known so far to be where the spec allows none (caller closes them). */
   push(data: Buffer, fds: number[]): number[] {
-    let stray: number[] = [];
     if (fds.length > 0) {
-      if (this.size === 0) this.pendingFds.push(...fds);
-      else stray = fds;
+      if (data.length === 0) this.stray.push(...fds);
+      else this.marks.push({ from: this.received, to: this.received + data.length, fds });
     }
     if (data.length > 0) {
       this.chunks.push(data);
       this.size += data.length;
+      this.received += data.length;
     }
-    return stray;
+    return this.takeStray();
+  }
+
+  /** fds found stray so far (by push or next); the caller closes them. */
+  takeStray(): number[] {
+    const out = this.stray;
+    this.stray = [];
+    return out;
   }
 
   /** The next whole frame, or null. Throws ProtocolError for a bad length. */
@@ -155,17 +169,23 @@ export class FrameReader {
     const length = head.readUInt32BE(0);
     if (length === 0) throw new ProtocolError("frame-empty", "frame length 0");
     if (length > MAX_FRAME) throw new ProtocolError("frame-too-large", `frame of ${length} bytes is over the ${MAX_FRAME}-byte limit`);
-    if (this.size < 4 + length) {
-      if (this.frameFds === null) this.frameFds = this.takeFds();
-      return null;
-    }
+    if (this.size < 4 + length) return null;
+    const start = this.consumed;
+    const end = start + 4 + length;
     const all = this.take(4 + length);
-    const fds = this.frameFds ?? this.takeFds();
-    this.frameFds = null;
+    this.consumed = end;
+    let fds: number[] = [];
+    // Reads that ended inside this frame are settled: their fds are this
+    // frame's if it started within them, stray if no frame did.
+    while (this.marks.length > 0 && this.marks[0].to <= end) {
+      const mark = this.marks.shift()!;
+      if (mark.from <= start && fds.length === 0) fds = mark.fds;
+      else this.stray.push(...mark.fds);
+    }
     try {
       return { message: decodePayload(all.subarray(4)), fds };
     } catch (error) {
-      this.pendingFds.unshift(...fds); // still ours to close (drainFds)
+      this.stray.push(...fds); // still ours to close (drainFds)
       throw error;
     }
   }
@@ -175,17 +195,11 @@ export class FrameReader {
     return this.size;
   }
 
-  /** fds held for a frame that never completed; the caller closes them. */
+  /** fds not (or no longer) given to a frame; the caller closes them. */
   drainFds(): number[] {
-    const fds = [...(this.frameFds ?? []), ...this.pendingFds];
-    this.frameFds = null;
-    this.pendingFds = [];
-    return fds;
-  }
-
-  private takeFds(): number[] {
-    const fds = this.pendingFds;
-    this.pendingFds = [];
+    const fds = [...this.stray, ...this.marks.flatMap((m) => m.fds)];
+    this.stray = [];
+    this.marks = [];
     return fds;
   }
 

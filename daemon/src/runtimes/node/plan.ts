@@ -1,9 +1,10 @@
 // Decides whether a request is a Node script warm can run, and what a run
 // of it depends on at load time (its key). Anything warm does not fully
 // understand goes direct: slower, never different.
-import { closeSync, openSync, readSync, realpathSync, statSync } from "node:fs";
-import { basename, delimiter, isAbsolute, resolve } from "node:path";
+import { realpathSync, statSync } from "node:fs";
+import { basename, resolve } from "node:path";
 import { envLookup, type RunRequest } from "../../protocol/messages";
+import { type Program, realpathOr } from "../program";
 
 export interface NodePlan {
   nodeExe: string;
@@ -40,86 +41,11 @@ const DIRECT = /^(-e|--eval|-p|--print|-c|--check|-i|--interactive|--test.*|--wa
 const BOOLEAN = /^(--no-warnings|--no-deprecation|--throw-deprecation|--trace-deprecation|--pending-deprecation|--trace-warnings|--trace-uncaught|--enable-source-maps|--preserve-symlinks|--preserve-symlinks-main|--abort-on-uncaught-exception|--expose-gc|--no-addons|--no-global-search-paths|--frozen-intrinsics|--disable-proto=.*|--experimental-vm-modules|--experimental-wasm-modules|--experimental-json-modules|--experimental-import-meta-resolve|--experimental-specifier-resolution=.*|--experimental-detect-module|--no-experimental-.*|--experimental-require-module|--harmony.*|--jitless|--no-opt|--use-strict|--zero-fill-buffers|--force-context-aware|--no-force-async-hooks-checks|--report-on-fatalerror|--report-uncaught-exception|--trace-sigint|--trace-exit|--trace-sync-io|--track-heap-objects)$/;
 const NODE_OPTIONS_DIRECT = /(^|\s)(-r|--require|--import|--loader|--experimental-loader|--env-file|--inspect|--watch|--test)\b/;
 
-function isNodeBinary(path: string): boolean {
-  return /^node(js)?(\d+)?$/.test(basename(path));
-}
-
-/** PATH lookup as the caller's shell would do it (the daemon's own PATH is not the caller's). */
-function which(name: string, env: Buffer[], cwd: string): string | null {
-  const path = envLookup(env, "PATH") ?? "/bin:/usr/bin";
-  for (const dir of path.split(delimiter)) {
-    const candidate = resolve(cwd, dir || ".", name);
-    try {
-      const st = statSync(candidate);
-      if (st.isFile() && (st.mode & 0o111) !== 0) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
-interface Shebang {
-  interpreter: string;
-  /** Words the interpreter gets before the script. */
-  words: string[];
-  argv0: string;
-}
-
-function readShebang(exe: string): Shebang | null {
-  const buf = Buffer.alloc(256);
-  let n = 0;
-  let fd = -1;
-  try {
-    fd = openSync(exe, "r");
-    n = readSync(fd, buf, 0, buf.length, 0);
-  } catch {
-    return null;
-  } finally {
-    if (fd >= 0) closeSync(fd);
-  }
-  if (n < 2 || buf[0] !== 0x23 || buf[1] !== 0x21) return null;
-  const end = buf.indexOf(0x0a);
-  const line = buf.subarray(2, end < 0 ? n : end).toString("utf8").replace(/\r$/, "").trim();
-  const space = line.search(/[ \t]/);
-  const interpreter = space < 0 ? line : line.slice(0, space);
-  const rest = space < 0 ? "" : line.slice(space).trim();
-  if (basename(interpreter) === "env") {
-    // `#!/usr/bin/env node` or `#!/usr/bin/env -S node --flags`
-    const words = rest.startsWith("-S ") ? rest.slice(3).trim().split(/\s+/) : [rest];
-    if (words[0]?.startsWith("-") || words[0]?.includes("=")) return null;
-    return { interpreter: words[0], words: words.slice(1), argv0: words[0] };
-  }
-  // The kernel passes everything after the interpreter as one word.
-  return { interpreter, words: rest ? [rest] : [], argv0: interpreter };
-}
-
-export function planNode(request: RunRequest, cwd: string): PlanResult {
-  const exe = request.exe.toString("utf8");
+export function planNode(program: Program, request: RunRequest, cwd: string): PlanResult {
   const argv = request.argv.map((a) => a.toString("utf8"));
   const env = request.env;
-  let nodeExe: string;
-  let argv0: string;
-  let words: string[]; // the node process's argv after argv[0]
-  let argsBase: number; // index in request.argv matching words[0]
-  let scriptFromExe = false;
-
-  if (isNodeBinary(realpathOr(exe))) {
-    nodeExe = exe;
-    argv0 = argv[0];
-    words = argv.slice(1);
-    argsBase = 1;
-  } else {
-    const shebang = readShebang(exe);
-    if (!shebang) return { direct: `not a Node.js program: ${exe}` };
-    const interp = isAbsolute(shebang.interpreter) ? shebang.interpreter : which(shebang.interpreter, env, cwd);
-    if (!interp || !isNodeBinary(realpathOr(interp))) return { direct: `interpreter is not node: ${shebang.interpreter}` };
-    nodeExe = interp;
-    argv0 = shebang.argv0;
-    words = [...shebang.words, exe, ...argv.slice(1)];
-    argsBase = 1 - (shebang.words.length + 1);
-    scriptFromExe = true;
-  }
+  const exe = request.exe.toString("utf8");
+  const { interpreter: nodeExe, argv0, words, argsBase, scriptFromExe } = program;
 
   const execArgv: string[] = [];
   let i = 0;
@@ -169,14 +95,6 @@ export function planNode(request: RunRequest, cwd: string): PlanResult {
       toolNames: [...new Set([scriptFromExe ? basename(argv[0]) : basename(script), basename(script), script, scriptReal])],
     },
   };
-}
-
-function realpathOr(path: string): string {
-  try {
-    return realpathSync.native(path);
-  } catch {
-    return path;
-  }
 }
 
 /** Env variables that change what a Node tool does while it loads. */

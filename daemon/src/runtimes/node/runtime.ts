@@ -15,14 +15,17 @@
 //     seen to read while loading (learned; unset counts as a value).
 // The daemon runs as the caller's uid, so uid is implicitly part of it.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ChangeWatch } from "../../change-watch";
 import { type Config, toolSettings, type ToolSettings } from "../../config";
 import type { Logger } from "../../log";
 import { native } from "../../native";
+import type { Limits } from "../../limits";
 import { Pool, type PoolOwner } from "../../pool";
+import { identify, type Program } from "../program";
+import type { Prepared, WarmRuntime } from "../runtime";
 import { PreloadStore, type ToolRecord } from "../../preload-store";
 import { encodeFrame, type Message } from "../../protocol/codec";
 import type { RunRequest } from "../../protocol/messages";
@@ -33,11 +36,6 @@ import { type ReadyInfo, WarmProcess } from "./warm-process";
 // The reason preload.ts gives for a module that threw while loading.
 const FAILED = "failed to load";
 
-export interface Prepared {
-  pool: Pool;
-  plan: NodePlan;
-  toolId: string;
-}
 
 interface PoolContext {
   plan: NodePlan;
@@ -52,10 +50,10 @@ interface PoolContext {
   cwd: string;
 }
 
-export class NodeRuntime implements PoolOwner {
+export class NodeRuntime implements PoolOwner, WarmRuntime {
+  readonly kind = "node";
   readonly pools = new Map<string, Pool>();
   private contexts = new WeakMap<Pool, PoolContext>();
-  private running = 0;
 
   private readonly changes: ChangeWatch;
 
@@ -63,6 +61,7 @@ export class NodeRuntime implements PoolOwner {
     private readonly store: PreloadStore,
     private readonly log: Logger,
     private readonly config: () => Config,
+    private readonly limits: Limits,
   ) {
     this.changes = new ChangeWatch(
       (tools) => this.invalidate(tools),
@@ -86,8 +85,8 @@ export class NodeRuntime implements PoolOwner {
     }
   }
 
-  prepare(request: RunRequest, fds: number[]): Prepared | { direct: string } {
-    const keyed = this.key(request, fds);
+  prepare(program: Program, request: RunRequest, fds: number[]): Prepared | { direct: string } {
+    const keyed = this.key(program, request, fds);
     if ("direct" in keyed) return keyed;
     const { key, plan, toolId, ctx } = keyed;
     let pool = this.pools.get(key);
@@ -97,7 +96,7 @@ export class NodeRuntime implements PoolOwner {
       this.contexts.set(pool, ctx);
     }
     pool.size = ctx.settings.pool.size;
-    return { pool, plan, toolId };
+    return { pool, toolId, message: this.runMessage(request, plan), resetStdio: true };
   }
 
   /**
@@ -117,21 +116,18 @@ export class NodeRuntime implements PoolOwner {
       rlimits: [],
     };
     const fds = [0, 1, 2];
+    const program = identify(request, "/");
+    if ("direct" in program) return;
     for (let i = 0; i < rounds; i++) {
-      const keyed = this.key(request, fds);
+      const keyed = this.key(program, request, fds);
       if ("direct" in keyed) return;
       encodeFrame(this.runMessage(request, keyed.plan));
     }
   }
 
-  private key(request: RunRequest, fds: number[]): { key: string; plan: NodePlan; toolId: string; ctx: PoolContext } | { direct: string } {
+  private key(program: Program, request: RunRequest, fds: number[]): { key: string; plan: NodePlan; toolId: string; ctx: PoolContext } | { direct: string } {
     const cwd = request.cwd.toString("utf8");
-    try {
-      if (!statSync(request.cwd).isDirectory()) return { direct: "working directory is not a directory" };
-    } catch {
-      return { direct: "working directory is gone" };
-    }
-    const planned = planNode(request, cwd);
+    const planned = planNode(program, request, cwd);
     if ("direct" in planned) return planned;
     const plan = planned.plan;
     const settings = toolSettings(this.config(), plan.toolNames);
@@ -231,7 +227,8 @@ export class NodeRuntime implements PoolOwner {
     return list;
   }
 
-  assess(pool: Pool, info: ReadyInfo): { usable: boolean; learned: boolean } {
+  assess(pool: Pool, ready: object): { usable: boolean; learned: boolean } {
+    const info = ready as ReadyInfo;
     const ctx = this.contexts.get(pool);
     if (!ctx) return { usable: false, learned: false };
     // Files its modules read while loading: a change to one makes it stale like a module's.
@@ -260,31 +257,8 @@ export class NodeRuntime implements PoolOwner {
     return { usable: false, learned };
   }
 
-  /**
-   * The limits on warm processes: the pool's own memory limit, then the
-   * global count and memory limits, where ready processes of the least
-   * recently used other pools make room; if none can, nothing starts.
-   */
   canStartMore(asking: Pool): boolean {
-    const config = this.config();
-    const ctx = this.contexts.get(asking);
-    const poolLimit = (ctx?.settings.pool.maxMemoryMB ?? 0) * 1024;
-    const expected = asking.expectedKiB;
-    if (poolLimit > 0 && asking.readyKiB + asking.startingCount * expected + expected > poolLimit) return false;
-    const over = () => {
-      let count = this.running;
-      let kib = 0;
-      for (const pool of this.pools.values()) {
-        count += pool.readyCount + pool.startingCount;
-        kib += pool.readyKiB + pool.startingCount * pool.expectedKiB;
-      }
-      return count >= config.maxWarmProcesses || (config.maxMemoryMB > 0 && kib + expected > config.maxMemoryMB * 1024);
-    };
-    while (over()) {
-      const victim = [...this.pools.values()].filter((p) => p !== asking && p.readyCount > 0).sort((a, b) => a.lastUsed - b.lastUsed)[0];
-      if (!victim?.evictOne()) return false;
-    }
-    return true;
+    return this.limits.canStartMore(asking, this.contexts.get(asking)?.settings.pool.maxMemoryMB ?? 0);
   }
 
   runMessage(request: RunRequest, plan: NodePlan): Message {
@@ -303,10 +277,6 @@ export class NodeRuntime implements PoolOwner {
 
   noteRun(toolId: string): void {
     this.store.noteRun(toolId);
-  }
-
-  noteRunning(delta: number): void {
-    this.running += delta;
   }
 
   /** Drops pools unused for their idle timeout. */

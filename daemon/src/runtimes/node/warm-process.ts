@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { native, type Watcher } from "../../native";
 import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
 import type { Logger } from "../../log";
+import type { ExitInfo, WarmProcess as WarmHandle } from "../../pool";
+import { constants } from "node:os";
 import type { ArgvQuery } from "./stand-ins";
 
 export const WORKER_JS = join(__dirname, "worker.js");
@@ -20,10 +22,6 @@ export interface ReadyInfo {
   filesRead: string[];
 }
 
-export interface ExitInfo {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
 
 export interface LaunchSpec {
   nodeExe: string;
@@ -37,7 +35,7 @@ export interface LaunchSpec {
   readyTimeoutMs: number;
 }
 
-export class WarmProcess {
+export class WarmProcess implements WarmHandle {
   readonly child: ChildProcess;
   readonly pid: number;
   state: "starting" | "ready" | "running" | "gone" = "starting";
@@ -86,7 +84,7 @@ export class WarmProcess {
       this.resolveTaken?.(false);
       this.closeLink();
       // Died between `exit` and `closed` (another thread aborting as fds closed): the tool had finished.
-      this.resolveExit(this.reportedCode !== null ? { code: this.reportedCode, signal: null } : { code, signal });
+      this.resolveExit(this.reportedCode !== null ? { code: this.reportedCode, signal: null } : { code, signal: signal ? (constants.signals[signal] ?? 9) : null });
     });
     this.child.once("error", (error) => {
       log.warn({ err: error.message, node: spec.nodeExe }, "warm process failed to start");

@@ -1,0 +1,169 @@
+# One forked child: waits for its run, takes on the caller (fds, rlimit,
+# umask, cwd, env, argv, stdio), reports `taken`, waits for `go`, runs the
+# tool's entry as CPython would, and ends as CPython would (finish.py).
+import builtins
+import fcntl
+import importlib.machinery
+import io
+import os
+import resource
+import signal
+import sys
+import types
+
+from . import finish, wire
+
+NOFILE_SOFT = 10  # index of RLIMIT_NOFILE's soft limit in the request's rlimits
+
+
+def serve(fd, spec):
+    """Never returns: the child ends with os._exit or by a signal."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100)  # keep low fds free, as in a direct run
+    os.close(fd)
+    link = wire.Link(high)
+    try:
+        got = link.read()
+        if got is None:
+            os._exit(0)  # let go while idle
+        msg, fds = got
+        if msg.get("t") != "run" or len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            os._exit(70)
+        taken = take(msg, fds, spec)
+        link.send({"t": "taken"})
+        got = link.read()
+        if got is None or got[0].get("t") != "go":
+            os._exit(0)  # the daemon went away before the tool started: it never runs
+    except KeyboardInterrupt:
+        finish.die_by(signal.SIGINT)  # as a direct run interrupted while starting up
+    except BaseException:
+        os._exit(70)
+    run(link, spec, taken)
+
+
+def take(msg, fds, spec):
+    for i, fd in enumerate(fds):
+        os.dup2(fd, i)
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+    limits = msg.get("rlimits") or []
+    # The daemon (node) raised its NOFILE soft limit; the caller's may be lower.
+    if len(limits) > NOFILE_SOFT + 1:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = limits[NOFILE_SOFT]
+        wanted = resource.RLIM_INFINITY if wanted == -1 else wanted
+        if wanted != soft and (hard == resource.RLIM_INFINITY or 0 <= wanted <= hard):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    os.umask(msg["umask"])
+    os.chdir(msg["cwd"])
+    replace_env(msg["env"])
+    orig = [os.fsdecode(a) for a in msg["argv"]]
+    start = msg["args_from"]
+    if spec.mode == "script":
+        argv = [orig[start - 1]] + orig[start:]
+    else:
+        argv = ["-m" if spec.mode == "module" else "-c"] + orig[start:]
+    sys.argv = argv
+    if hasattr(sys, "orig_argv"):
+        sys.orig_argv = orig
+    for module, name, first, length, to_end, as_bytes, as_tuple in spec.argv_copies:
+        part = argv[first:] if to_end else argv[first:first + length]
+        if as_bytes:
+            part = [os.fsencode(a) for a in part]
+        setattr(sys.modules[module], name, tuple(part) if as_tuple else part)
+    rebuild_stdio(spec.streams)
+    return orig, start
+
+
+def replace_env(entries):
+    """os.environ (and the C environ under it) becomes exactly the caller's;
+    the first of duplicate names wins, as CPython's own start-up has it."""
+    os.environ.clear()
+    seen = set()
+    for entry in entries:
+        name, eq, value = entry.partition(b"=")
+        if not eq or not name or name in seen:
+            continue
+        seen.add(name)
+        os.environb[name] = value
+
+
+def rebuild_stdio(template_streams):
+    """sys.std* for the caller's fds, made as CPython's create_stdio makes
+    them: the template's encoding and errors (same env, same flags), line
+    buffering on a terminal (and always for stderr), write-through under -u."""
+    unbuffered = bool(getattr(template_streams[1], "write_through", False))
+    made = []
+    for fd, name, write in ((0, "<stdin>", False), (1, "<stdout>", True), (2, "<stderr>", True)):
+        old = template_streams[fd]
+        try:
+            os.fstat(fd)
+        except OSError:
+            made.append(None)
+            continue
+        buffering = 0 if unbuffered and write else -1
+        buf = io.open(fd, "wb" if write else "rb", buffering, closefd=False)
+        raw = buf.raw if buffering else buf
+        raw.name = name
+        tty = raw.isatty()
+        stream = io.TextIOWrapper(
+            buf,
+            encoding=getattr(old, "encoding", None),
+            errors=getattr(old, "errors", None),
+            newline="\n",
+            line_buffering=not unbuffered and (tty or fd == 2),
+            write_through=unbuffered,
+        )
+        stream.mode = "w" if write else "r"
+        made.append(stream)
+    sys.stdin, sys.stdout, sys.stderr = made
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = made
+
+
+def fresh_main(spec):
+    main = types.ModuleType("__main__")
+    main.__loader__ = importlib.machinery.BuiltinImporter
+    main.__annotations__ = {}
+    main.__builtins__ = builtins
+    sys.modules["__main__"] = main
+    return main
+
+
+def run(link, spec, taken):
+    """Runs the entry (pymain_run_file / _run_module_as_main / -c) and ends."""
+    orig, start = taken
+    word = orig[start - 1]  # the script as given, or the -c code
+    d = fresh_main(spec).__dict__
+    source = None
+    if spec.mode == "script":
+        path = word if word.startswith("/") else os.path.join(os.getcwd(), word)
+        try:
+            with open(path, "rb") as f:
+                source = f.read()
+        except OSError as e:
+            sys.stderr.write("%s: can't open file %r: [Errno %d] %s\n" % (orig[0], path, e.errno, e.strerror))
+            finish.end(link, spec, 2, False)
+        d["__file__"], d["__cached__"] = path, None
+        d["__loader__"] = importlib.machinery.SourceFileLoader("__main__", path)
+    code, sigint = 0, False
+    try:
+        if spec.mode == "script":
+            exec(compile(source, path, "exec", dont_inherit=True), d)
+        elif spec.mode == "module":
+            import runpy
+            runpy._run_module_as_main(spec.target, True)
+        else:
+            exec(compile(os.fsencode(word), "<string>", "exec", dont_inherit=True), d)
+    except SystemExit as e:
+        # CPython exits from inside its error printing here: __file__ stays.
+        finish.end(link, spec, finish.system_exit_code(e), False)
+    except BaseException as e:
+        # The traceback starts at the tool's frames (or runpy's), not this one.
+        finish.print_uncaught(e, e.__traceback__.tb_next if e.__traceback__ else None)
+        code, sigint = 1, isinstance(e, KeyboardInterrupt)
+    if source is not None:
+        d.pop("__file__", None)
+        d.pop("__cached__", None)
+    finish.end(link, spec, code, sigint)

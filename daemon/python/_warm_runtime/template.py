@@ -1,0 +1,173 @@
+# The template: one per pool. Imports the tool's modules (learned from
+# earlier runs) under the recorders' traps, reports `ready`, then forks a
+# child whenever the daemon asks and reports how each child ended.
+import _socket
+import atexit  # noqa: F401 - finish.py needs it; imported here so no run reports it as loaded
+import gc
+import importlib
+import os
+import select
+import signal
+import sys
+
+from . import child, recorders, wire
+
+
+class Spec:
+    """What every child of this template needs to know."""
+
+    def __init__(self, msg):
+        self.mode = msg["mode"]  # "script", "module" or "code"
+        self.target = os.fsdecode(msg["target"])  # the script's realpath, the module, or ""
+        self.main_real = self.target if self.mode == "script" else None
+        self.streams = (sys.stdin, sys.stdout, sys.stderr)  # as CPython made them for this pool's kind of fds
+        self.argv_copies = []
+        self.template_modules = frozenset()
+
+
+def main():
+    fd = int(os.environ.pop("WARM_RUNTIME_LINK", "3"))
+    os.set_inheritable(fd, False)
+    link = wire.Link(fd)
+    got = link.read()
+    if got is None:
+        os._exit(0)
+    msg, fds = got
+    for extra in fds:
+        os.close(extra)
+    spec = Spec(msg)
+    os.umask(msg.get("umask", 0o22))
+    path0 = first_path_entry(spec)
+    if path0 is not None:
+        sys.path.insert(0, path0)
+    ready = preload(spec, msg.get("modules") or [], msg.get("exclude") or [])
+    link.send(ready)
+    serve(link, spec)
+
+
+def first_path_entry(spec):
+    """sys.path[0] as CPython sets it for this kind of run (None: none)."""
+    if sys.flags.isolated or getattr(sys.flags, "safe_path", False):
+        return None
+    if spec.mode == "script":
+        return os.path.dirname(os.path.realpath(spec.target))
+    if spec.mode == "module":
+        return os.getcwd()
+    return ""
+
+
+def preload(spec, modules, exclude):
+    rec = recorders.recorder
+    failed = []
+    recorders.install()
+    try:
+        for kind, name in modules:
+            if kind != "py" or name in sys.modules or name == spec.target or name.startswith("_warm_runtime"):
+                continue
+            if any(x and x in name for x in exclude):
+                continue
+            rec.current = name
+            before = set(sys.modules)
+            try:
+                importlib.import_module(name)
+            except BaseException as e:  # noqa: B036 - a SystemExit while importing drops it too
+                failed.append([name, "failed to load: %s: %s" % (type(e).__name__, e)])
+            for new in set(sys.modules) - before:
+                rec.owner.setdefault(new, name)
+            if len(os.listdir("/proc/self/task")) > 1:
+                rec.dropped[name] = "started a thread while loading"
+                break
+    finally:
+        recorders.uninstall()
+    spec.argv_copies = [c for c in recorders.argv_copies() if c[0] not in rec.dropped and rec.owner.get(c[0]) not in rec.dropped]
+    sys.argv = [spec.target]
+    spec.template_modules = frozenset(sys.modules)
+    files = set(rec.files_read)
+    for module in list(sys.modules.values()):
+        f = getattr(module, "__file__", None)
+        if isinstance(f, str) and f.startswith("/"):
+            files.add(f)
+    dirs = [p for p in sys.path if p.startswith("/") and os.path.isdir(p)]
+    return {
+        "t": "ready",
+        "pid": os.getpid(),
+        "clean": not rec.dropped,
+        "dropped": [[k, v] for k, v in rec.dropped.items()] + failed,
+        "env_read": sorted(rec.env_read),
+        "cwd_read": rec.cwd_read,
+        "umask_read": rec.umask_read,
+        "files_read": sorted(files),
+        "dirs": dirs,
+    }
+
+
+def serve(link, spec):
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    poller = select.poll()
+    poller.register(link.fileno(), select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    while True:
+        events = poller.poll()
+        reap(link)
+        for fd, _ in events:
+            if fd == wake_r:
+                try:
+                    os.read(wake_r, 4096)
+                except BlockingIOError:
+                    pass
+                continue
+            while True:
+                got = link.read()
+                if got is None:
+                    os._exit(0)  # the daemon let this pool go: running children finish on their own
+                msg, fds = got
+                for extra in fds:
+                    os.close(extra)
+                if msg.get("t") == "fork":
+                    fork_child(link, spec, (wake_r, wake_w))
+                if not link.has_frame():
+                    break
+
+
+def fork_child(link, spec, wake):
+    mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    for stream in spec.streams:
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    gc.freeze()  # the template's objects stay shared pages in every child
+    pid = os.fork()
+    if pid == 0:
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for fd in wake:
+                os.close(fd)
+            link.close()
+            mine.close()
+            os.setsid()  # its own process group: the shim signals -pid
+            child.serve(theirs.detach(), spec)
+        finally:
+            os._exit(70)
+    theirs.close()
+    try:
+        link.send({"t": "forked", "pid": pid}, [mine.fileno()])
+    finally:
+        mine.close()
+
+
+def reap(link):
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if os.WIFSIGNALED(status):
+            link.tell({"t": "exit", "pid": pid, "signal": os.WTERMSIG(status)})
+        else:
+            link.tell({"t": "exit", "pid": pid, "code": os.WEXITSTATUS(status)})

@@ -1,0 +1,156 @@
+// The daemon's handle on one child forked from a Python template: a warm
+// process like a Node one (run → taken → go → exit/closed) on its own link,
+// except that its parent is the template, which reports how it ended.
+import { readFileSync } from "node:fs";
+import type { Logger } from "../../log";
+import { native, type Watcher } from "../../native";
+import type { ExitInfo, WarmProcess } from "../../pool";
+import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
+import type { Template, TemplateChild } from "./template";
+
+export class PythonChild implements WarmProcess, TemplateChild {
+  pid = -1;
+  state: WarmProcess["state"] = "starting";
+  readonly ready: Promise<object | null>;
+  readonly exited: Promise<ExitInfo>;
+  rssKiB = 0;
+  private link = -1;
+  private watcher: Watcher | null = null;
+  private reader = new FrameReader();
+  private resolveExit!: (info: ExitInfo) => void;
+  private resolveTaken: ((taken: boolean) => void) | null = null;
+  private reported: ExitInfo | null = null;
+  private linkClosed = false;
+  private orphan = false;
+
+  constructor(
+    template: Template,
+    private readonly log: Logger,
+    private readonly onLoaded: (modules: [string, string][]) => void,
+  ) {
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+    this.ready = template.fork().then((got) => {
+      if (!got) {
+        this.state = "gone";
+        this.resolveExit({ code: null, signal: null });
+        return null;
+      }
+      this.pid = got.pid;
+      this.link = got.fd;
+      template.children.set(got.pid, this);
+      this.rssKiB = readPss(got.pid);
+      this.watcher = native.watch(got.fd, () => this.readLink());
+      this.watcher.start(1);
+      if (this.state === "starting") this.state = "ready";
+      return {};
+    });
+  }
+
+  run(message: Message, fds: number[]): Promise<boolean> {
+    if (this.state !== "ready") throw new Error(`python child ${this.pid} is ${this.state}`);
+    this.state = "running";
+    const taken = new Promise<boolean>((resolve) => (this.resolveTaken = resolve));
+    native.sendAll(this.link, encodeFrame(message), fds);
+    return taken;
+  }
+
+  go(): void {
+    try {
+      native.sendAll(this.link, encodeFrame({ t: "go" }), []);
+    } catch {
+      // It died meanwhile: the template reports how.
+    }
+  }
+
+  kill(signal: NodeJS.Signals = "SIGKILL"): void {
+    if (this.pid < 0 || this.state === "gone") return;
+    try {
+      process.kill(-this.pid, signal); // its own process group (setsid in the child)
+    } catch {
+      try {
+        process.kill(this.pid, signal);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  release(): void {
+    if (this.state === "ready") this.closeLink();
+  }
+
+  ended(exit: ExitInfo): void {
+    this.state = "gone";
+    this.resolveTaken?.(false);
+    // A status the child reported itself (before closing its fds) stands.
+    this.resolveExit(this.reported ?? exit);
+    this.closeLink();
+  }
+
+  orphaned(): void {
+    this.orphan = true;
+    if (this.linkClosed) this.ended({ code: null, signal: null });
+  }
+
+  private readLink(): void {
+    for (;;) {
+      let got;
+      try {
+        got = native.recv(this.link, 65536);
+      } catch {
+        return this.linkEnded();
+      }
+      if (got === null) return;
+      for (const fd of got.fds) native.close(fd); // a child never sends fds
+      if (got.data.length === 0) return this.linkEnded();
+      this.reader.push(got.data, []);
+      try {
+        for (let frame = this.reader.next(); frame; frame = this.reader.next()) this.handle(frame.message);
+      } catch (error) {
+        this.log.warn({ pid: this.pid, err: (error as Error).message }, "bad frame from python child");
+        this.kill();
+        return;
+      }
+    }
+  }
+
+  private handle(m: Message): void {
+    if (m.t === "taken") this.resolveTaken?.(true);
+    else if (m.t === "loaded" && Array.isArray(m.modules)) this.onLoaded(m.modules as [string, string][]);
+    else if (m.t === "exit" && this.state === "running") {
+      this.reported = { code: typeof m.code === "number" ? m.code : null, signal: typeof m.signal === "number" ? m.signal : null };
+    } else if (m.t === "closed" && this.reported) {
+      // Every fd of the tool is closed: the caller can be answered now.
+      this.resolveExit(this.reported);
+    }
+  }
+
+  private linkEnded(): void {
+    this.closeLink();
+    // Before `taken` nothing ran. After, the status comes from the template (or the child's own report).
+    this.resolveTaken?.(false);
+    if (this.state === "ready") this.state = "gone";
+    if (this.orphan) this.ended({ code: null, signal: null });
+  }
+
+  private closeLink(): void {
+    this.linkClosed = true;
+    if (this.watcher) {
+      this.watcher.close();
+      this.watcher = null;
+    }
+    if (this.link >= 0) {
+      native.close(this.link);
+      this.link = -1;
+    }
+  }
+}
+
+/** Proportional set size (KiB): a forked child's pages are mostly the template's, shared. */
+function readPss(pid: number): number {
+  try {
+    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,229 @@
+// Python in warm: a template process per key imports the tool's modules and
+// forks one child per invocation (fresh state every time); a child is
+// forked ahead, so a caller finds one waiting.
+//
+// The key (what separates templates) is everything that changes what a
+// Python tool does while its modules load:
+//   - the interpreter as executed and its realpath (a venv's python is a
+//     symlink whose location decides sys.prefix), argv[0], and its flags;
+//   - the mode and target: the script's realpath, `-m` and the module
+//     (with cwd, which is sys.path[0]), or `-c` (with cwd: '' on sys.path);
+//   - which of fds 0, 1, 2 are terminals;
+//   - the values of PYTHON*, LANG, LANGUAGE, LC_*, TZ, HOME, PATH, TMPDIR,
+//     TERM, LD_*, SSL_CERT_*, OPENSSL_*, VIRTUAL_ENV, of the tool's `env`
+//     config, and of every variable a module was seen to read while loading;
+//   - cwd, when a module read it while loading or PYTHONPATH is relative;
+//     the umask, when a module read it while loading (Mercurial does);
+//   - warm's preload settings for the tool.
+// The interpreter's version is that of the binary, which is watched.
+import { createHash } from "node:crypto";
+import { dirname, join } from "node:path";
+import { existsSync } from "node:fs";
+import { ChangeWatch } from "../../change-watch";
+import { type Config, toolSettings, type ToolSettings } from "../../config";
+import type { Limits } from "../../limits";
+import type { Logger } from "../../log";
+import { native } from "../../native";
+import { Pool, type PoolOwner, type WarmProcess } from "../../pool";
+import { PreloadStore } from "../../preload-store";
+import { envLookup, type RunRequest } from "../../protocol/messages";
+import type { Program } from "../program";
+import type { Prepared, WarmRuntime } from "../runtime";
+import { PythonChild } from "./child";
+import { isKeyEnvName, planPython, type PythonPlan } from "./plan";
+import { Template, type TemplateReady } from "./template";
+
+const FAILED = "failed to load";
+
+interface PoolContext {
+  plan: PythonPlan;
+  toolId: string;
+  mask: string;
+  env: NodeJS.ProcessEnv;
+  keyNames: Set<string>;
+  settings: ToolSettings;
+  cwd: string;
+  umask: number;
+  template: Template | null;
+}
+
+export class PythonRuntime implements PoolOwner, WarmRuntime {
+  readonly kind = "python";
+  readonly pools = new Map<string, Pool>();
+  private contexts = new WeakMap<Pool, PoolContext>();
+  private readonly changes: ChangeWatch;
+
+  constructor(
+    private readonly store: PreloadStore,
+    private readonly log: Logger,
+    private readonly config: () => Config,
+    private readonly limits: Limits,
+  ) {
+    this.changes = new ChangeWatch(
+      (tools) => this.invalidate(tools),
+      (why) => log.warn({ why }, "change watch"),
+    );
+  }
+
+  catchUp(): void {
+    this.changes.drain();
+  }
+
+  private invalidate(tools: Set<string> | "all"): void {
+    for (const [key, pool] of this.pools) {
+      const ctx = this.contexts.get(pool);
+      if (tools !== "all" && (!ctx || !tools.has(ctx.toolId))) continue;
+      this.drop(key, pool);
+      this.log.info({ tool: pool.label }, "files changed: python template dropped");
+    }
+  }
+
+  private drop(key: string, pool: Pool): void {
+    pool.close();
+    if (this.pools.get(key) === pool) this.pools.delete(key);
+    this.contexts.get(pool)?.template?.retire();
+  }
+
+  prepare(program: Program, request: RunRequest, fds: number[]): Prepared | { direct: string } {
+    const cwd = request.cwd.toString("utf8");
+    const planned = planPython(program, request, cwd);
+    if ("direct" in planned) return planned;
+    const plan = planned.plan;
+    const settings = toolSettings(this.config(), plan.toolNames);
+    if (settings.disable) return { direct: "disabled for this tool in the config" };
+    const toolId = PreloadStore.toolId([plan.interpreterReal, plan.mode, plan.target]);
+    const record = this.store.get(toolId);
+    const mask = fds.map((fd) => (native.fdKind(fd) === "tty" ? "t" : "-")).join("");
+    if (mask.includes("t") && settings.terminal === "direct") {
+      return { direct: "the tool needs a controlling terminal (/dev/tty), which a warm process cannot have" };
+    }
+    const keyNames = new Set([...record.envNames, ...settings.env]);
+    const env: NodeJS.ProcessEnv = {};
+    const pairs: string[] = [];
+    for (const entry of request.env) {
+      const eq = entry.indexOf(0x3d);
+      if (eq <= 0) continue;
+      const name = entry.subarray(0, eq).toString("utf8");
+      if (!isKeyEnvName(name) && !keyNames.has(name)) continue;
+      if (env[name] !== undefined) continue; // first wins, as CPython's os.environ
+      env[name] = entry.subarray(eq + 1).toString("utf8");
+      pairs.push(`${name}=${env[name]}`);
+    }
+    for (const name of keyNames) if (env[name] === undefined) pairs.push(`${name}\0unset`);
+    pairs.sort();
+    const pythonPath = envLookup(request.env, "PYTHONPATH");
+    const relativePath = pythonPath !== undefined && pythonPath.split(":").some((p) => !p.startsWith("/"));
+    const keepCwd = plan.mode !== "script" || record.usesCwd || relativePath;
+    const key = createHash("sha256")
+      .update(JSON.stringify(["python", plan.interpreter, plan.interpreterReal, plan.argv0, plan.flags, plan.mode, plan.target, mask, pairs,
+        keepCwd ? cwd : null, record.usesUmask ? request.umask : null, settings.preload, settings.exclude]))
+      .digest("hex")
+      .slice(0, 32);
+    let pool = this.pools.get(key);
+    if (!pool || pool.closed) {
+      pool = new Pool(key, `${plan.toolNames[0]} [${mask}]`, plan.target, settings.pool.size, this);
+      this.pools.set(key, pool);
+      const startIn = keepCwd ? cwd : plan.mode === "script" ? dirname(plan.target) : "/";
+      const ctx: PoolContext = { plan, toolId, mask, env, keyNames, settings, cwd: startIn, umask: request.umask, template: null };
+      this.contexts.set(pool, ctx);
+      pool.helperPids = () => (ctx.template && ctx.template.state !== "gone" ? [ctx.template.pid] : []);
+    }
+    pool.size = settings.pool.size;
+    return {
+      pool,
+      toolId,
+      message: { t: "run", v: 1, argv: plan.origArgv, env: request.env, cwd: request.cwd, umask: request.umask, rlimits: request.rlimits, args_from: plan.argsFrom },
+      resetStdio: false, // CPython leaves its fds' flags and the terminal as the tool left them
+    };
+  }
+
+  launch(pool: Pool): WarmProcess | null {
+    const ctx = this.contexts.get(pool);
+    if (!ctx) return null;
+    let template = ctx.template;
+    if (!template || template.retired || template.state === "gone") {
+      template = this.startTemplate(pool, ctx);
+      if (!template) return null;
+      ctx.template = template;
+    }
+    return new PythonChild(template, this.log, (loaded) => {
+      // New modules: the next template preloads them; this one ends with its children.
+      if (this.store.addLoaded(ctx.toolId, loaded, ctx.plan.target) && ctx.template === template) template.retire();
+    });
+  }
+
+  private startTemplate(pool: Pool, ctx: PoolContext): Template | null {
+    const record = this.store.get(ctx.toolId);
+    const modules = record.modules.filter(([kind, id]) => kind === "py" && record.dropped[id] === undefined);
+    for (const id of ctx.settings.preload) if (!modules.some((m) => m[1] === id)) modules.push(["py", id]);
+    let template: Template;
+    try {
+      template = new Template(
+        {
+          interpreter: ctx.plan.interpreter,
+          argv0: ctx.plan.argv0,
+          flags: ctx.plan.flags,
+          cwd: ctx.cwd,
+          env: ctx.env,
+          mask: ctx.mask,
+          preload: { t: "preload", v: 1, mode: ctx.plan.mode, target: Buffer.from(ctx.plan.target), modules, exclude: ctx.settings.exclude, umask: ctx.umask },
+          readyTimeoutMs: this.config().preloadTimeoutMs,
+        },
+        this.log,
+      );
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, "could not start a python template");
+      return null;
+    }
+    void template.ready.then((info) => {
+      if (!info) return;
+      if (this.assessTemplate(pool, ctx, info)) template.markUsable();
+      else template.retire();
+    });
+    return template;
+  }
+
+  /** Learns from a template's preload; false if it must not fork (its children would differ from a direct run). */
+  private assessTemplate(pool: Pool, ctx: PoolContext, info: TemplateReady): boolean {
+    const interp = [ctx.plan.interpreterReal];
+    const venvCfg = join(dirname(dirname(ctx.plan.interpreter)), "pyvenv.cfg");
+    if (existsSync(venvCfg)) interp.push(venvCfg);
+    this.changes.watch(ctx.toolId, [...interp, ...info.filesRead], info.dirs);
+    const failed = info.dropped.filter(([, why]) => why.startsWith(FAILED));
+    let learned = this.store.forget(ctx.toolId, failed.map(([id]) => id));
+    const fresh = info.envRead.filter((n) => !isKeyEnvName(n) && !ctx.keyNames.has(n));
+    const cwdNews = info.cwdRead && ctx.plan.mode === "script" && !this.store.get(ctx.toolId).usesCwd;
+    const umaskNews = info.umaskRead && !this.store.get(ctx.toolId).usesUmask;
+    if (info.clean && fresh.length === 0 && !cwdNews && !umaskNews) return true;
+    learned = this.store.addDropped(ctx.toolId, info.dropped.filter(([, why]) => !why.startsWith(FAILED))) || learned;
+    const keyChanged = [this.store.addEnvNames(ctx.toolId, fresh), cwdNews && this.store.mark(ctx.toolId, "usesCwd"), umaskNews && this.store.mark(ctx.toolId, "usesUmask")].some(Boolean);
+    if (keyChanged) this.drop(pool.key, pool); // later requests compute the new key and land in a new pool
+    this.log.info({ tool: ctx.plan.target, dropped: info.dropped, env: fresh, learned: learned || keyChanged }, "python template not usable; learned from it");
+    return false;
+  }
+
+  assess(): { usable: boolean; learned: boolean } {
+    return { usable: true, learned: false }; // a forked child is as good as its template, assessed above
+  }
+
+  canStartMore(asking: Pool): boolean {
+    return this.limits.canStartMore(asking, this.contexts.get(asking)?.settings.pool.maxMemoryMB ?? 0);
+  }
+
+  noteRun(toolId: string): void {
+    this.store.noteRun(toolId);
+  }
+
+  sweep(now: number): void {
+    for (const [key, pool] of this.pools) {
+      const ctx = this.contexts.get(pool);
+      const idle = ctx?.settings.pool.idleTimeoutMs ?? this.config().pool.idleTimeoutMs;
+      if (pool.closed || now - pool.lastUsed > idle) this.drop(key, pool);
+    }
+  }
+
+  closeAll(): void {
+    for (const [key, pool] of this.pools) this.drop(key, pool);
+    this.changes.close();
+  }
+}

@@ -1,0 +1,220 @@
+// The daemon's handle on one Python template: starts `python [flags]
+// warm_template.py` with the runtime link on fd 3 and stdio of the pool's
+// kind (a terminal where the callers have one), sends `preload`, and then
+// asks for children: each `fork` is answered by `forked` with the daemon's
+// end of the child's own link. The template reports how each child ended.
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import type { Logger } from "../../log";
+import { native, type Watcher } from "../../native";
+import type { ExitInfo } from "../../pool";
+import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
+
+export const TEMPLATE_PY = join(__dirname, "..", "..", "..", "python", "warm_template.py");
+
+export interface TemplateReady {
+  clean: boolean;
+  dropped: [string, string][];
+  envRead: string[];
+  cwdRead: boolean;
+  umaskRead: boolean;
+  filesRead: string[];
+  dirs: string[];
+}
+
+/** What a template tells its children's handles. */
+export interface TemplateChild {
+  /** How the child ended, from the template's waitpid. */
+  ended(exit: ExitInfo): void;
+  /** The template is gone: nobody will waitpid this child for the daemon. */
+  orphaned(): void;
+}
+
+export interface TemplateSpec {
+  interpreter: string;
+  argv0: string;
+  flags: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Which of fds 0-2 are terminals for this pool's callers ("t-t"). */
+  mask: string;
+  preload: Message;
+  readyTimeoutMs: number;
+}
+
+export class Template {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  state: "starting" | "ready" | "gone" = "starting";
+  readonly ready: Promise<TemplateReady | null>;
+  /** No new children: it ends once those it has are gone. */
+  retired = false;
+  /** Children alive (idle or running), by pid: told how they ended. */
+  readonly children = new Map<number, TemplateChild>();
+  private resolveReady!: (info: TemplateReady | null) => void;
+  private forks: ((got: { pid: number; fd: number } | null) => void)[] = [];
+  private link: number;
+  private watcher: Watcher | null = null;
+  private reader = new FrameReader();
+  private ptys: number[] = [];
+
+  constructor(spec: TemplateSpec, private readonly log: Logger) {
+    this.ready = new Promise((resolve) => (this.resolveReady = resolve));
+    const [mine, theirs] = native.socketpair();
+    this.link = mine;
+    const stdio: ("ignore" | "pipe" | number)[] = [];
+    const slaves: number[] = [];
+    for (let fd = 0; fd < 3; fd++) {
+      if (spec.mask[fd] === "t") {
+        const pty = native.openpty();
+        this.ptys.push(pty.master);
+        slaves.push(pty.slave);
+        stdio.push(pty.slave);
+      } else stdio.push(fd === 2 ? "pipe" : "ignore");
+    }
+    try {
+      this.child = spawn(spec.interpreter, [...spec.flags, TEMPLATE_PY], {
+        argv0: spec.argv0,
+        env: { ...spec.env, WARM_RUNTIME_LINK: "3" },
+        cwd: spec.cwd,
+        stdio: [...stdio, theirs],
+        detached: true,
+      });
+    } finally {
+      native.close(theirs);
+      for (const fd of slaves) native.close(fd);
+    }
+    this.pid = this.child.pid ?? -1;
+    this.child.stderr?.on("data", (chunk: Buffer) => log.warn({ pid: this.pid, stderr: chunk.toString("utf8", 0, 2000) }, "python template wrote to stderr"));
+    this.child.once("exit", (code, signal) => {
+      if (this.link >= 0) this.readLink();
+      if (this.state === "starting") log.warn({ pid: this.pid, code, signal }, "python template ended before it was ready");
+      this.gone();
+    });
+    this.child.once("error", (error) => {
+      log.warn({ err: error.message, python: spec.interpreter }, "python template failed to start");
+      this.gone();
+    });
+    if (this.pid < 0) return;
+    const timer = setTimeout(() => {
+      if (this.state !== "starting") return;
+      log.warn({ pid: this.pid, seconds: spec.readyTimeoutMs / 1000 }, "python template did not finish preloading in time; killed");
+      this.kill();
+    }, spec.readyTimeoutMs);
+    timer.unref();
+    void this.ready.then(() => clearTimeout(timer));
+    this.send(spec.preload, []);
+    this.watcher = native.watch(mine, () => this.readLink());
+    this.watcher.start(1);
+  }
+
+  /** A new child, forked now: its pid and the daemon's end of its link; null if the template cannot. */
+  async fork(): Promise<{ pid: number; fd: number } | null> {
+    if ((await this.ready) === null || this.state !== "ready" || this.retired) return null;
+    return new Promise((resolve) => {
+      try {
+        this.send({ t: "fork" }, []);
+        this.forks.push(resolve);
+        this.log.debug({ template: this.pid, pending: this.forks.length }, "fork asked");
+      } catch {
+        resolve(null);
+      }
+    });
+  }
+
+  /** Stops forking; the template ends when its last child has. */
+  retire(): void {
+    this.log.debug({ template: this.pid, children: [...this.children.keys()] }, "template retired");
+    this.retired = true;
+    if (this.children.size === 0) this.close();
+  }
+
+  markUsable(): void {
+    if (this.state === "starting") this.state = "ready";
+  }
+
+  kill(): void {
+    if (this.state === "gone") return;
+    try {
+      process.kill(this.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+
+  private readLink(): void {
+    for (;;) {
+      let got;
+      try {
+        got = native.recv(this.link, 65536);
+      } catch {
+        return this.close();
+      }
+      if (got === null) return;
+      const stray = this.reader.push(got.data, got.fds);
+      for (const fd of stray) native.close(fd);
+      if (got.data.length === 0) return this.close();
+      try {
+        for (let frame = this.reader.next(); frame; frame = this.reader.next()) this.handle(frame.message, frame.fds);
+        for (const fd of this.reader.takeStray()) native.close(fd);
+      } catch (error) {
+        for (const fd of this.reader.drainFds()) native.close(fd);
+        this.log.warn({ pid: this.pid, err: (error as Error).message }, "bad frame from python template");
+        this.kill();
+        return;
+      }
+    }
+  }
+
+  private handle(m: Message, fds: number[]): void {
+    this.log.debug({ template: this.pid, m: { ...m, modules: undefined }, fds }, "from template");
+    if (m.t === "forked" && typeof m.pid === "number" && fds.length === 1) {
+      const resolve = this.forks.shift();
+      if (resolve) return resolve({ pid: m.pid, fd: fds[0] });
+    } else if (m.t === "exit" && typeof m.pid === "number") {
+      const child = this.children.get(m.pid);
+      this.children.delete(m.pid);
+      child?.ended({ code: typeof m.code === "number" ? m.code : null, signal: typeof m.signal === "number" ? m.signal : null });
+      if (this.retired && this.children.size === 0) this.close();
+    } else if (m.t === "ready" && this.state === "starting") {
+      const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+      this.resolveReady({
+        clean: m.clean === true,
+        dropped: Array.isArray(m.dropped) ? (m.dropped as [string, string][]) : [],
+        envRead: strings(m.env_read),
+        cwdRead: m.cwd_read === true,
+        umaskRead: m.umask_read === true,
+        filesRead: strings(m.files_read),
+        dirs: strings(m.dirs),
+      });
+    }
+    for (const fd of fds) native.close(fd);
+  }
+
+  private send(message: Message, fds: number[]): void {
+    native.sendAll(this.link, encodeFrame(message), fds);
+  }
+
+  /** Closes the link: the template sees EOF and exits; running children finish on their own. */
+  close(): void {
+    if (this.watcher) {
+      this.watcher.close();
+      this.watcher = null;
+    }
+    if (this.link >= 0) {
+      native.close(this.link);
+      this.link = -1;
+    }
+    for (const resolve of this.forks.splice(0)) resolve(null);
+    if (this.state === "starting") this.kill();
+  }
+
+  private gone(): void {
+    this.state = "gone";
+    this.resolveReady(null);
+    this.close();
+    for (const fd of this.ptys.splice(0)) native.close(fd);
+    for (const child of this.children.values()) child.orphaned();
+    this.children.clear();
+  }
+}

@@ -1,0 +1,28 @@
+// What the daemon needs of a language runtime: turn a request for its kind
+// of program into a pool (or a reason to run directly), and keep its pools
+// fresh (file changes, idle timeouts).
+import type { Pool } from "../pool";
+import type { Message } from "../protocol/codec";
+import type { RunRequest } from "../protocol/messages";
+import type { Interpreter, Program } from "./program";
+
+export interface Prepared {
+  pool: Pool;
+  toolId: string;
+  /** The `run` message for the warm process. */
+  message: Message;
+  /** Whether the shim restores its fds' flags and termios at exit (see `started` in the spec). */
+  resetStdio: boolean;
+}
+
+export interface WarmRuntime {
+  readonly kind: Interpreter;
+  readonly pools: Map<string, Pool>;
+  /** Applies every file change that happened before now (call first thing per request). */
+  catchUp(): void;
+  prepare(program: Program, request: RunRequest, fds: number[]): Prepared | { direct: string };
+  noteRun(toolId: string): void;
+  /** Drops pools unused for their idle timeout. */
+  sweep(now: number): void;
+  closeAll(): void;
+}

@@ -1,0 +1,227 @@
+// A Python program run through the real shim and daemon is indistinguishable
+// from running it with python: same stdout and stderr bytes, same status,
+// and it sees the same argv, env, cwd, umask, stdio, flags and signals.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fixture, PYTHON, type Result, WARM, WarmEnv } from "./helpers/warm-env";
+import { VECTORS_FILE } from "./helpers/vectors";
+
+let w: WarmEnv;
+before(() => {
+  w = new WarmEnv();
+});
+after(async () => {
+  await w.stop();
+});
+
+const PROBE = fixture("python/probe.py");
+
+/** The keys of two JSON report lines that differ (a readable failure instead of two 5 kB lines). */
+function reportDiff(a: string, b: string): string {
+  try {
+    const [x, y] = [JSON.parse(a.split("\n")[0]), JSON.parse(b.split("\n")[0])];
+    return Object.keys(y).filter((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k])).map((k) => `${k}: warm ${JSON.stringify(x[k])} direct ${JSON.stringify(y[k])}`).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+function same(warm: Result, direct: Result, what: string): void {
+  const diff = reportDiff(warm.stdout.toString(), direct.stdout.toString());
+  if (diff) assert.fail(`${what}: the report differs\n${diff}`);
+  assert.equal(warm.stderr.toString("latin1"), direct.stderr.toString("latin1"), `${what}: stderr`);
+  assert.equal(warm.stdout.toString("latin1"), direct.stdout.toString("latin1"), `${what}: stdout`);
+  assert.equal(warm.status, direct.status, `${what}: status`);
+  assert.equal(warm.signal, direct.signal, `${what}: signal`);
+}
+
+/** Runs directly, then through warm twice (a fresh pool, then a waiting child), comparing each. */
+async function compare(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; warm?: boolean } = {}): Promise<Result> {
+  const direct = w.run(args, { ...opts, direct: true });
+  const before = w.status();
+  const first = w.run(args, opts);
+  same(first, direct, `first warm run of ${args.join(" ")}`);
+  await w.ready();
+  const second = w.run(args, opts);
+  same(second, direct, `warm run of ${args.join(" ")}`);
+  const runs = w.status()!.runs - (before?.runs ?? 0);
+  assert.equal(runs, opts.warm === false ? 0 : 2, `runs of ${args.join(" ")} that were warm`);
+  return direct;
+}
+
+test("the Python codec passes the shared protocol vectors", () => {
+  const r = spawnSync(PYTHON, [join(__dirname, "helpers", "py_vectors.py"), VECTORS_FILE], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.ok(r.stdout.split("\n").filter((l) => l.startsWith("ok ")).length >= 20, r.stdout);
+});
+
+test("a script sees the argv, orig_argv, executable, sys.path, env, cwd, umask, stdio and signals of a direct run", async () => {
+  const direct = await compare([PYTHON, PROBE, "a b", "", "--flag", "ünï"]);
+  const report = JSON.parse(direct.stdout.toString().split("\n")[0]);
+  assert.equal(Buffer.from(report.argv[1], "hex").toString(), "a b");
+  assert.equal(report.main_file, PROBE);
+  assert.equal(report.signals[2], "<built-in function default_int_handler>");
+});
+
+test("non-UTF-8 and empty argv bytes decode as CPython decodes its own argv (surrogateescape)", async () => {
+  const args = (prefix: string) => ["sh", "-c", `exec ${prefix} "$0" "$1" "$(printf 'x\\377y')" ""`, PYTHON, PROBE];
+  const direct = w.run(args(""), { direct: true });
+  assert.equal(direct.status, 0, direct.stderr.toString());
+  assert.match(direct.stdout.toString(), /"78ff79", ""/);
+  for (let i = 0; i < 2; i++) {
+    same(w.run(args(`"${WARM}"`), { direct: true }), direct, "raw argv");
+    await w.ready();
+  }
+});
+
+test("python3 found on PATH, a relative script, and the caller's cwd, umask and env", async () => {
+  const bin = join(w.dir, "pybin");
+  mkdirSync(bin, { recursive: true });
+  symlinkSync(PYTHON, join(bin, "python3"));
+  copyFileSync(PROBE, join(w.work, "here.py"));
+  for (const f of ["report.py", "act.py"]) copyFileSync(fixture(`python/${f}`), join(w.work, f));
+  const env = { ...w.env, PATH: `${bin}:/usr/bin:/bin`, SOME_VAR: "x=y", EMPTY: "" };
+  const umask = (prefix: string[]) => ["sh", "-c", 'umask 077; exec "$@"', "sh", ...prefix, "python3", "here.py", "1"];
+  const direct = w.run(umask([]), { direct: true, env });
+  for (let i = 0; i < 2; i++) {
+    same(w.run(umask([WARM]), { direct: true, env }), direct, "umask 077");
+    await w.ready();
+  }
+  await compare(["python3", "./here.py"], { env });
+});
+
+test("-m module and -c code run as CPython runs them", async () => {
+  const cwd = join(__dirname, "fixtures", "python");
+  await compare([PYTHON, "-m", "probe_mod", "x", "y"], { cwd });
+  await compare([PYTHON, "-c", "import report, sys; print(report.report()); print(sys.argv)", "arg1", "arg2"], { cwd });
+  await compare([PYTHON, "-m", "no_such_module_here"], { cwd });
+  await compare([PYTHON, "-c", "raise SystemExit('from -c')"], { cwd });
+  await compare([PYTHON, "-c", "def f(:"], { cwd });
+});
+
+test("interpreter flags and PYTHON* variables: -u, -B, -E, -s, -O, -W, -X utf8, PYTHONIOENCODING, PYTHONUNBUFFERED", async () => {
+  await compare([PYTHON, "-u", "-B", PROBE]);
+  await compare([PYTHON, "-Es", "-O", PROBE]);
+  await compare([PYTHON, "-W", "error::DeprecationWarning", "-Xutf8", PROBE]);
+  await compare([PYTHON, PROBE], { env: { ...w.env, PYTHONIOENCODING: "latin-1:replace", PYTHONUNBUFFERED: "1" } });
+  await compare([PYTHON, PROBE], { env: { ...w.env, LANG: "C", LC_ALL: "C" } });
+});
+
+test("console scripts run by their shebang, through PATH and through a multi-call symlink", async () => {
+  const bin = join(w.dir, "tools");
+  mkdirSync(bin, { recursive: true });
+  for (const f of ["py-tool", "report.py", "act.py"]) copyFileSync(fixture(`python/${f}`), join(bin, f));
+  spawnSync("chmod", ["+x", join(bin, "py-tool")]);
+  const links = join(w.dir, "links");
+  mkdirSync(links, { recursive: true });
+  symlinkSync(WARM, join(links, "py-tool"));
+  const env = { ...w.env, PATH: `${bin}:/usr/bin:/bin` };
+  await compare(["py-tool", "one", "two"], { env });
+  const linkEnv = { ...env, PATH: `${links}:${bin}:/usr/bin:/bin` };
+  const direct = w.run([join(bin, "py-tool"), "one", "two"], { direct: true, env: linkEnv });
+  for (let i = 0; i < 2; i++) {
+    same(w.run([join(links, "py-tool"), "one", "two"], { direct: true, env: linkEnv }), direct, "multi-call symlink");
+    await w.ready();
+  }
+});
+
+test("exit: SystemExit with None, ints and objects, uncaught exceptions, atexit, flushing, files left open", async () => {
+  await compare([PYTHON, PROBE, "exit:none"]);
+  await compare([PYTHON, PROBE, "exit:3"]);
+  await compare([PYTHON, PROBE, "exit:256"]);
+  await compare([PYTHON, PROBE, "exit:-1"]);
+  await compare([PYTHON, PROBE, "exit:a message"]);
+  await compare([PYTHON, PROBE, "exitobj:x"]);
+  await compare([PYTHON, PROBE, "atexit:first", "atexit:second", "raise:boom"]);
+  await compare([PYTHON, PROBE, "atexit-raise", "exit:4"]);
+  await compare([PYTHON, PROBE, "partial"]);
+  await compare([PYTHON, PROBE, "stderr:x", "os-exit:7"]);
+  await compare([PYTHON, PROBE, "thread"]);
+  const file = join(w.work, "left-open.txt");
+  const direct = w.run([PYTHON, PROBE, `leave-open:${file}`], { direct: true });
+  const directFile = readFileSync(file, "utf8");
+  writeFileSync(file, "");
+  for (let i = 0; i < 2; i++) {
+    same(w.run([PYTHON, PROBE, `leave-open:${file}`]), direct, "file left open");
+    assert.equal(readFileSync(file, "utf8"), directFile);
+    await w.ready();
+  }
+});
+
+test("signals: KeyboardInterrupt ends the process by SIGINT, a signal death is reported as one", async () => {
+  const direct = await compare([PYTHON, PROBE, "kbint"]);
+  assert.equal(direct.signal, "SIGINT");
+  assert.match(direct.stderr.toString(), /KeyboardInterrupt/);
+  const killed = await compare([PYTHON, PROBE, "kill-self:15"]);
+  assert.equal(killed.signal, "SIGTERM");
+  // SIGPIPE is ignored as CPython sets it: writing to a closed pipe raises BrokenPipeError.
+  const cmd = (prefix: string) => ["sh", "-c", `${prefix} ${PYTHON} -c 'import sys\nfor i in range(100000): print(i)' | head -1; echo "status \${PIPESTATUS:-}"`];
+  same(w.run(cmd(`"${WARM}"`), { direct: true }), w.run(cmd(""), { direct: true }), "broken pipe");
+});
+
+test("^C at the shim reaches the tool: traceback, then death by SIGINT", async () => {
+  for (const viaWarm of [false, true, true]) {
+    if (viaWarm) await w.ready();
+    const child = w.start([PYTHON, PROBE, "sleep:30"], { direct: !viaWarm, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.stderr!.on("data", (d) => (err += d));
+    await w.until("the tool to start sleeping", () => out.includes("sleeping"));
+    child.kill("SIGINT");
+    const signal = await new Promise((resolve) => child.on("close", (_code, sig) => resolve(sig)));
+    assert.equal(signal, "SIGINT", `${viaWarm ? "warm" : "direct"}: ${err}`);
+    assert.match(err, /KeyboardInterrupt\n$/);
+  }
+});
+
+test("stdin piped in reaches the tool", async () => {
+  await compare([PYTHON, PROBE, "echo-stdin"], { input: "line one\nline two\n\u00ff" });
+});
+
+test("every child is fresh: random is reseeded, state never carries over", async () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 4; i++) {
+    await w.ready();
+    const r = w.run([PYTHON, PROBE, "random"]);
+    const line = r.stdout.toString().split("\n").find((l) => l.startsWith("random "));
+    assert.ok(line, r.stderr.toString());
+    seen.add(line);
+  }
+  assert.equal(seen.size, 4);
+});
+
+test("preloading is learned: later runs find the tool's modules loaded, keyed on what they read while loading", async () => {
+  const dir = join(w.work, "learn");
+  mkdirSync(dir, { recursive: true });
+  for (const f of ["learner.py", "learner_dep.py"]) copyFileSync(fixture(`python/${f}`), join(dir, f));
+  const script = join(dir, "learner.py");
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => w.run([PYTHON, script, ...args], { env: { ...w.env, ...env } });
+  const direct = w.run([PYTHON, script, "x"], { direct: true });
+  assert.match(direct.stdout.toString(), /preloaded: \[\]\n/);
+  let preloaded = "";
+  for (let i = 0; i < 6 && !preloaded.includes("learner_dep"); i++) {
+    await w.ready();
+    const r = run(["x"]);
+    assert.equal(r.stdout.toString().split("\n")[1], direct.stdout.toString().split("\n")[1], r.stderr.toString());
+    preloaded = r.stdout.toString().split("\n")[0];
+  }
+  assert.equal(preloaded, "preloaded: ['email.parser', 'json', 'learner_dep']");
+  // The dep read LEARNER_MODE, copied sys.argv and read the umask while loading: each caller gets its own.
+  await w.ready();
+  const other = w.run(["sh", "-c", `umask 077; exec "${WARM}" "${PYTHON}" "${script}" other 'ar g'`], { direct: true, env: { ...w.env, LEARNER_MODE: "two" } });
+  const otherDirect = w.run(["sh", "-c", `umask 077; exec "${PYTHON}" "${script}" other 'ar g'`], { direct: true, env: { ...w.env, LEARNER_MODE: "two" } });
+  assert.equal(other.stdout.toString().split("\n")[1], otherDirect.stdout.toString().split("\n")[1]);
+  const record = readdirSync(join(w.stateDir, "preload")).map((f) => JSON.parse(readFileSync(join(w.stateDir, "preload", f), "utf8"))).find((r) => r.modules.some((m: string[]) => m[1] === "learner_dep"));
+  assert.ok(record);
+  assert.ok(record.envNames.includes("LEARNER_MODE"));
+  assert.equal(record.usesUmask, true);
+  // Never stale: an edit to the preloaded dep shows at once.
+  await w.ready();
+  writeFileSync(join(dir, "learner_dep.py"), readFileSync(join(dir, "learner_dep.py"), "utf8").replace('VALUE = "one"', 'VALUE = "two"'));
+  assert.match(run(["x"]).stdout.toString(), /dep: two /);
+  assert.equal(run(["x"], { LEARNER_MODE: "three" }).stdout.toString().split("\n")[1].split(" ")[2], "three");
+});
