@@ -18,14 +18,13 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { ChangeWatch } from "../../change-watch";
-import { type Config, toolSettings, type ToolSettings } from "../../config";
-import type { Logger } from "../../log";
+import { toolSettings, type ToolSettings } from "../../config";
 import { native } from "../../native";
-import type { Limits } from "../../limits";
 import { Pool, type PoolOwner } from "../../pool";
 import { identify, type Program } from "../program";
+import { keyEnv } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
+import { RuntimePools } from "../runtime-pools";
 import { PreloadStore, type ToolRecord } from "../../preload-store";
 import { encodeFrame, type Message } from "../../protocol/codec";
 import type { RunRequest } from "../../protocol/messages";
@@ -50,40 +49,8 @@ interface PoolContext {
   cwd: string;
 }
 
-export class NodeRuntime implements PoolOwner, WarmRuntime {
+export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner, WarmRuntime {
   readonly kind = "node";
-  readonly pools = new Map<string, Pool>();
-  private contexts = new WeakMap<Pool, PoolContext>();
-
-  private readonly changes: ChangeWatch;
-
-  constructor(
-    private readonly store: PreloadStore,
-    private readonly log: Logger,
-    private readonly config: () => Config,
-    private readonly limits: Limits,
-  ) {
-    this.changes = new ChangeWatch(
-      (tools) => this.invalidate(tools),
-      (why) => log.warn({ why }, "change watch"),
-    );
-  }
-
-  /** Applies every file change that happened before now (call first thing per request). */
-  catchUp(): void {
-    this.changes.drain();
-  }
-
-  /** Drops the warm processes of tools whose files changed; the next request starts fresh ones. */
-  private invalidate(tools: Set<string> | "all"): void {
-    for (const [key, pool] of this.pools) {
-      const ctx = this.contexts.get(pool);
-      if (tools !== "all" && (!ctx || !tools.has(ctx.toolId))) continue;
-      pool.close();
-      this.pools.delete(key);
-      this.log.info({ tool: pool.label }, "files changed: warm processes dropped");
-    }
-  }
 
   prepare(program: Program, request: RunRequest, fds: number[]): Prepared | { direct: string } {
     const keyed = this.key(program, request, fds);
@@ -140,19 +107,7 @@ export class NodeRuntime implements PoolOwner, WarmRuntime {
     }
 
     const keyNames = new Set([...record.envNames, ...settings.env]);
-    const env: NodeJS.ProcessEnv = {};
-    const pairs: string[] = [];
-    for (const entry of request.env) {
-      const eq = entry.indexOf(0x3d);
-      if (eq <= 0) continue;
-      const name = entry.subarray(0, eq).toString("utf8");
-      if (!isKeyEnvName(name) && !keyNames.has(name)) continue;
-      if (env[name] !== undefined) continue; // first wins, as getenv
-      env[name] = entry.subarray(eq + 1).toString("utf8");
-      pairs.push(`${name}=${env[name]}`);
-    }
-    for (const name of keyNames) if (env[name] === undefined) pairs.push(`${name}\0unset`);
-    pairs.sort();
+    const { env, pairs } = keyEnv(request.env, isKeyEnvName, keyNames);
     // What the tool's modules asked of process.argv while loading, answered for this caller.
     const args = request.argv.slice(plan.argsFrom).map((a) => a.toString("utf8"));
     const argvNow = [plan.nodeExe, plan.script, ...args];
@@ -257,10 +212,6 @@ export class NodeRuntime implements PoolOwner, WarmRuntime {
     return { usable: false, learned };
   }
 
-  canStartMore(asking: Pool): boolean {
-    return this.limits.canStartMore(asking, this.contexts.get(asking)?.settings.pool.maxMemoryMB ?? 0);
-  }
-
   runMessage(request: RunRequest, plan: NodePlan): Message {
     return {
       t: "run",
@@ -273,28 +224,6 @@ export class NodeRuntime implements PoolOwner, WarmRuntime {
       script: Buffer.from(plan.script),
       args_from: plan.argsFrom,
     };
-  }
-
-  noteRun(toolId: string): void {
-    this.store.noteRun(toolId);
-  }
-
-  /** Drops pools unused for their idle timeout. */
-  sweep(now: number): void {
-    for (const [key, pool] of this.pools) {
-      const ctx = this.contexts.get(pool);
-      const idle = ctx?.settings.pool.idleTimeoutMs ?? this.config().pool.idleTimeoutMs;
-      if (pool.closed || now - pool.lastUsed > idle) {
-        pool.close();
-        this.pools.delete(key);
-      }
-    }
-  }
-
-  closeAll(): void {
-    for (const pool of this.pools.values()) pool.close();
-    this.pools.clear();
-    this.changes.close();
   }
 }
 

@@ -4,8 +4,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { native, type Watcher } from "../../native";
-import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
+import { native } from "../../native";
+import type { Message } from "../../protocol/codec";
+import { RuntimeLink } from "../../runtime-link";
 import type { Logger } from "../../log";
 import type { ExitInfo, WarmProcess as WarmHandle } from "../../pool";
 import { constants } from "node:os";
@@ -43,9 +44,7 @@ export class WarmProcess implements WarmHandle {
   readonly exited: Promise<ExitInfo>;
   /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
   rssKiB = 0;
-  private link: number;
-  private watcher: Watcher | null = null;
-  private reader = new FrameReader();
+  private link: RuntimeLink | null = null;
   private resolveReady!: (info: ReadyInfo | null) => void;
   private resolveExit!: (info: ExitInfo) => void;
   private resolveTaken: ((taken: boolean) => void) | null = null;
@@ -60,7 +59,6 @@ export class WarmProcess implements WarmHandle {
   ) {
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
     const [mine, theirs] = native.socketpair();
-    this.link = mine;
     try {
       // The runtime rides in on NODE_OPTIONS so the tool's process.execArgv stays its own.
       const nodeOptions = `${spec.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(WORKER_JS)}`.trim();
@@ -78,7 +76,7 @@ export class WarmProcess implements WarmHandle {
     this.pid = this.child.pid ?? -1;
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
     this.child.once("exit", (code, signal) => {
-      if (this.link >= 0) this.readLink(); // what it said just before it ended
+      this.link?.drain(); // what it said just before it ended
       this.state = "gone";
       this.resolveReady(null);
       this.resolveTaken?.(false);
@@ -94,7 +92,10 @@ export class WarmProcess implements WarmHandle {
       this.closeLink();
     });
     this.child.stderr?.on("data", (chunk: Buffer) => log.warn({ pid: this.pid, stderr: chunk.toString("utf8", 0, 2000) }, "warm process wrote to stderr"));
-    if (this.pid < 0) return;
+    if (this.pid < 0) {
+      native.close(mine);
+      return;
+    }
     const timer = setTimeout(() => {
       if (this.state !== "starting") return;
       log.warn({ pid: this.pid, script: String(spec.preload.script), seconds: spec.readyTimeoutMs / 1000 }, "warm process did not finish preloading in time; killed");
@@ -102,31 +103,15 @@ export class WarmProcess implements WarmHandle {
     }, spec.readyTimeoutMs);
     timer.unref();
     void this.ready.then(() => clearTimeout(timer));
-    this.send(spec.preload, []);
-    this.watcher = native.watch(mine, () => this.readLink());
-    this.watcher.start(1);
-  }
-
-  private readLink(): void {
-    for (;;) {
-      let got;
-      try {
-        got = native.recv(this.link, 65536);
-      } catch {
-        return this.closeLink();
-      }
-      if (got === null) return;
-      for (const fd of got.fds) native.close(fd); // a warm process never sends fds
-      if (got.data.length === 0) return this.closeLink();
-      this.reader.push(got.data, []);
-      try {
-        for (let frame = this.reader.next(); frame; frame = this.reader.next()) this.handle(frame.message);
-      } catch (error) {
-        this.log.warn({ pid: this.pid, err: (error as Error).message }, "bad frame from warm process");
+    this.link = new RuntimeLink(mine, {
+      frame: (m) => this.handle(m),
+      ended: () => {},
+      bad: (error) => {
+        this.log.warn({ pid: this.pid, err: error.message }, "bad frame from warm process");
         this.kill();
-        return;
-      }
-    }
+      },
+    });
+    this.send(spec.preload, []);
   }
 
   private handle(m: Message): void {
@@ -171,7 +156,8 @@ export class WarmProcess implements WarmHandle {
   }
 
   private send(message: Message, fds: number[]): void {
-    native.sendAll(this.link, encodeFrame(message), fds);
+    if (!this.link?.open) throw new Error(`warm process ${this.pid} has no link`);
+    this.link.send(message, fds);
   }
 
   /** Lets a process that has taken its run start the tool (after the shim was told `started`). */
@@ -203,14 +189,7 @@ export class WarmProcess implements WarmHandle {
   }
 
   private closeLink(): void {
-    if (this.watcher) {
-      this.watcher.close();
-      this.watcher = null;
-    }
-    if (this.link >= 0) {
-      native.close(this.link);
-      this.link = -1;
-    }
+    this.link?.close();
   }
 }
 

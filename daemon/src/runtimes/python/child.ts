@@ -3,9 +3,9 @@
 // except that its parent is the template, which reports how it ended.
 import { readFileSync } from "node:fs";
 import type { Logger } from "../../log";
-import { native, type Watcher } from "../../native";
 import type { ExitInfo, WarmProcess } from "../../pool";
-import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
+import type { Message } from "../../protocol/codec";
+import { RuntimeLink } from "../../runtime-link";
 import type { Template, TemplateChild } from "./template";
 
 export class PythonChild implements WarmProcess, TemplateChild {
@@ -14,9 +14,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
   readonly ready: Promise<object | null>;
   readonly exited: Promise<ExitInfo>;
   rssKiB = 0;
-  private link = -1;
-  private watcher: Watcher | null = null;
-  private reader = new FrameReader();
+  private link: RuntimeLink | null = null;
   private resolveExit!: (info: ExitInfo) => void;
   private resolveTaken: ((taken: boolean) => void) | null = null;
   private reported: ExitInfo | null = null;
@@ -36,11 +34,16 @@ export class PythonChild implements WarmProcess, TemplateChild {
         return null;
       }
       this.pid = got.pid;
-      this.link = got.fd;
       template.children.set(got.pid, this);
       this.rssKiB = readPss(got.pid);
-      this.watcher = native.watch(got.fd, () => this.readLink());
-      this.watcher.start(1);
+      this.link = new RuntimeLink(got.fd, {
+        frame: (m) => this.handle(m),
+        ended: () => this.linkEnded(),
+        bad: (error) => {
+          this.log.warn({ pid: this.pid, err: error.message }, "bad frame from python child");
+          this.kill();
+        },
+      });
       if (this.state === "starting") this.state = "ready";
       return {};
     });
@@ -50,13 +53,14 @@ export class PythonChild implements WarmProcess, TemplateChild {
     if (this.state !== "ready") throw new Error(`python child ${this.pid} is ${this.state}`);
     this.state = "running";
     const taken = new Promise<boolean>((resolve) => (this.resolveTaken = resolve));
-    native.sendAll(this.link, encodeFrame(message), fds);
+    if (!this.link?.open) throw new Error(`python child ${this.pid} has no link`);
+    this.link.send(message, fds);
     return taken;
   }
 
   go(): void {
     try {
-      native.sendAll(this.link, encodeFrame({ t: "go" }), []);
+      this.link?.send({ t: "go" });
     } catch {
       // It died meanwhile: the template reports how.
     }
@@ -92,28 +96,6 @@ export class PythonChild implements WarmProcess, TemplateChild {
     if (this.linkClosed) this.ended({ code: null, signal: null });
   }
 
-  private readLink(): void {
-    for (;;) {
-      let got;
-      try {
-        got = native.recv(this.link, 65536);
-      } catch {
-        return this.linkEnded();
-      }
-      if (got === null) return;
-      for (const fd of got.fds) native.close(fd); // a child never sends fds
-      if (got.data.length === 0) return this.linkEnded();
-      this.reader.push(got.data, []);
-      try {
-        for (let frame = this.reader.next(); frame; frame = this.reader.next()) this.handle(frame.message);
-      } catch (error) {
-        this.log.warn({ pid: this.pid, err: (error as Error).message }, "bad frame from python child");
-        this.kill();
-        return;
-      }
-    }
-  }
-
   private handle(m: Message): void {
     if (m.t === "taken") this.resolveTaken?.(true);
     else if (m.t === "loaded" && Array.isArray(m.modules)) this.onLoaded(m.modules as [string, string][]);
@@ -126,7 +108,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
   }
 
   private linkEnded(): void {
-    this.closeLink();
+    this.linkClosed = true;
     // Before `taken` nothing ran. After, the status comes from the template (or the child's own report).
     this.resolveTaken?.(false);
     if (this.state === "ready") this.state = "gone";
@@ -135,14 +117,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
 
   private closeLink(): void {
     this.linkClosed = true;
-    if (this.watcher) {
-      this.watcher.close();
-      this.watcher = null;
-    }
-    if (this.link >= 0) {
-      native.close(this.link);
-      this.link = -1;
-    }
+    this.link?.close();
   }
 }
 

@@ -19,16 +19,15 @@
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
-import { ChangeWatch } from "../../change-watch";
-import { type Config, toolSettings, type ToolSettings } from "../../config";
-import type { Limits } from "../../limits";
-import type { Logger } from "../../log";
+import { toolSettings, type ToolSettings } from "../../config";
 import { native } from "../../native";
 import { Pool, type PoolOwner, type WarmProcess } from "../../pool";
 import { PreloadStore } from "../../preload-store";
 import { envLookup, type RunRequest } from "../../protocol/messages";
 import type { Program } from "../program";
+import { keyEnv } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
+import { RuntimePools } from "../runtime-pools";
 import { PythonChild } from "./child";
 import { isKeyEnvName, planPython, type PythonPlan } from "./plan";
 import { Template, type TemplateReady } from "./template";
@@ -47,40 +46,12 @@ interface PoolContext {
   template: Template | null;
 }
 
-export class PythonRuntime implements PoolOwner, WarmRuntime {
+export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwner, WarmRuntime {
   readonly kind = "python";
-  readonly pools = new Map<string, Pool>();
-  private contexts = new WeakMap<Pool, PoolContext>();
-  private readonly changes: ChangeWatch;
 
-  constructor(
-    private readonly store: PreloadStore,
-    private readonly log: Logger,
-    private readonly config: () => Config,
-    private readonly limits: Limits,
-  ) {
-    this.changes = new ChangeWatch(
-      (tools) => this.invalidate(tools),
-      (why) => log.warn({ why }, "change watch"),
-    );
-  }
-
-  catchUp(): void {
-    this.changes.drain();
-  }
-
-  private invalidate(tools: Set<string> | "all"): void {
-    for (const [key, pool] of this.pools) {
-      const ctx = this.contexts.get(pool);
-      if (tools !== "all" && (!ctx || !tools.has(ctx.toolId))) continue;
-      this.drop(key, pool);
-      this.log.info({ tool: pool.label }, "files changed: python template dropped");
-    }
-  }
-
-  private drop(key: string, pool: Pool): void {
-    pool.close();
-    if (this.pools.get(key) === pool) this.pools.delete(key);
+  /** A dropped pool's template ends once its running children have (it reports how they end). */
+  protected drop(key: string, pool: Pool): void {
+    super.drop(key, pool);
     this.contexts.get(pool)?.template?.retire();
   }
 
@@ -98,19 +69,7 @@ export class PythonRuntime implements PoolOwner, WarmRuntime {
       return { direct: "the tool needs a controlling terminal (/dev/tty), which a warm process cannot have" };
     }
     const keyNames = new Set([...record.envNames, ...settings.env]);
-    const env: NodeJS.ProcessEnv = {};
-    const pairs: string[] = [];
-    for (const entry of request.env) {
-      const eq = entry.indexOf(0x3d);
-      if (eq <= 0) continue;
-      const name = entry.subarray(0, eq).toString("utf8");
-      if (!isKeyEnvName(name) && !keyNames.has(name)) continue;
-      if (env[name] !== undefined) continue; // first wins, as CPython's os.environ
-      env[name] = entry.subarray(eq + 1).toString("utf8");
-      pairs.push(`${name}=${env[name]}`);
-    }
-    for (const name of keyNames) if (env[name] === undefined) pairs.push(`${name}\0unset`);
-    pairs.sort();
+    const { env, pairs } = keyEnv(request.env, isKeyEnvName, keyNames);
     const pythonPath = envLookup(request.env, "PYTHONPATH");
     const relativePath = pythonPath !== undefined && pythonPath.split(":").some((p) => !p.startsWith("/"));
     const keepCwd = plan.mode !== "script" || record.usesCwd || relativePath;
@@ -204,26 +163,5 @@ export class PythonRuntime implements PoolOwner, WarmRuntime {
 
   assess(): { usable: boolean; learned: boolean } {
     return { usable: true, learned: false }; // a forked child is as good as its template, assessed above
-  }
-
-  canStartMore(asking: Pool): boolean {
-    return this.limits.canStartMore(asking, this.contexts.get(asking)?.settings.pool.maxMemoryMB ?? 0);
-  }
-
-  noteRun(toolId: string): void {
-    this.store.noteRun(toolId);
-  }
-
-  sweep(now: number): void {
-    for (const [key, pool] of this.pools) {
-      const ctx = this.contexts.get(pool);
-      const idle = ctx?.settings.pool.idleTimeoutMs ?? this.config().pool.idleTimeoutMs;
-      if (pool.closed || now - pool.lastUsed > idle) this.drop(key, pool);
-    }
-  }
-
-  closeAll(): void {
-    for (const [key, pool] of this.pools) this.drop(key, pool);
-    this.changes.close();
   }
 }

@@ -6,9 +6,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import type { Logger } from "../../log";
-import { native, type Watcher } from "../../native";
+import { native } from "../../native";
 import type { ExitInfo } from "../../pool";
-import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
+import type { Message } from "../../protocol/codec";
+import { RuntimeLink } from "../../runtime-link";
 
 export const TEMPLATE_PY = join(__dirname, "..", "..", "..", "python", "warm_template.py");
 
@@ -53,15 +54,12 @@ export class Template {
   readonly children = new Map<number, TemplateChild>();
   private resolveReady!: (info: TemplateReady | null) => void;
   private forks: ((got: { pid: number; fd: number } | null) => void)[] = [];
-  private link: number;
-  private watcher: Watcher | null = null;
-  private reader = new FrameReader();
+  private link: RuntimeLink | null = null;
   private ptys: number[] = [];
 
   constructor(spec: TemplateSpec, private readonly log: Logger) {
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
     const [mine, theirs] = native.socketpair();
-    this.link = mine;
     const stdio: ("ignore" | "pipe" | number)[] = [];
     const slaves: number[] = [];
     for (let fd = 0; fd < 3; fd++) {
@@ -87,7 +85,7 @@ export class Template {
     this.pid = this.child.pid ?? -1;
     this.child.stderr?.on("data", (chunk: Buffer) => log.warn({ pid: this.pid, stderr: chunk.toString("utf8", 0, 2000) }, "python template wrote to stderr"));
     this.child.once("exit", (code, signal) => {
-      if (this.link >= 0) this.readLink();
+      this.link?.drain();
       if (this.state === "starting") log.warn({ pid: this.pid, code, signal }, "python template ended before it was ready");
       this.gone();
     });
@@ -95,7 +93,10 @@ export class Template {
       log.warn({ err: error.message, python: spec.interpreter }, "python template failed to start");
       this.gone();
     });
-    if (this.pid < 0) return;
+    if (this.pid < 0) {
+      native.close(mine);
+      return;
+    }
     const timer = setTimeout(() => {
       if (this.state !== "starting") return;
       log.warn({ pid: this.pid, seconds: spec.readyTimeoutMs / 1000 }, "python template did not finish preloading in time; killed");
@@ -103,9 +104,19 @@ export class Template {
     }, spec.readyTimeoutMs);
     timer.unref();
     void this.ready.then(() => clearTimeout(timer));
+    this.link = new RuntimeLink(
+      mine,
+      {
+        frame: (m, fds) => this.handle(m, fds),
+        ended: () => this.close(),
+        bad: (error) => {
+          log.warn({ pid: this.pid, err: error.message }, "bad frame from python template");
+          this.kill();
+        },
+      },
+      true, // `forked` carries the child's link
+    );
     this.send(spec.preload, []);
-    this.watcher = native.watch(mine, () => this.readLink());
-    this.watcher.start(1);
   }
 
   /** A new child, forked now: its pid and the daemon's end of its link; null if the template cannot. */
@@ -115,7 +126,6 @@ export class Template {
       try {
         this.send({ t: "fork" }, []);
         this.forks.push(resolve);
-        this.log.debug({ template: this.pid, pending: this.forks.length }, "fork asked");
       } catch {
         resolve(null);
       }
@@ -142,32 +152,7 @@ export class Template {
     }
   }
 
-  private readLink(): void {
-    for (;;) {
-      let got;
-      try {
-        got = native.recv(this.link, 65536);
-      } catch {
-        return this.close();
-      }
-      if (got === null) return;
-      const stray = this.reader.push(got.data, got.fds);
-      for (const fd of stray) native.close(fd);
-      if (got.data.length === 0) return this.close();
-      try {
-        for (let frame = this.reader.next(); frame; frame = this.reader.next()) this.handle(frame.message, frame.fds);
-        for (const fd of this.reader.takeStray()) native.close(fd);
-      } catch (error) {
-        for (const fd of this.reader.drainFds()) native.close(fd);
-        this.log.warn({ pid: this.pid, err: (error as Error).message }, "bad frame from python template");
-        this.kill();
-        return;
-      }
-    }
-  }
-
   private handle(m: Message, fds: number[]): void {
-    this.log.debug({ template: this.pid, m: { ...m, modules: undefined }, fds }, "from template");
     if (m.t === "forked" && typeof m.pid === "number" && fds.length === 1) {
       const resolve = this.forks.shift();
       if (resolve) return resolve({ pid: m.pid, fd: fds[0] });
@@ -192,19 +177,13 @@ export class Template {
   }
 
   private send(message: Message, fds: number[]): void {
-    native.sendAll(this.link, encodeFrame(message), fds);
+    if (!this.link?.open) throw new Error(`python template ${this.pid} has no link`);
+    this.link.send(message, fds);
   }
 
   /** Closes the link: the template sees EOF and exits; running children finish on their own. */
   close(): void {
-    if (this.watcher) {
-      this.watcher.close();
-      this.watcher = null;
-    }
-    if (this.link >= 0) {
-      native.close(this.link);
-      this.link = -1;
-    }
+    this.link?.close();
     for (const resolve of this.forks.splice(0)) resolve(null);
     if (this.state === "starting") this.kill();
   }

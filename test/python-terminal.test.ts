@@ -1,0 +1,78 @@
+// Python at a terminal and under faults: tty facts, line buffering, an
+// input() prompt and ^C through an interactive shell, as a direct run; a
+// child killed mid-run is reported as killed; a killed template is replaced.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { Terminal } from "./helpers/terminal";
+import { fixture, PYTHON, WARM, WarmEnv } from "./helpers/warm-env";
+
+let w: WarmEnv;
+let t: Terminal;
+before(() => {
+  w = new WarmEnv();
+  t = new Terminal(w.env, w.work, 90, 30);
+});
+after(async () => {
+  t.close();
+  await w.stop();
+});
+
+const FACTS = `import sys, os; print("FACTS", [s.isatty() for s in (sys.stdin, sys.stdout, sys.stderr)], sys.stdout.line_buffering, sys.stderr.line_buffering, sys.stdout.encoding, sys.stdout.errors, tuple(os.get_terminal_size()))`;
+const ASK = `name = input("name? "); print("hello", name)`;
+
+function py(code: string, viaWarm: boolean): string {
+  return `${viaWarm ? `"${WARM}" ` : ""}"${PYTHON}" -c '${code}'`;
+}
+
+test("at a terminal: isatty, line buffering, encoding and window size match a direct run", async () => {
+  t.line(py(FACTS, false));
+  const direct = (await t.expect(/FACTS [^\r\n]*/))[0];
+  assert.match(direct, /\[True, True, True\] True True/);
+  for (let i = 0; i < 2; i++) {
+    t.line(py(FACTS, true));
+    assert.equal((await t.expect(/FACTS [^\r\n]*/))[0], direct);
+    await w.ready();
+  }
+});
+
+test("an input() prompt works, and ^C at it ends the tool by SIGINT with a traceback, as directly", async () => {
+  for (const viaWarm of [false, true, true]) {
+    if (viaWarm) await w.ready();
+    t.line(py(ASK, viaWarm));
+    await t.expect(/name\? $/, "the prompt");
+    t.line("world");
+    await t.expect(/hello world/);
+    if (viaWarm) await w.ready();
+    t.line(py(ASK, viaWarm));
+    await t.expect(/name\? $/, "the prompt");
+    t.press("\x03");
+    await t.expect(/KeyboardInterrupt/);
+    assert.equal(await t.status("(exit $?)"), 130, viaWarm ? "warm" : "direct");
+  }
+});
+
+test("a child killed mid-run is reported as killed; a killed template is replaced and runs stay right", async () => {
+  const probe = fixture("python/probe.py");
+  w.run([PYTHON, probe]);
+  await w.ready();
+  const child = w.start([PYTHON, probe, "sleep:30"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  await w.until("the tool to start sleeping", () => /sleeping \d+/.test(out));
+  const pid = Number(/sleeping (\d+)/.exec(out)![1]);
+  process.kill(pid, "SIGKILL");
+  const signal = await new Promise((resolve) => child.on("close", (_code, sig) => resolve(sig)));
+  assert.equal(signal, "SIGKILL");
+  await w.ready();
+  const pool = w.status()!.pools.find((p) => p.script === probe)!;
+  process.kill(pool.pids[0], "SIGKILL"); // the template (status lists it first)
+  const direct = w.run([PYTHON, probe, "exit:3"], { direct: true });
+  for (let i = 0; i < 3; i++) {
+    const r = w.run([PYTHON, probe, "exit:3"]);
+    const [mine, theirs] = [JSON.parse(r.stdout.toString()), JSON.parse(direct.stdout.toString())];
+    // (Not low_fds: node-pty leaves an fd open in this test process, which only a direct child inherits.)
+    assert.deepEqual(Object.keys(theirs).filter((k) => k !== "low_fds" && JSON.stringify(mine[k]) !== JSON.stringify(theirs[k])).map((k) => [k, mine[k], theirs[k]]), [], `run ${i} after the template was killed`);
+    assert.equal(r.status, 3);
+    await w.ready();
+  }
+});
