@@ -51,6 +51,26 @@ test("an input() prompt works, and ^C at it ends the tool by SIGINT with a trace
   }
 });
 
+test("a tool that opens /dev/tty (getpass): learned on its first run, then run directly at a terminal, where it works", async () => {
+  const code = `import getpass; print("got", getpass.getpass("pw? "))`;
+  t.line(py(code, false));
+  await t.expect(/pw\? $/, "the direct prompt");
+  t.line("secret");
+  const direct = (await t.expect(/got secret/))[0];
+  assert.doesNotMatch(t.screen, /Warning/);
+  // First warm run: the child cannot open /dev/tty (getpass falls back to stdin, as CPython does), and says so.
+  t.line(py(code, true));
+  await t.expect(/pw\? $/, "the first warm prompt");
+  t.line("secret");
+  await t.expect(/got secret/);
+  const before = w.status()!.direct;
+  t.line(py(code, true));
+  await t.expect(/pw\? $/, "the prompt of a run now direct");
+  t.line("secret");
+  assert.equal((await t.expect(/got secret/))[0], direct);
+  assert.equal(w.status()!.direct, before + 1, "the run went direct");
+});
+
 test("a child killed mid-run is reported as killed; a killed template is replaced and runs stay right", async () => {
   const probe = fixture("python/probe.py");
   w.run([PYTHON, probe]);

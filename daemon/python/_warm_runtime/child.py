@@ -31,6 +31,8 @@ def serve(fd, spec):
                 os.close(fd)
             os._exit(70)
         taken = take(msg, fds, spec)
+        if any(os.isatty(fd) for fd in (0, 1, 2)):
+            watch_dev_tty(link)
         link.send({"t": "taken"})
         got = link.read()
         if got is None or got[0].get("t") != "go":
@@ -75,6 +77,21 @@ def take(msg, fds, spec):
         setattr(sys.modules[module], name, tuple(part) if as_tuple else part)
     rebuild_stdio(spec.streams)
     return orig, start
+
+
+def watch_dev_tty(link):
+    """A warm process has no controlling terminal, so /dev/tty cannot open
+    (getpass, prompts that bypass stdin): tell the daemon, which runs the
+    tool directly at a terminal from then on. An audit hook sees every open
+    before it happens; it is added only in a child at a terminal."""
+    told = []
+
+    def hook(event, args):
+        if event == "open" and not told and args and args[0] in ("/dev/tty", b"/dev/tty"):
+            told.append(True)
+            link.tell({"t": "needs_tty"})
+
+    sys.addaudithook(hook)
 
 
 def replace_env(entries):

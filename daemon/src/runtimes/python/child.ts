@@ -25,6 +25,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
     template: Template,
     private readonly log: Logger,
     private readonly onLoaded: (modules: [string, string][]) => void,
+    private readonly onNeedsTty: () => void,
   ) {
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
     this.ready = template.fork().then((got) => {
@@ -99,6 +100,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
   private handle(m: Message): void {
     if (m.t === "taken") this.resolveTaken?.(true);
     else if (m.t === "loaded" && Array.isArray(m.modules)) this.onLoaded(m.modules as [string, string][]);
+    else if (m.t === "needs_tty") this.onNeedsTty();
     else if (m.t === "exit" && this.state === "running") {
       this.reported = { code: typeof m.code === "number" ? m.code : null, signal: typeof m.signal === "number" ? m.signal : null };
     } else if (m.t === "closed" && this.reported) {

@@ -65,7 +65,7 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     const toolId = PreloadStore.toolId([plan.interpreterReal, plan.mode, plan.target]);
     const record = this.store.get(toolId);
     const mask = fds.map((fd) => (native.fdKind(fd) === "tty" ? "t" : "-")).join("");
-    if (mask.includes("t") && settings.terminal === "direct") {
+    if (mask.includes("t") && (settings.terminal === "direct" || record.needsTty)) {
       return { direct: "the tool needs a controlling terminal (/dev/tty), which a warm process cannot have" };
     }
     const keyNames = new Set([...record.envNames, ...settings.env]);
@@ -105,10 +105,17 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
       if (!template) return null;
       ctx.template = template;
     }
-    return new PythonChild(template, this.log, (loaded) => {
-      // New modules: the next template preloads them; this one ends with its children.
-      if (this.store.addLoaded(ctx.toolId, loaded, ctx.plan.target) && ctx.template === template) template.retire();
-    });
+    return new PythonChild(
+      template,
+      this.log,
+      (loaded) => {
+        // New modules: the next template preloads them; this one ends with its children.
+        if (this.store.addLoaded(ctx.toolId, loaded, ctx.plan.target) && ctx.template === template) template.retire();
+      },
+      () => {
+        if (this.store.mark(ctx.toolId, "needsTty")) this.log.info({ tool: ctx.plan.target }, "tool opens /dev/tty: runs directly at a terminal from now on");
+      },
+    );
   }
 
   private startTemplate(pool: Pool, ctx: PoolContext): Template | null {
