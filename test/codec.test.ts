@@ -84,6 +84,14 @@ test("frame reader: the fds of a frame that fails to decode stay with the reader
   assert.deepEqual(reader.drainFds(), [7, 8, 9]);
 });
 
+test("daemon codec: integers beyond 32 bits are written as msgpack ints, never floats", () => {
+  const big = 2 ** 40 + 5;
+  const frame = encodeFrame({ t: "x", n: big, list: [1, -(2 ** 35)] });
+  assert.equal(frame.includes(0xcb), false, "no float64 marker");
+  assert.equal(render(decodeFrame(frame)), `{"t": "x", "n": ${big}, "list": [1, ${-(2 ** 35)}]}`);
+  assert.equal(render(wireDecodeFrame(frame)), `{"t": "x", "n": ${big}, "list": [1, ${-(2 ** 35)}]}`);
+});
+
 test("frame reader: two frames in one chunk come out one at a time", () => {
   const reader = new FrameReader();
   reader.push(Buffer.concat([encodeFrame({ t: "a" }), encodeFrame({ t: "b" })]), []);

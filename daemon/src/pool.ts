@@ -41,7 +41,8 @@ const MAX_UNUSABLE_IN_A_ROW = 6;
 
 export class Pool {
   private readyList: WarmProcess[] = [];
-  private starting = new Set<WarmProcess>();
+  /** Processes starting, with whether a caller has already claimed each. */
+  private starting = new Map<WarmProcess, { usable: Promise<boolean>; claimed: boolean }>();
   private unusableInARow = 0;
   lastUsed = Date.now();
   hits = 0;
@@ -80,6 +81,13 @@ export class Pool {
       }
     }
     this.misses++;
+    // One already on its way is ready sooner than one started now.
+    for (const [wp, entry] of this.starting) {
+      if (entry.claimed) continue;
+      entry.claimed = true;
+      if ((await entry.usable) && wp.state === "ready") return wp;
+      break;
+    }
     if (this.broken) return null;
     const started = this.start(true);
     if (!started) return null;
@@ -96,7 +104,8 @@ export class Pool {
   private start(forCaller: boolean): { wp: WarmProcess; usable: Promise<boolean> } | null {
     const wp = this.owner.launch(this);
     if (!wp) return null;
-    this.starting.add(wp);
+    const entry = { usable: Promise.resolve(false), claimed: forCaller };
+    this.starting.set(wp, entry);
     const usable = wp.ready.then((info) => {
       this.starting.delete(wp);
       if (!info) {
@@ -116,9 +125,10 @@ export class Pool {
       this.unusableInARow = 0;
       this.lastKiB = wp.rssKiB || this.lastKiB;
       if (this.closed) wp.release();
-      else if (!forCaller) this.readyList.push(wp);
+      else if (!entry.claimed) this.readyList.push(wp);
       return true;
     });
+    entry.usable = usable;
     return { wp, usable };
   }
 
@@ -146,12 +156,12 @@ export class Pool {
   close(): void {
     this.closed = true;
     for (const wp of this.readyList) wp.release();
-    for (const wp of this.starting) wp.release();
+    for (const wp of this.starting.keys()) wp.release();
     this.readyList = [];
   }
 
   processes(): WarmProcess[] {
-    return [...this.readyList, ...this.starting];
+    return [...this.readyList, ...this.starting.keys()];
   }
 
   /** Processes of the pool's own beyond its warm ones (a Python template), for status. */

@@ -11,16 +11,21 @@ import signal
 import sys
 import types
 
-from . import finish, wire
+from . import finish, pages, wire
 
 NOFILE_SOFT = 10  # index of RLIMIT_NOFILE's soft limit in the request's rlimits
 
 
-def serve(fd, spec):
+def serve(fd, spec, touched):
     """Never returns: the child ends with os._exit or by a signal."""
     high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100)  # keep low fds free, as in a direct run
     os.close(fd)
     link = wire.Link(high)
+    spec.pid = os.getpid()
+    try:
+        pages.prefault(touched, high)  # while no caller waits
+    except Exception:
+        pass
     try:
         got = link.read()
         if got is None:
@@ -30,6 +35,7 @@ def serve(fd, spec):
             for fd in fds:
                 os.close(fd)
             os._exit(70)
+        spec.want_pages = msg.get("want_pages") is True
         taken = take(msg, fds, spec)
         if any(os.isatty(fd) for fd in (0, 1, 2)):
             watch_dev_tty(link)

@@ -73,6 +73,8 @@ def end(link, spec, code, sigint):
     if not flush_std():
         code = 120
     flush_left_open(spec.streams)
+    if os.getpid() != spec.pid:
+        os._exit(code)  # a process the tool forked, ending: it has no link to talk on
     modules = [["py", name] for name in loaded(spec)]
     if modules:
         link.tell({"t": "loaded", "modules": modules})
@@ -83,6 +85,8 @@ def end(link, spec, code, sigint):
     os.closerange(0, keep)
     os.closerange(keep + 1, 1 << 20)
     link.tell({"t": "closed"})
+    if spec.want_pages:
+        report_touched(link)
     if sigint:
         die_by(signal.SIGINT)
     os._exit(code)
@@ -132,6 +136,16 @@ def loaded(spec):
             continue
         out.append(name)
     return out
+
+
+def report_touched(link):
+    """The template's pages this run wrote, for the next children (pages.py).
+    Sent after `closed`: the caller has its answer already."""
+    try:
+        from . import pages
+        link.tell({"t": "touched", "pages": pages.touched()})
+    except Exception:
+        pass
 
 
 def die_by(signum):

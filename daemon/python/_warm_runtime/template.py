@@ -6,6 +6,7 @@ import atexit  # noqa: F401 - finish.py needs it; imported here so no run report
 import gc
 import importlib
 import os
+import ctypes  # noqa: F401 - pages.py needs it in every child; imported once here
 import select
 import signal
 import sys
@@ -126,12 +127,12 @@ def serve(link, spec):
                 for extra in fds:
                     os.close(extra)
                 if msg.get("t") == "fork":
-                    fork_child(link, spec, (wake_r, wake_w))
+                    fork_child(link, spec, (wake_r, wake_w), msg.get("pages") or [])
                 if not link.has_frame():
                     break
 
 
-def fork_child(link, spec, wake):
+def fork_child(link, spec, wake, touched):
     mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
     for stream in spec.streams:
         try:
@@ -149,7 +150,7 @@ def fork_child(link, spec, wake):
             link.close()
             mine.close()
             os.setsid()  # its own process group: the shim signals -pid
-            child.serve(theirs.detach(), spec)
+            child.serve(theirs.detach(), spec, touched)
         finally:
             os._exit(70)
     theirs.close()

@@ -22,11 +22,37 @@ export class ProtocolError extends Error {
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "bigint", moreTypes: false });
 
 export function encodeFrame(message: Message): Buffer {
-  const payload = packr.pack(message);
+  const payload = packr.pack(bigIntegers(message));
   const frame = Buffer.allocUnsafe(4 + payload.length);
   frame.writeUInt32BE(payload.length, 0);
   payload.copy(frame, 4);
   return frame;
+}
+
+/**
+ * msgpackr writes an integer beyond 32 bits as a float64, which the spec
+ * rejects; as a BigInt it is written as int64. Returns `v` itself when it
+ * holds no such integer (the usual case: no copy).
+ */
+function bigIntegers<T>(v: T): T {
+  if (typeof v === "number") return (Number.isInteger(v) && (v >= 2 ** 32 || v < -(2 ** 31)) ? BigInt(v) : v) as T;
+  if (Array.isArray(v)) {
+    let out: unknown[] | null = null;
+    for (let i = 0; i < v.length; i++) {
+      const x = bigIntegers(v[i]);
+      if (x !== v[i]) (out ??= [...v])[i] = x;
+    }
+    return (out ?? v) as T;
+  }
+  if (v !== null && typeof v === "object" && !(v instanceof Uint8Array)) {
+    let out: Record<string, unknown> | null = null;
+    for (const [k, x] of Object.entries(v)) {
+      const y = bigIntegers(x);
+      if (y !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = y;
+    }
+    return (out ?? v) as T;
+  }
+  return v;
 }
 
 /** Decodes one payload (no length prefix) and checks it against the spec's rules. */

@@ -22,7 +22,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
   private orphan = false;
 
   constructor(
-    template: Template,
+    private readonly template: Template,
     private readonly log: Logger,
     private readonly onLoaded: (modules: [string, string][]) => void,
     private readonly onNeedsTty: () => void,
@@ -55,7 +55,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
     this.state = "running";
     const taken = new Promise<boolean>((resolve) => (this.resolveTaken = resolve));
     if (!this.link?.open) throw new Error(`python child ${this.pid} has no link`);
-    this.link.send(message, fds);
+    this.link.send(this.template.touchedPages ? message : { ...message, want_pages: true }, fds);
     return taken;
   }
 
@@ -101,6 +101,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
     if (m.t === "taken") this.resolveTaken?.(true);
     else if (m.t === "loaded" && Array.isArray(m.modules)) this.onLoaded(m.modules as [string, string][]);
     else if (m.t === "needs_tty") this.onNeedsTty();
+    else if (m.t === "touched" && Array.isArray(m.pages) && m.pages.every((n) => typeof n === "number")) this.template.touchedPages ??= m.pages as number[];
     else if (m.t === "exit" && this.state === "running") {
       this.reported = { code: typeof m.code === "number" ? m.code : null, signal: typeof m.signal === "number" ? m.signal : null };
     } else if (m.t === "closed" && this.reported) {

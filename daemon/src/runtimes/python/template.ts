@@ -50,6 +50,8 @@ export class Template {
   readonly ready: Promise<TemplateReady | null>;
   /** No new children: it ends once those it has are gone. */
   retired = false;
+  /** Pages of this template that a run wrote ([first, count, ...]), written ahead by each new child; null until a run reported them. */
+  touchedPages: number[] | null = null;
   /** Children alive (idle or running), by pid: told how they ended. */
   readonly children = new Map<number, TemplateChild>();
   private resolveReady!: (info: TemplateReady | null) => void;
@@ -124,7 +126,7 @@ export class Template {
     if ((await this.ready) === null || this.state !== "ready" || this.retired) return null;
     return new Promise((resolve) => {
       try {
-        this.send({ t: "fork" }, []);
+        this.send({ t: "fork", pages: this.touchedPages ?? [] }, []);
         this.forks.push(resolve);
       } catch {
         resolve(null);
