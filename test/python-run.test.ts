@@ -3,11 +3,12 @@
 // and it sees the same argv, env, cwd, umask, stdio, flags and signals.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fixture, PYTHON, type Result, WARM, WarmEnv } from "./helpers/warm-env";
 import { VECTORS_FILE } from "./helpers/vectors";
+import { PreloadStore } from "../daemon/src/preload-store";
 
 let w: WarmEnv;
 before(() => {
@@ -231,4 +232,49 @@ test("preloading is learned: later runs find the tool's modules loaded, keyed on
   // (A different size: CPython itself reuses a .pyc whose source kept its size and mtime second.)
   assert.match(run(["x"]).stdout.toString(), /dep: second /);
   assert.equal(run(["x"], { LEARNER_MODE: "three" }).stdout.toString().split("\n")[1].split(" ")[2], "three");
+});
+
+test("a virtualenv's python: sys.prefix and sys.executable as a direct run (the interpreter path is in the key)", async () => {
+  const venv = join(w.dir, "venv");
+  const made = spawnSync(PYTHON, ["-m", "venv", "--without-pip", venv], { encoding: "utf8" });
+  assert.equal(made.status, 0, made.stderr);
+  const direct = await compare([join(venv, "bin", "python3"), PROBE]);
+  assert.equal(JSON.parse(direct.stdout.toString().split("\n")[0]).prefix[0], venv);
+  await compare([PYTHON, PROBE]); // the system python's pool is another one
+});
+
+test("config: preload adds modules, exclude keeps learned ones out; a module that stops importing is dropped", async () => {
+  const dir = join(w.work, "configured");
+  mkdirSync(dir, { recursive: true });
+  for (const f of ["learner.py", "learner_dep.py"]) copyFileSync(fixture(`python/${f}`), join(dir, f));
+  const script = join(dir, "learner.py");
+  w.writeConfig({ tools: { "learner.py": { exclude: ["learner_dep"], preload: ["colorsys"] } } });
+  for (let i = 0; i < 4; i++) {
+    w.run([PYTHON, script, "x"]);
+    await w.ready();
+  }
+  const seen = w.run([PYTHON, "-c", "import sys; print('colorsys' in sys.modules)"], { direct: true });
+  assert.equal(seen.stdout.toString(), "False\n");
+  const r = w.run([PYTHON, script, "x"]);
+  assert.equal(r.stdout.toString().split("\n")[0], "preloaded: ['email.parser', 'json']", r.stderr.toString());
+  // Without the config the dep is learned; then it stops importing: the run fails as a direct one does, and warm drops it.
+  w.writeConfig({});
+  for (let i = 0; i < 4; i++) {
+    w.run([PYTHON, script, "x"]);
+    await w.ready();
+  }
+  assert.match(w.run([PYTHON, script, "x"]).stdout.toString(), /'learner_dep'/);
+  writeFileSync(join(dir, "learner_dep.py"), "raise ImportError('learner_dep is broken now')\n");
+  const direct = w.run([PYTHON, script, "x"], { direct: true });
+  assert.equal(direct.status, 1);
+  for (let i = 0; i < 3; i++) {
+    // (stdout's first line says what was preloaded, which differs by design)
+    const r = w.run([PYTHON, script, "x"]);
+    assert.equal(r.stderr.toString(), direct.stderr.toString(), "a preloaded module that no longer imports: stderr");
+    assert.equal(r.status, 1);
+    await w.ready();
+  }
+  const file = join(w.stateDir, "preload", `${PreloadStore.toolId([realpathSync(PYTHON), "script", script])}.json`);
+  const learned = (): string[] => (JSON.parse(readFileSync(file, "utf8")) as { modules: string[][] }).modules.map((m) => m[1]);
+  await w.until("the broken module to leave the preload list", () => learned().includes("json") && !learned().includes("learner_dep"));
 });
