@@ -278,3 +278,20 @@ test("config: preload adds modules, exclude keeps learned ones out; a module tha
   const learned = (): string[] => (JSON.parse(readFileSync(file, "utf8")) as { modules: string[][] }).modules.map((m) => m[1]);
   await w.until("the broken module to leave the preload list", () => learned().includes("json") && !learned().includes("learner_dep"));
 });
+
+test("a module that starts a thread while loading is kept out of preloading (a template forks single-threaded)", async () => {
+  const script = fixture("python/threaded.py");
+  const direct = w.run([PYTHON, script], { direct: true });
+  for (let i = 0; i < 4; i++) {
+    same(w.run([PYTHON, script]), direct, `run ${i}`);
+    await w.ready();
+  }
+  const file = join(w.stateDir, "preload", `${PreloadStore.toolId([realpathSync(PYTHON), "script", script])}.json`);
+  await w.until("the thread-starting module to be recorded as dropped", () => {
+    try {
+      return /thread/.test(JSON.parse(readFileSync(file, "utf8")).dropped.threaded_dep ?? "");
+    } catch {
+      return false;
+    }
+  });
+});
