@@ -2,11 +2,12 @@
 // context; dropped when files they loaded change, when idle too long, or
 // when the daemon stops; bounded by the shared limits.
 import { ChangeWatch } from "../change-watch";
-import type { Config, ToolSettings } from "../config";
+import { type Config, toolSettings, type ToolSettings } from "../config";
 import type { Limits } from "../limits";
 import type { Logger } from "../log";
 import type { Pool } from "../pool";
-import type { PreloadStore } from "../preload-store";
+import { native } from "../native";
+import { PreloadStore, type ToolRecord } from "../preload-store";
 
 export abstract class RuntimePools<Context extends { toolId: string; settings: ToolSettings }> {
   readonly pools = new Map<string, Pool>();
@@ -23,6 +24,23 @@ export abstract class RuntimePools<Context extends { toolId: string; settings: T
       (tools) => this.invalidate(tools),
       (why) => log.warn({ why }, "change watch"),
     );
+  }
+
+  /**
+   * What every runtime knows of a tool before keying a run: its config
+   * settings, its id and learned record, and the tty mask of the caller's
+   * fds; or why it runs directly (disabled, or it needs /dev/tty at a terminal).
+   */
+  protected tool(names: string[], idParts: string[], fds: number[]): { settings: ToolSettings; toolId: string; record: ToolRecord; mask: string } | { direct: string } {
+    const settings = toolSettings(this.config(), names);
+    if (settings.disable) return { direct: "disabled for this tool in the config" };
+    const toolId = PreloadStore.toolId(idParts);
+    const record = this.store.get(toolId);
+    const mask = fds.map((fd) => (native.fdKind(fd) === "tty" ? "t" : "-")).join("");
+    if (mask.includes("t") && (settings.terminal === "direct" || record.needsTty)) {
+      return { direct: "the tool needs a controlling terminal (/dev/tty), which a warm process cannot have" };
+    }
+    return { settings, toolId, record, mask };
   }
 
   /** Applies every file change that happened before now (call first thing per request). */

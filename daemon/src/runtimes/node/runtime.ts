@@ -18,14 +18,13 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { toolSettings, type ToolSettings } from "../../config";
-import { native } from "../../native";
+import type { ToolSettings } from "../../config";
 import { Pool, type PoolOwner } from "../../pool";
 import { identify, type Program } from "../program";
 import { keyEnv } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
 import { RuntimePools } from "../runtime-pools";
-import { PreloadStore, type ToolRecord } from "../../preload-store";
+import type { ToolRecord } from "../../preload-store";
 import { encodeFrame, type Message } from "../../protocol/codec";
 import type { RunRequest } from "../../protocol/messages";
 import { isKeyEnvName, type NodePlan, planNode } from "./plan";
@@ -97,14 +96,9 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     const planned = planNode(program, request, cwd);
     if ("direct" in planned) return planned;
     const plan = planned.plan;
-    const settings = toolSettings(this.config(), plan.toolNames);
-    if (settings.disable) return { direct: "disabled for this tool in the config" };
-    const toolId = PreloadStore.toolId([plan.nodeExe, plan.scriptReal]);
-    const record = this.store.get(toolId);
-    const mask = fds.map((fd) => (native.fdKind(fd) === "tty" ? "t" : "-")).join("");
-    if (mask.includes("t") && (settings.terminal === "direct" || record.needsTty)) {
-      return { direct: "the tool needs a controlling terminal (/dev/tty), which a warm process cannot have" };
-    }
+    const tool = this.tool(plan.toolNames, [plan.nodeExe, plan.scriptReal], fds);
+    if ("direct" in tool) return tool;
+    const { settings, toolId, record, mask } = tool;
 
     const keyNames = new Set([...record.envNames, ...settings.env]);
     const { env, pairs } = keyEnv(request.env, isKeyEnvName, keyNames);

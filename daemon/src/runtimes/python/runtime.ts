@@ -19,10 +19,8 @@
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
-import { toolSettings, type ToolSettings } from "../../config";
-import { native } from "../../native";
+import type { ToolSettings } from "../../config";
 import { Pool, type PoolOwner, type WarmProcess } from "../../pool";
-import { PreloadStore } from "../../preload-store";
 import { envLookup, type RunRequest } from "../../protocol/messages";
 import type { Program } from "../program";
 import { keyEnv } from "../key-env";
@@ -60,14 +58,9 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     const planned = planPython(program, request, cwd);
     if ("direct" in planned) return planned;
     const plan = planned.plan;
-    const settings = toolSettings(this.config(), plan.toolNames);
-    if (settings.disable) return { direct: "disabled for this tool in the config" };
-    const toolId = PreloadStore.toolId([plan.interpreterReal, plan.mode, plan.target]);
-    const record = this.store.get(toolId);
-    const mask = fds.map((fd) => (native.fdKind(fd) === "tty" ? "t" : "-")).join("");
-    if (mask.includes("t") && (settings.terminal === "direct" || record.needsTty)) {
-      return { direct: "the tool needs a controlling terminal (/dev/tty), which a warm process cannot have" };
-    }
+    const tool = this.tool(plan.toolNames, [plan.interpreterReal, plan.mode, plan.target], fds);
+    if ("direct" in tool) return tool;
+    const { settings, toolId, record, mask } = tool;
     const keyNames = new Set([...record.envNames, ...settings.env]);
     const { env, pairs } = keyEnv(request.env, isKeyEnvName, keyNames);
     const pythonPath = envLookup(request.env, "PYTHONPATH");
