@@ -1,6 +1,7 @@
 // Serves requests: `run` goes to a warm process of the right pool (or back
 // to the shim as `direct`), `status` reports, `stop` ends everything.
 import { statSync } from "node:fs";
+import type { ChangeWatch } from "./change-watch";
 import type { ConfigSource } from "./config";
 import type { Logger } from "./log";
 import { native } from "./native";
@@ -20,6 +21,7 @@ export class Daemon implements ConnectionHandler {
 
   constructor(
     private readonly runtimes: WarmRuntime[],
+    private readonly changes: ChangeWatch,
     private readonly limits: Limits,
     private readonly config: ConfigSource,
     private readonly log: Logger,
@@ -71,7 +73,7 @@ export class Daemon implements ConnectionHandler {
       return conn.finish({ t: "direct", why: differs });
     }
     this.config.refresh();
-    for (const runtime of this.runtimes) runtime.catchUp(); // a file changed before this request must not be run stale
+    this.changes.drain(); // a file changed before this request must not be run stale
     const received = process.hrtime.bigint();
     const prepared = this.prepare(request, req.fds);
     if ("direct" in prepared) {
@@ -178,7 +180,7 @@ export class Daemon implements ConnectionHandler {
       hits: p.hits,
       misses: p.misses,
       broken: p.broken,
-      pids: [...p.helperPids(), ...p.processes().map((wp) => wp.pid)].filter((pid) => pid > 0),
+      pids: p.pids(),
     }));
     const data = {
       version: this.version,

@@ -2,6 +2,7 @@
 // runtime dir, guaranteed by a lock held for its whole life; it recovers a
 // socket left by a dead daemon, and exits after its idle timeout.
 import { chmodSync, unlinkSync } from "node:fs";
+import { ChangeWatch } from "./change-watch";
 import { ConfigSource } from "./config";
 import { Daemon } from "./daemon";
 import { createLogger } from "./log";
@@ -56,8 +57,14 @@ function main(): void {
   const store = new PreloadStore(join(paths.stateDir, "preload"), log);
   const runtimes: WarmRuntime[] = [];
   const limits = new Limits(() => config.current, () => runtimes.flatMap((r) => [...r.pools.values()]));
-  const node = new NodeRuntime(store, log, () => config.current, limits);
-  runtimes.push(node, new PythonRuntime(store, log, () => config.current, limits));
+  const changes = new ChangeWatch(
+    (tools) => {
+      for (const runtime of runtimes) runtime.invalidate(tools);
+    },
+    (why) => log.warn({ why }, "change watch"),
+  );
+  const node = new NodeRuntime(store, log, () => config.current, limits, changes);
+  runtimes.push(node, new PythonRuntime(store, log, () => config.current, limits, changes));
   let stopping = false;
   const shutdown = (why: string) => {
     if (stopping || retiring) return;
@@ -70,6 +77,7 @@ function main(): void {
       // already gone
     }
     for (const runtime of runtimes) runtime.closeAll();
+    changes.close();
     store.flush();
     log.flush();
     // Running tools finish on their own; give idle warm processes a moment to see EOF.
@@ -91,6 +99,7 @@ function main(): void {
     }
     native.close(lock);
     for (const runtime of runtimes) runtime.closeAll();
+    changes.close();
     store.flush();
     const done = setInterval(() => {
       if (daemon.busy) return;
@@ -99,7 +108,7 @@ function main(): void {
       process.exit(0);
     }, 100);
   };
-  const daemon = new Daemon(runtimes, limits, config, log, () => shutdown("stop request"), WARM_VERSION, retire);
+  const daemon = new Daemon(runtimes, changes, limits, config, log, () => shutdown("stop request"), WARM_VERSION, retire);
   const uid = process.getuid ? process.getuid() : 0;
   const listener = new Listener(listenFd, uid, daemon, (other) => log.warn({ uid: other }, "refused a connection from another user"));
 

@@ -33,6 +33,8 @@ export interface PoolOwner {
   assess(pool: Pool, info: object): { usable: boolean; learned: boolean };
   /** Whether `pool` may start one more process under the global limit (evicting least recently used ones if needed). */
   canStartMore(pool: Pool): boolean;
+  /** Processes of the pool's own beyond its warm ones (a Python template), for status. */
+  helperPids?(pool: Pool): number[];
 }
 
 // A pool whose processes keep coming up unusable without anything new being
@@ -164,6 +166,8 @@ export class Pool {
     return [...this.readyList, ...this.starting.keys()];
   }
 
-  /** Processes of the pool's own beyond its warm ones (a Python template), for status. */
-  helperPids: () => number[] = () => [];
+  /** Every pid of the pool: its helpers (a Python template) first, then its warm processes. */
+  pids(): number[] {
+    return [...(this.owner.helperPids?.(this) ?? []), ...this.processes().map((wp) => wp.pid)].filter((pid) => pid > 0);
+  }
 }

@@ -1,7 +1,7 @@
 // What every runtime does with its pools alike: one per key, each with its
 // context; dropped when files they loaded change, when idle too long, or
 // when the daemon stops; bounded by the shared limits.
-import { ChangeWatch } from "../change-watch";
+import type { ChangeWatch } from "../change-watch";
 import { type Config, toolSettings, type ToolSettings } from "../config";
 import type { Limits } from "../limits";
 import type { Logger } from "../log";
@@ -12,19 +12,15 @@ import { PreloadStore, type ToolRecord } from "../preload-store";
 export abstract class RuntimePools<Context extends { toolId: string; settings: ToolSettings }> {
   readonly pools = new Map<string, Pool>();
   protected contexts = new WeakMap<Pool, Context>();
-  protected readonly changes: ChangeWatch;
 
   constructor(
     protected readonly store: PreloadStore,
     protected readonly log: Logger,
     protected readonly config: () => Config,
     private readonly limits: Limits,
-  ) {
-    this.changes = new ChangeWatch(
-      (tools) => this.invalidate(tools),
-      (why) => log.warn({ why }, "change watch"),
-    );
-  }
+    /** The daemon's one file watch, shared by every runtime (tool ids never collide). */
+    protected readonly changes: ChangeWatch,
+  ) {}
 
   /**
    * What every runtime knows of a tool before keying a run: its config
@@ -43,11 +39,6 @@ export abstract class RuntimePools<Context extends { toolId: string; settings: T
     return { settings, toolId, record, mask };
   }
 
-  /** Applies every file change that happened before now (call first thing per request). */
-  catchUp(): void {
-    this.changes.drain();
-  }
-
   /** Lets a pool go: its idle processes end, running ones finish their invocation. */
   protected drop(key: string, pool: Pool): void {
     pool.close();
@@ -55,7 +46,7 @@ export abstract class RuntimePools<Context extends { toolId: string; settings: T
   }
 
   /** Drops the pools of tools whose files changed; the next request starts fresh ones. */
-  private invalidate(tools: Set<string> | "all"): void {
+  invalidate(tools: Set<string> | "all"): void {
     for (const [key, pool] of this.pools) {
       const ctx = this.contexts.get(pool);
       if (tools !== "all" && (!ctx || !tools.has(ctx.toolId))) continue;
@@ -83,6 +74,5 @@ export abstract class RuntimePools<Context extends { toolId: string; settings: T
 
   closeAll(): void {
     for (const [key, pool] of this.pools) this.drop(key, pool);
-    this.changes.close();
   }
 }

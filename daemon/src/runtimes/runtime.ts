@@ -1,6 +1,6 @@
 // What the daemon needs of a language runtime: turn a request for its kind
 // of program into a pool (or a reason to run directly), and keep its pools
-// fresh (file changes, idle timeouts).
+// fresh (file changes, as the daemon's change watch reports them; idle timeouts).
 import type { Pool } from "../pool";
 import type { Message } from "../protocol/codec";
 import type { RunRequest } from "../protocol/messages";
@@ -18,8 +18,8 @@ export interface Prepared {
 export interface WarmRuntime {
   readonly kind: Interpreter;
   readonly pools: Map<string, Pool>;
-  /** Applies every file change that happened before now (call first thing per request). */
-  catchUp(): void;
+  /** Drops the pools of these tools (their files changed). */
+  invalidate(tools: Set<string> | "all"): void;
   prepare(program: Program, request: RunRequest, fds: number[]): Prepared | { direct: string };
   noteRun(toolId: string): void;
   /** Drops pools unused for their idle timeout. */

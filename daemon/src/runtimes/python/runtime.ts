@@ -76,9 +76,7 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
       pool = new Pool(key, `${plan.toolNames[0]} [${mask}]`, plan.target, settings.pool.size, this);
       this.pools.set(key, pool);
       const startIn = keepCwd ? cwd : plan.mode === "script" ? dirname(plan.target) : "/";
-      const ctx: PoolContext = { plan, toolId, mask, env, keyNames, settings, cwd: startIn, umask: request.umask, template: null };
-      this.contexts.set(pool, ctx);
-      pool.helperPids = () => (ctx.template && ctx.template.state !== "gone" ? [ctx.template.pid] : []);
+      this.contexts.set(pool, { plan, toolId, mask, env, keyNames, settings, cwd: startIn, umask: request.umask, template: null });
     }
     pool.size = settings.pool.size;
     return {
@@ -159,6 +157,11 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     if (keyChanged) this.drop(pool.key, pool); // later requests compute the new key and land in a new pool
     this.log.info({ tool: ctx.plan.target, dropped: info.dropped, env: fresh, learned: learned || keyChanged }, "python template not usable; learned from it");
     return false;
+  }
+
+  helperPids(pool: Pool): number[] {
+    const template = this.contexts.get(pool)?.template;
+    return template && template.state !== "gone" ? [template.pid] : [];
   }
 
   assess(): { usable: boolean; learned: boolean } {
