@@ -145,7 +145,7 @@ def rebuild_stdio(template_streams):
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = made
 
 
-def fresh_main(spec):
+def fresh_main():
     main = types.ModuleType("__main__")
     main.__loader__ = importlib.machinery.BuiltinImporter
     main.__annotations__ = {}
@@ -158,7 +158,7 @@ def run(link, spec, taken):
     """Runs the entry (pymain_run_file / _run_module_as_main / -c) and ends."""
     orig, start = taken
     word = orig[start - 1]  # the script as given, or the -c code
-    d = fresh_main(spec).__dict__
+    d = fresh_main().__dict__
     source = None
     if spec.mode == "script":
         path = word if word.startswith("/") else os.path.join(os.getcwd(), word)

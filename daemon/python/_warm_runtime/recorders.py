@@ -25,6 +25,7 @@ class Recorder:
         self.files_read = set()
         self.argv_copiers = set()
         self.dropped = {}  # module -> why
+        self.owner = {}  # every module loaded -> the top-level preload that loaded it
 
     def drop(self, why):
         if self.active and self.current and self.current not in self.dropped:
@@ -202,6 +203,3 @@ def _slice_start(value, ref):
 def _top(name):
     # Attributed to the module the preload loop was importing when it loaded.
     return recorder.owner.get(name, name)
-
-
-recorder.owner = {}

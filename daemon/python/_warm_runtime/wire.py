@@ -2,6 +2,8 @@
 # big-endian length, then one msgpack map; fds ride with a frame's first
 # byte. Checked against protocol-spec/vectors.txt like every other codec.
 import _socket
+import os
+import sys
 
 MAX_FRAME = 16 * 1024 * 1024
 MAX_DEPTH = 8
@@ -202,13 +204,13 @@ class Link:
         for level, kind, payload in ancdata:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                 usable = len(payload) - len(payload) % 4
-                fds += [int.from_bytes(payload[i:i + 4], "little" if _LITTLE else "big") for i in range(0, usable, 4)]
+                fds += [int.from_bytes(payload[i:i + 4], sys.byteorder) for i in range(0, usable, 4)]
         return data, fds
 
     def send(self, message, fds=()):
         frame = encode_frame(message)
         if fds:
-            payload = b"".join(fd.to_bytes(4, "little" if _LITTLE else "big") for fd in fds)
+            payload = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
             sent = self.sock.sendmsg([frame], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, payload)])
             frame = frame[sent:]
         while frame:
@@ -229,12 +231,7 @@ class Link:
 
 
 def _close(fd):
-    import os
     try:
         os.close(fd)
     except OSError:
         pass
-
-
-import sys as _sys  # noqa: E402
-_LITTLE = _sys.byteorder == "little"
