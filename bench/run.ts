@@ -29,7 +29,7 @@ function preflight(): string {
     process.exit(1);
   }
   for (const tool of ["hg", "chg"]) {
-    if (runCapturedOk(tool)) continue;
+    if (installed(tool)) continue;
     process.stderr.write(`bench: ${tool} is not installed. Install Mercurial with:\n  apt-get install mercurial\n`);
     process.exit(1);
   }
@@ -42,7 +42,7 @@ function preflight(): string {
   return hf;
 }
 
-function runCapturedOk(tool: string): boolean {
+function installed(tool: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 }
 

@@ -2,9 +2,9 @@
 // ships it), the peer for the Mercurial cases: its server is started by a
 // first `chg` run before timing and killed after, inside the case's private
 // XDG_RUNTIME_DIR (where chg keeps its socket), so no chg of the user's is touched.
-import { readdirSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { alive, runCaptured } from "./warm-instance";
+import { findPeers, waitGone } from "./peer-processes";
+import { runCaptured } from "./warm-instance";
 
 export class Chg {
   private pids = new Map<number, string>();
@@ -26,31 +26,15 @@ export class Chg {
 
   /** chg's servers of this case: processes whose environment names its runtime dir and whose command line is a chg server. */
   find(): number[] {
-    const marker = `XDG_RUNTIME_DIR=${this.env.XDG_RUNTIME_DIR}\0`;
-    const found: number[] = [];
-    for (const name of readdirSync("/proc")) {
-      if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-      try {
-        const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-        if (!cmd.includes("chgunix") || !readFileSync(`/proc/${name}/environ`, "utf8").includes(marker)) continue;
-        this.pids.set(Number(name), cmd);
-        found.push(Number(name));
-      } catch {
-        // gone, or not ours to read
-      }
-    }
-    return found;
+    const found = findPeers(`XDG_RUNTIME_DIR=${this.env.XDG_RUNTIME_DIR}\0`, (cmd) => cmd.includes("chgunix"));
+    for (const [pid, cmd] of found) this.pids.set(pid, cmd);
+    return [...found.keys()];
   }
 
   /** `chg --kill-chg-daemon`; returns its pids still alive after a bounded wait. */
   async stop(timeoutMs = 5_000): Promise<number[]> {
     runCaptured(["chg", "--kill-chg-daemon"], this.repo, this.env);
-    const deadline = Date.now() + timeoutMs;
-    let left = [...this.pids].filter(([pid, cmd]) => alive(pid, cmd)).map(([pid]) => pid);
-    while (left.length > 0 && Date.now() < deadline) {
-      await sleep(20);
-      left = left.filter((pid) => alive(pid, this.pids.get(pid)!));
-    }
+    const left = await waitGone(this.pids, timeoutMs);
     for (const pid of left) process.kill(pid, "SIGKILL");
     return left;
   }

@@ -1,9 +1,9 @@
 // prettierd, the peer daemon for the formatting case: started once before
 // timing, stopped after, inside the case's private XDG_RUNTIME_DIR (where
 // prettierd keeps its port file), so no prettierd of the user is touched.
-import { readFileSync, readdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { alive, runCaptured } from "./warm-instance";
+import { findPeers, waitGone } from "./peer-processes";
+import { runCaptured } from "./warm-instance";
 
 export const PRETTIERD = "node_modules/.bin/prettierd";
 
@@ -34,31 +34,14 @@ export class Prettierd {
 
   /** Our prettierd server: the process whose environment names our private runtime dir. */
   find(): number[] {
-    const marker = `XDG_RUNTIME_DIR=${this.env.XDG_RUNTIME_DIR}/.prettierd\0`;
-    const found: number[] = [];
-    for (const name of readdirSync("/proc")) {
-      if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-      try {
-        if (!readFileSync(`/proc/${name}/environ`, "utf8").includes(marker)) continue;
-        const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-        this.pids.set(Number(name), cmd);
-        found.push(Number(name));
-      } catch {
-        // gone, or not ours to read
-      }
-    }
-    return found;
+    const found = findPeers(`XDG_RUNTIME_DIR=${this.env.XDG_RUNTIME_DIR}/.prettierd\0`);
+    for (const [pid, cmd] of found) this.pids.set(pid, cmd);
+    return [...found.keys()];
   }
 
   /** `prettierd stop`; returns its pids still alive after a bounded wait. */
   async stop(timeoutMs = 5_000): Promise<number[]> {
     this.cli(["stop"]);
-    const deadline = Date.now() + timeoutMs;
-    let left = [...this.pids].filter(([pid, cmd]) => alive(pid, cmd)).map(([pid]) => pid);
-    while (left.length > 0 && Date.now() < deadline) {
-      await sleep(20);
-      left = left.filter((pid) => alive(pid, this.pids.get(pid)!));
-    }
-    return left;
+    return waitGone(this.pids, timeoutMs);
   }
 }
