@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { chmodSync, copyFileSync, mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { compare as compareRuns, same } from "./helpers/compare";
 import { fixture, NODE, type Result, WARM, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
@@ -15,31 +16,8 @@ after(async () => {
   await w.stop();
 });
 
-function same(warm: Result, direct: Result, what: string): void {
-  assert.equal(warm.stderr.toString("latin1"), direct.stderr.toString("latin1"), `${what}: stderr`);
-  assert.equal(warm.stdout.toString("latin1"), direct.stdout.toString("latin1"), `${what}: stdout`);
-  assert.equal(warm.status, direct.status, `${what}: status`);
-  assert.equal(warm.signal, direct.signal, `${what}: signal`);
-}
-
-/**
- * Runs the same node invocation directly and through warm (twice: a miss,
- * then a ready process) and compares; `warm: false` for invocations warm
- * must hand back to run directly. Checks which way they went, too.
- */
-async function compare(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; warm?: boolean } = {}): Promise<Result> {
-  const direct = w.run([NODE, ...args], { ...opts, direct: true });
-  const before = w.status();
-  const first = w.run([NODE, ...args], opts);
-  same(first, direct, `first warm run of ${args.join(" ")}`);
-  await w.ready();
-  const second = w.run([NODE, ...args], opts);
-  same(second, direct, `warm run of ${args.join(" ")}`);
-  const after = w.status()!;
-  const warmRuns = after.runs - (before?.runs ?? 0);
-  assert.equal(warmRuns, opts.warm === false ? 0 : 2, `runs of ${args.join(" ")} that were warm`);
-  return direct;
-}
+/** A node invocation, directly and through warm (see helpers/compare.ts). */
+const compare = (args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; warm?: boolean } = {}): Promise<Result> => compareRuns(w, [NODE, ...args], opts);
 
 test("argv, argv0, cwd, umask, env and require.main match a direct run", async () => {
   const direct = await compare([fixture("probe.js"), "a b", "", "--flag", "ünï"]);

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { compare as compareRuns, same } from "./helpers/compare";
 import { fixture, PYTHON, type Result, WARM, WarmEnv } from "./helpers/warm-env";
 import { VECTORS_FILE } from "./helpers/vectors";
 import { PreloadStore } from "../daemon/src/preload-store";
@@ -20,38 +21,8 @@ after(async () => {
 
 const PROBE = fixture("python/probe.py");
 
-/** The keys of two JSON report lines that differ (a readable failure instead of two 5 kB lines). */
-function reportDiff(a: string, b: string): string {
-  try {
-    const [x, y] = [JSON.parse(a.split("\n")[0]), JSON.parse(b.split("\n")[0])];
-    return Object.keys(y).filter((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k])).map((k) => `${k}: warm ${JSON.stringify(x[k])} direct ${JSON.stringify(y[k])}`).join("\n");
-  } catch {
-    return "";
-  }
-}
-
-function same(warm: Result, direct: Result, what: string): void {
-  const diff = reportDiff(warm.stdout.toString(), direct.stdout.toString());
-  if (diff) assert.fail(`${what}: the report differs\n${diff}`);
-  assert.equal(warm.stderr.toString("latin1"), direct.stderr.toString("latin1"), `${what}: stderr`);
-  assert.equal(warm.stdout.toString("latin1"), direct.stdout.toString("latin1"), `${what}: stdout`);
-  assert.equal(warm.status, direct.status, `${what}: status`);
-  assert.equal(warm.signal, direct.signal, `${what}: signal`);
-}
-
-/** Runs directly, then through warm twice (a fresh pool, then a waiting child), comparing each. */
-async function compare(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; warm?: boolean } = {}): Promise<Result> {
-  const direct = w.run(args, { ...opts, direct: true });
-  const before = w.status();
-  const first = w.run(args, opts);
-  same(first, direct, `first warm run of ${args.join(" ")}`);
-  await w.ready();
-  const second = w.run(args, opts);
-  same(second, direct, `warm run of ${args.join(" ")}`);
-  const runs = w.status()!.runs - (before?.runs ?? 0);
-  assert.equal(runs, opts.warm === false ? 0 : 2, `runs of ${args.join(" ")} that were warm`);
-  return direct;
-}
+/** A command, directly and through warm (see helpers/compare.ts). */
+const compare = (args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; warm?: boolean } = {}): Promise<Result> => compareRuns(w, args, opts);
 
 test("the Python codec passes the shared protocol vectors", () => {
   const r = spawnSync(PYTHON, [join(__dirname, "helpers", "py_vectors.py"), VECTORS_FILE], { encoding: "utf8" });
