@@ -266,3 +266,11 @@ test("a module that starts a thread while loading is kept out of preloading (a t
     }
   });
 });
+
+test("what warm cannot stand in for runs directly, unchanged: a missing script, stdin as the script, -i", async () => {
+  const missing = await compare([PYTHON, "no-such-script.py"], { warm: false });
+  assert.match(missing.stderr.toString(), /can't open file/);
+  await compare([PYTHON, "-"], { input: "print('from stdin')\n", warm: false });
+  await compare([PYTHON], { input: "print('no script at all')\n", warm: false });
+  await compare([PYTHON, "-i", "-c", "print('then interactive')"], { input: "print('typed')\n", warm: false });
+});
