@@ -118,6 +118,21 @@ test("a warm process killed mid-run: the shim dies of the same signal", async ()
   assert.equal(signal, "SIGKILL");
 });
 
+test("a child the tool leaves in its process group outlives it, as in a direct run (the shim's exit is no hang-up)", async () => {
+  // The warm process tells the shim its status itself; the shim exits at
+  // once, and the daemon may see that before the process's own report.
+  for (let i = 0; i < 5; i++) {
+    await w.ready();
+    const marks = [true, false].map((direct) => join(w.dir, `left-${i}-${direct ? "direct" : "warm"}`));
+    for (const [k, mark] of marks.entries()) {
+      const r = w.run([NODE, fixture("probe.js"), "quiet", "leave", mark, "out", "done"], { direct: k === 0 });
+      assert.equal(r.stdout.toString(), "done\n");
+      assert.equal(r.status, 0);
+    }
+    await w.until(() => `both left-behind children to write their marks: ${marks.filter(existsSync).join(", ")}`, () => marks.every(existsSync));
+  }
+});
+
 test("the daemon killed mid-run: the shim says so and exits 255, the tool is not left running", async () => {
   const other = new WarmEnv();
   try {

@@ -24,6 +24,7 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <dirent.h>
@@ -1362,11 +1363,14 @@ static napi_value js_run_loop_once(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// Writes all of data, waiting for room on a non-blocking fd (the client
+// link is shared with the daemon, which keeps it non-blocking).
 static void write_all(int fd, const char *data, size_t len) {
   while (len > 0) {
-    ssize_t n = write(fd, data, len);
+    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the daemon is gone: the wait status still tells
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(fd, POLLOUT) == 0) continue;
+    if (n <= 0) return;  // the peer is gone: the wait status still tells
     data += n;
     len -= (size_t)n;
   }
@@ -1397,32 +1401,56 @@ static void close_tool_fds(int link, const int *keep, size_t nkeep) {
   }
 }
 
-// exitNow(code, link, exitFrame, closedFrame, keep): ends the process at
-// once, after the tool's last 'exit' listener. Node would spend ms tearing
-// down V8 and the kernel more unmapping it before the daemon could see the
-// exit; instead: flush C stdio, tell the daemon the status (exitFrame), close
-// the tool's fds so pipes see EOF and locks are released as at death, say so
-// (closedFrame), and _exit. The daemon answers the caller on closedFrame.
+// exitNow(code, link, exitFrame, closedFrame, keep, client, clientFrame):
+// ends the process at once, after the tool's last 'exit' listener. Node
+// would spend ms tearing down V8 and the kernel more unmapping it before the
+// daemon could see the exit; instead: flush C stdio, tell the daemon the
+// status (exitFrame), close the tool's fds so pipes see EOF and locks are
+// released as at death, tell the shim (clientFrame on the client link, when
+// client >= 0), tell the daemon that is done (closedFrame), and _exit.
 static napi_value js_exit_now(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  int64_t code;
+  napi_value argv[7];
+  int64_t code, client;
   int link;
-  char *exit_frame, *closed_frame;
-  size_t exit_len, closed_len;
+  char *exit_frame, *closed_frame, *client_frame;
+  size_t exit_len, closed_len, client_len;
   int keep[MAX_FDS];
   size_t nkeep = 0;
-  if (!get_args(env, info, 5, argv, NULL) ||
+  if (!get_args(env, info, 7, argv, NULL) ||
       !arg_int(env, "exitNow", "code", argv[0], 0, 255, &code) ||
       !arg_fd(env, "exitNow", "link", argv[1], &link) ||
       !arg_buffer(env, "exitNow", "exitFrame", argv[2], &exit_frame, &exit_len) ||
       !arg_buffer(env, "exitNow", "closedFrame", argv[3], &closed_frame, &closed_len) ||
-      !arg_fds(env, "exitNow", argv[4], keep, &nkeep))
+      !arg_fds(env, "exitNow", argv[4], keep, &nkeep) ||
+      !arg_int(env, "exitNow", "client", argv[5], -1, INT_MAX, &client) ||
+      !arg_buffer(env, "exitNow", "clientFrame", argv[6], &client_frame, &client_len))
     return NULL;
+  if (client >= 0 && nkeep < MAX_FDS) keep[nkeep++] = (int)client;
   fflush(NULL);
   write_all(link, exit_frame, exit_len);
   close_tool_fds(link, keep, nkeep);
+  if (client >= 0) {
+    write_all((int)client, client_frame, client_len);
+    close((int)client);
+  }
   write_all(link, closed_frame, closed_len);
   _exit((int)code);
+}
+
+// setParentDeathSignal(signal): prctl(PR_SET_PDEATHSIG). A warm process that
+// reports to the shim itself holds the client link, so the shim would not
+// see its daemon die; dying with it keeps "the daemon is gone" visible.
+static napi_value js_set_parent_death_signal(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t sig;
+  if (!get_args(env, info, 1, argv, NULL) ||
+      !arg_int(env, "setParentDeathSignal", "signal", argv[0], 0, 64, &sig))
+    return NULL;
+  if (prctl(PR_SET_PDEATHSIG, (unsigned long)sig) < 0) {
+    throw_errno(env, "setParentDeathSignal", "prctl", NULL, errno);
+    return NULL;
+  }
+  return make_undefined(env);
 }
 
 // ---------------------------------------------------------------------------
@@ -1486,6 +1514,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("getrlimits", js_getrlimits),
       FN("runLoopOnce", js_run_loop_once),
       FN("exitNow", js_exit_now),
+      FN("setParentDeathSignal", js_set_parent_death_signal),
   };
 #undef FN
   NAPI_OK(env, "init",

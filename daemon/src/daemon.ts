@@ -126,9 +126,13 @@ export class Daemon implements ConnectionHandler {
       this.stats.direct++;
       return conn.finish({ t: "direct", why: "no warm process could be started" });
     }
+    // A process that reports to the shim itself gets the client link (this
+    // connection) as a 4th fd; `started` and `exit` then skip the daemon.
+    const direct = wp.reportsToShim;
+    const message = direct ? { ...prepared.message, reset_stdio: prepared.resetStdio } : prepared.message;
     let taken: Promise<boolean>;
     try {
-      taken = wp.run(prepared.message, fds);
+      taken = wp.run(message, direct ? [...fds, conn.fd] : fds);
     } catch (error) {
       taken = Promise.resolve(false);
       this.log.warn({ err: (error as Error).message }, "hand-off failed");
@@ -137,7 +141,8 @@ export class Daemon implements ConnectionHandler {
     for (const fd of fds) native.close(fd);
     this.active.set(conn, wp); // a shim that goes away from here on sends its tool SIGHUP
     if (!(await taken)) {
-      // It died before taking the run (killed, crashed): nothing ran, so the shim runs the command itself.
+      // It died before taking the run (killed, crashed): nothing ran, and
+      // the shim heard nothing from it, so the shim runs the command itself.
       this.active.delete(conn);
       wp.kill();
       this.stats.direct++;
@@ -147,17 +152,21 @@ export class Daemon implements ConnectionHandler {
     }
     this.limits.running++;
     this.stats.handedOff(Number(process.hrtime.bigint() - received) / 1e3);
-    // Node restores fds 0-2 at exit as it found them at start-up; a warm
-    // process found other fds, so the shim does it (protocol-spec).
-    conn.send({ t: "started", pid: wp.pid, pgid: wp.pid, reset_stdio: prepared.resetStdio });
-    wp.go();
+    if (!direct) {
+      // Node restores fds 0-2 at exit as it found them at start-up; a warm
+      // process found other fds, so the shim does it (protocol-spec).
+      conn.send({ t: "started", pid: wp.pid, pgid: wp.pid, reset_stdio: prepared.resetStdio });
+      wp.go?.();
+    }
     const exit = await wp.exited;
     this.limits.running--;
     this.active.delete(conn);
     this.lastActivity = Date.now();
     this.stats.finished(Number(process.hrtime.bigint() - received) / 1e3);
     runtime.noteRun(toolId);
-    if (exit.signal) conn.finish({ t: "exit", signal: exit.signal });
+    // Unless the process told the shim itself: it died by a signal, or of a fatal exception (Node's own exit path).
+    if (exit.told) conn.finish();
+    else if (exit.signal) conn.finish({ t: "exit", signal: exit.signal });
     else conn.finish({ t: "exit", code: exit.code ?? 255 });
     clearTimeout(early);
     setImmediate(refill);
@@ -166,7 +175,7 @@ export class Daemon implements ConnectionHandler {
   /** The shim went away mid-run (killed, terminal closed): the tool gets SIGHUP, as in a direct run. */
   gone(conn: Connection): void {
     const wp = this.active.get(conn);
-    if (wp) wp.kill("SIGHUP");
+    if (wp) wp.hangUp();
   }
 
   status(): { text: string; json: string } {

@@ -87,10 +87,13 @@ export interface Native {
   runLoopOnce(): boolean;
   /**
    * Ends a warm process now: fflush(NULL); write exitFrame to link; close
-   * every fd except link, those in keep, and anonymous inodes; write
+   * every fd except link, client, those in keep, and anonymous inodes; write
+   * clientFrame to client (unless client is -1) and close it; write
    * closedFrame to link; _exit(code). Never returns.
    */
-  exitNow(code: number, link: number, exitFrame: Buffer, closedFrame: Buffer, keep: number[]): never;
+  exitNow(code: number, link: number, exitFrame: Buffer, closedFrame: Buffer, keep: number[], client: number, clientFrame: Buffer): never;
+  /** prctl(PR_SET_PDEATHSIG, signal): this process gets `signal` when the thread that started it ends. */
+  setParentDeathSignal(signal: number): void;
 }
 
 // dist/native.js sits in daemon/dist; the addon builds into daemon/addon/build.

@@ -6,6 +6,8 @@ export interface ExitInfo {
   code: number | null;
   /** The number of the signal that ended it, or null. */
   signal: number | null;
+  /** The process already gave the shim this status itself (protocol-spec, "Reporting to the shim"). */
+  told?: boolean;
 }
 
 /** A process that serves one invocation: a fresh Node process, or a child forked from a Python template. */
@@ -17,11 +19,19 @@ export interface WarmProcess {
   readonly exited: Promise<ExitInfo>;
   /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
   rssKiB: number;
+  /**
+   * Whether it takes the client link as a 4th fd with its run and sends the
+   * shim `started` and `exit` itself, saving the daemon's relay hops; if
+   * not, the daemon sends `started` and then calls go().
+   */
+  readonly reportsToShim: boolean;
   /** Hands a run over with the caller's fds: true once taken (no tool code ran yet), false if it died first. */
   run(message: Message, fds: number[]): Promise<boolean>;
-  /** Lets a process that took its run start the tool. */
-  go(): void;
+  /** Lets a process that took its run start the tool (only one that does not report to the shim waits for this). */
+  go?(): void;
   kill(signal?: NodeJS.Signals): void;
+  /** The shim went away mid-run: the tool gets SIGHUP, as from a closed terminal, unless it had already finished. */
+  hangUp(): void;
   /** Lets an idle process go quietly. */
   release(): void;
 }

@@ -2,14 +2,16 @@
 // run, Node would spend milliseconds tearing down V8, and the kernel ~2 ms
 // more unmapping it, before the daemon could reap it. Instead the process
 // reports what it learned and its status, closes the tool's fds (pipes see
-// EOF, locks are released, as at death), says `closed` and _exits: the
-// caller gets its status as soon as nothing of the tool is left to observe.
+// EOF, locks are released, as at death), gives the shim its status on the
+// client link, says `closed` and _exits: the caller gets its status as soon
+// as nothing of the tool is left to observe.
 // A fatal exception takes Node's own path, so it is printed exactly as Node
 // prints it, and the daemon takes that status from waitpid.
 import { native } from "../../native";
 import { encodeFrame, type WireValue } from "./wire";
 
-export function installExit(link: number, preloaded: Set<string>, warmDist: string, ownFds: number[]): void {
+/** `client`: the client link, to which the status goes straight (protocol-spec, "Reporting to the shim"). */
+export function installExit(link: number, client: number, preloaded: Set<string>, warmDist: string, ownFds: number[]): void {
   let fatal = false;
   process.on("uncaughtExceptionMonitor", () => {
     fatal = true;
@@ -21,8 +23,8 @@ export function installExit(link: number, preloaded: Set<string>, warmDist: stri
     const result = (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
     if (event === "exit" && !fatal) {
       const code = (Number(process.exitCode ?? args[0] ?? 0) | 0) & 0xff;
-      const exitFrame = Buffer.concat([learned(preloaded, warmDist), encodeFrame({ t: "exit", code })]);
-      native.exitNow(code, link, exitFrame, encodeFrame({ t: "closed" }), ownFds);
+      const exitFrame = encodeFrame({ t: "exit", code });
+      native.exitNow(code, link, Buffer.concat([learned(preloaded, warmDist), exitFrame]), encodeFrame({ t: "closed" }), ownFds, client, exitFrame);
     }
     return result;
   } as typeof process.emit;

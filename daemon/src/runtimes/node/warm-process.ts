@@ -44,6 +44,7 @@ export class WarmProcess implements WarmHandle {
   readonly exited: Promise<ExitInfo>;
   /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
   rssKiB = 0;
+  readonly reportsToShim = true;
   private link: RuntimeLink | null = null;
   private resolveReady!: (info: ReadyInfo | null) => void;
   private resolveExit!: (info: ExitInfo) => void;
@@ -136,14 +137,14 @@ export class WarmProcess implements WarmHandle {
     } else if (m.t === "exit" && this.state === "running" && typeof m.code === "number") {
       this.reportedCode = m.code;
     } else if (m.t === "closed" && this.reportedCode !== null) {
-      // Every fd of the tool is closed: nothing of it is left for the caller to observe.
-      this.resolveExit({ code: this.reportedCode, signal: null });
+      // Every fd of the tool is closed, and the shim has its status.
+      this.resolveExit({ code: this.reportedCode, signal: null, told: true });
     }
   }
 
   /**
-   * Hands the request and the caller's three fds over. Resolves true once
-   * the process has taken them (no tool code has run yet), false if it died
+   * Hands the request and the caller's three fds and the client link over.
+   * Resolves true once the process has taken them (no tool code has run yet), false if it died
    * first: then nothing ran and the command may still run directly.
    * Throws if the link is already gone.
    */
@@ -160,15 +161,6 @@ export class WarmProcess implements WarmHandle {
     this.link.send(message, fds);
   }
 
-  /** Lets a process that has taken its run start the tool (after the shim was told `started`). */
-  go(): void {
-    try {
-      this.send({ t: "go" }, []);
-    } catch {
-      // It died meanwhile: its exit is reported as usual.
-    }
-  }
-
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
     if (this.state === "gone") return;
     try {
@@ -180,6 +172,14 @@ export class WarmProcess implements WarmHandle {
         // already gone
       }
     }
+  }
+
+  hangUp(): void {
+    // The shim may have gone because this process gave it the tool's status:
+    // read what the process said before judging (the tool's leftover
+    // children in its group must not get a SIGHUP a direct run never sends).
+    this.link?.drain();
+    if (this.reportedCode === null) this.kill("SIGHUP");
   }
 
   /** Lets an idle warm process go quietly: it sees EOF on its link and exits. */

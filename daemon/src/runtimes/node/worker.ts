@@ -2,15 +2,17 @@
 // file loaded through NODE_OPTIONS=--require and its runtime link on fd 3.
 // Here, inside Node's preload phase, it preloads the tool's modules, says
 // `ready`, and blocks until one `run` arrives; it then takes on the
-// caller's fds, env, cwd, umask and argv and returns, and Node's own
-// bootstrap runs the entry exactly as `node script` would: same main-module
-// handling, same stack traces. It serves exactly one invocation.
+// caller's fds, env, cwd, umask and argv, tells the shim it started, and
+// returns, and Node's own bootstrap runs the entry exactly as `node script`
+// would: same main-module handling, same stack traces. It serves exactly one
+// invocation, and reports its end to the shim itself (see exit.ts).
 import Module = require("node:module");
 import { readdirSync } from "node:fs";
 import { Writable } from "node:stream";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isMainThread } from "node:worker_threads";
+import { constants } from "node:os";
 import { native } from "../../native";
 import { watchDevTty } from "./dev-tty";
 import { installExit } from "./exit";
@@ -67,7 +69,7 @@ function withLazyStdio<T>(fn: () => T): T {
   }
 }
 
-/** Takes on the caller's invocation; when this returns, Node runs the entry. */
+/** Takes on the caller's invocation; when this returns, Node runs the entry. fds: the caller's 0-2, then the client link. */
 function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[], mask: string): void {
   for (let fd = 0; fd < 3; fd++) {
     native.dup2(fds[fd], fd);
@@ -79,7 +81,7 @@ function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds
   // Same array (modules may hold it), the caller's arguments in place of the pool's.
   const argv = run.argv as Buffer[];
   process.argv.splice(2, Infinity, ...argv.slice(run.args_from as number).map((a) => a.toString("utf8")));
-  installExit(CTL, preloaded, WARM_DIST, ownFds);
+  installExit(CTL, fds[3], preloaded, WARM_DIST, ownFds);
   // The caller's fds are terminals exactly where the pool's are (the tty mask is in the key).
   if (mask.includes("t")) watchDevTty(CTL);
   // warm's own modules leave the tool's view of the module cache.
@@ -92,6 +94,10 @@ function main(): void {
   // --require, and must do nothing here.
   if (process.env.WARM_RUNTIME_LINK !== String(CTL) || !isMainThread) return;
   native.setCloexec(CTL, true);
+  // The daemon's death must reach the shim, which this process will hold a
+  // link to: it ends with the daemon (a daemon gone before this call leaves
+  // the link at EOF, and the process exits without serving).
+  native.setParentDeathSignal(constants.signals.SIGKILL);
   const first = readFrame(CTL);
   if (!first || first.message.t !== "preload") process.exit(first ? 70 : 0);
   const p = first.message;
@@ -125,16 +131,14 @@ function main(): void {
 
   const request = readFrame(CTL);
   if (!request) process.exit(0); // the daemon let this process go
-  if (request.message.t !== "run" || request.fds.length !== 3) process.exit(70);
+  if (request.message.t !== "run" || request.fds.length !== 4) process.exit(70);
   restoreMain();
   takeRequest(request.message, request.fds, preloaded, ownFds, mask);
-  // Before any of the tool's code runs: until this arrives, the daemon may
-  // still run the command directly if this process dies. The tool starts
-  // only on `go`, sent once the shim has been told it started, so a daemon
-  // dying in between can never make the shim run the command a second time.
+  // Before any of the tool's code runs, and in this order: a process that
+  // dies before `taken` ran nothing (the daemon answers `direct`), and the
+  // shim never hears `started` from one that did not say `taken`.
   send(CTL, { t: "taken" });
-  const go = readFrame(CTL);
-  if (!go || go.message.t !== "go") native.exitNow(0, CTL, Buffer.alloc(0), Buffer.alloc(0), ownFds);
+  send(request.fds[3], { t: "started", pid: process.pid, pgid: process.pid, reset_stdio: request.message.reset_stdio === true });
   // Only once 0-2 are the caller's: closing the preload pty's master hangs
   // up its slave, and that must not race with fds still pointing at it.
   stdio.close();

@@ -14,6 +14,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
   readonly ready: Promise<object | null>;
   readonly exited: Promise<ExitInfo>;
   rssKiB = 0;
+  readonly reportsToShim = false;
   private link: RuntimeLink | null = null;
   private resolveExit!: (info: ExitInfo) => void;
   private resolveTaken: ((taken: boolean) => void) | null = null;
@@ -78,6 +79,10 @@ export class PythonChild implements WarmProcess, TemplateChild {
         // already gone
       }
     }
+  }
+
+  hangUp(): void {
+    this.kill("SIGHUP");
   }
 
   release(): void {
