@@ -64,6 +64,15 @@ test("frame reader: fds belong to the frame whose first byte they came with", ()
   assert.deepEqual(reader.takeStray(), [13]);
 });
 
+test("frame reader: each frame's payload comes back byte for byte, for the daemon to forward", () => {
+  const frames = [encodeFrame({ t: "run", env: [Buffer.from([0xff, 0x3d, 0x00])] }), encodeFrame({ t: "ok" })];
+  const reader = new FrameReader();
+  reader.push(Buffer.concat(frames).subarray(0, 7), []);
+  reader.push(Buffer.concat(frames).subarray(7), []);
+  for (const frame of frames) assert.equal(reader.next()?.payload.toString("hex"), frame.subarray(4).toString("hex"));
+  assert.equal(reader.next(), null);
+});
+
 test("frame reader: a read that brings earlier frames too gives its fds to the last frame starting in it", () => {
   // A stream socket merges what was sent before the fds into the read that carries them.
   const reader = new FrameReader();

@@ -65,7 +65,7 @@ export class Daemon implements ConnectionHandler {
       setImmediate(this.retire);
       throw new ProtocolError("version", `daemon is warm ${this.version}, shim is warm ${warm}`);
     }
-    const request = parseRun(req.message);
+    const request = parseRun(req.message, req.payload);
     const differs = credentialsDiffer(request);
     if (differs) {
       for (const fd of req.fds) native.close(fd);

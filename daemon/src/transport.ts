@@ -7,6 +7,8 @@ import { encodeFrame, FrameReader, type Message, ProtocolError } from "./protoco
 export interface Request {
   message: Message;
   fds: number[];
+  /** The request's msgpack payload exactly as received (a runtime may forward it). */
+  payload: Buffer;
 }
 
 export interface ConnectionHandler {

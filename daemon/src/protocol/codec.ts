@@ -188,8 +188,8 @@ export class FrameReader {
     return out;
   }
 
-  /** The next whole frame, or null. Throws ProtocolError for a bad length. */
-  next(): { message: Message; fds: number[] } | null {
+  /** The next whole frame (its payload as received, too), or null. Throws ProtocolError for a bad length. */
+  next(): { message: Message; fds: number[]; payload: Buffer } | null {
     if (this.size < 4) return null;
     const head = this.peek(4);
     const length = head.readUInt32BE(0);
@@ -209,7 +209,8 @@ export class FrameReader {
       else this.stray.push(...mark.fds);
     }
     try {
-      return { message: decodePayload(all.subarray(4)), fds };
+      const payload = all.subarray(4);
+      return { message: decodePayload(payload), fds, payload };
     } catch (error) {
       this.stray.push(...fds); // still ours to close (drainFds)
       throw error;

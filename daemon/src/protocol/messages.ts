@@ -16,6 +16,8 @@ export interface RunRequest {
   ids: number[];
   /** soft, hard for each resource the spec lists; -1 = unlimited. */
   rlimits: number[];
+  /** The whole request's msgpack payload, as the shim sent it. */
+  payload: Buffer;
 }
 
 function bad(why: string): never {
@@ -47,7 +49,7 @@ export function messageType(m: Message): string {
   return asString(m.t, "t");
 }
 
-export function parseRun(m: Message): RunRequest {
+export function parseRun(m: Message, payload: Buffer): RunRequest {
   const argv = asBufferList(m.argv, "argv", MAX_ARGV);
   if (argv.length === 0) bad('"argv" must not be empty');
   const umask = asInt(m.umask, "umask");
@@ -65,6 +67,7 @@ export function parseRun(m: Message): RunRequest {
     umask,
     ids: asIntList(m.ids, "ids"),
     rlimits: asIntList(m.rlimits, "rlimits"),
+    payload,
   };
 }
 

@@ -31,7 +31,7 @@ export function installExit(link: number, client: number, preloaded: Set<string>
 }
 
 /** What the tool loaded that was not preloaded, so the next warm process has it ready. */
-function learned(preloaded: Set<string>, warmDist: string): Buffer {
+export function learned(preloaded: Set<string>, warmDist: string): Buffer {
   const modules: WireValue[] = [];
   const main = process.argv[1];
   for (const id of Object.keys(require.cache)) {

@@ -5,14 +5,19 @@ import { decodeValue, encodeFrame, type WireValue } from "./wire";
 
 type Message = { [key: string]: WireValue };
 
+/** The message of the whole frame at the start of buf, or null while buf holds less. */
+export function frameIn(buf: Buffer): Message | null {
+  if (buf.length < 4) return null;
+  const length = buf.readUInt32BE(0);
+  return buf.length >= 4 + length ? (decodeValue(buf.subarray(4, 4 + length)) as Message) : null;
+}
+
 export function readFrame(fd: number): { message: Message; fds: number[] } | null {
   let buf: Buffer = Buffer.alloc(0);
   const fds: number[] = [];
   for (;;) {
-    if (buf.length >= 4) {
-      const length = buf.readUInt32BE(0);
-      if (buf.length >= 4 + length) return { message: decodeValue(buf.subarray(4, 4 + length)) as Message, fds };
-    }
+    const message = frameIn(buf);
+    if (message) return { message, fds };
     const got = native.recvBlocking(fd, 1 << 20);
     if (got.data.length === 0) return null;
     fds.push(...got.fds);

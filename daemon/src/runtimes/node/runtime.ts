@@ -25,8 +25,8 @@ import { keyEnv } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
 import { RuntimePools } from "../runtime-pools";
 import type { ToolRecord } from "../../preload-store";
-import { encodeFrame, type Message } from "../../protocol/codec";
-import type { RunRequest } from "../../protocol/messages";
+import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
+import { parseRun, type RunRequest } from "../../protocol/messages";
 import { isKeyEnvName, type NodePlan, planNode } from "./plan";
 import { answer, type ArgvQuery } from "./stand-ins";
 import { type ReadyInfo, WarmProcess } from "./warm-process";
@@ -71,20 +71,28 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
    * ~10x longer per request). Costs a few ms once, at daemon start.
    */
   warmUp(script: string, rounds: number): void {
-    const request: RunRequest = {
+    const frame = encodeFrame({
+      t: "run",
+      v: 1,
       warm: "",
       argv: [Buffer.from(process.execPath), Buffer.from(script), Buffer.from("--flag")],
       exe: Buffer.from(process.execPath),
       env: Object.entries(process.env).map(([k, v]) => Buffer.from(`${k}=${v}`)),
       cwd: Buffer.from("/"),
       umask: 0o22,
-      ids: [],
-      rlimits: [],
-    };
+      ids: [0],
+      rlimits: Array.from({ length: 18 }, () => -1),
+    });
     const fds = [0, 1, 2];
-    const program = identify(request, "/");
-    if ("direct" in program) return;
     for (let i = 0; i < rounds; i++) {
+      // As a request arrives: framed, decoded, checked, identified, keyed, passed on.
+      const reader = new FrameReader();
+      reader.push(frame, []);
+      const got = reader.next();
+      if (!got) return;
+      const request = parseRun(got.message, got.payload);
+      const program = identify(request, "/");
+      if ("direct" in program) return;
       const keyed = this.key(program, request, fds);
       if ("direct" in keyed) return;
       encodeFrame(this.runMessage(request, keyed.plan));
@@ -206,18 +214,9 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     return { usable: false, learned };
   }
 
+  /** The shim's request goes on as it came (its bytes, not re-encoded: the environment is most of it). */
   runMessage(request: RunRequest, plan: NodePlan): Message {
-    return {
-      t: "run",
-      v: 1,
-      argv: request.argv,
-      exe: request.exe,
-      env: request.env,
-      cwd: request.cwd,
-      umask: request.umask,
-      script: Buffer.from(plan.script),
-      args_from: plan.argsFrom,
-    };
+    return { t: "run", v: 1, request: request.payload, script: Buffer.from(plan.script), args_from: plan.argsFrom };
   }
 }
 

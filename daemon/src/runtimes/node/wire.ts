@@ -13,7 +13,7 @@ export class WireError extends Error {
   }
 }
 
-export function decodeValue(buf: Buffer): WireValue {
+export function decodeValue(buf: Buffer): { [key: string]: WireValue } {
   let pos = 0;
   const need = (n: number) => {
     if (pos + n > buf.length) throw new WireError("truncated", "message ends inside a value");

@@ -19,7 +19,8 @@ import { installExit } from "./exit";
 import { readFrame, send } from "./link";
 import { type ModuleRef, preloadModules } from "./preload";
 import { preloadStdio } from "./preload-stdio";
-import type { WireValue } from "./wire";
+import { rehearse } from "./rehearse";
+import { decodeValue, type WireValue } from "./wire";
 
 const CTL = 3;
 const WARM_DIST = dirname(dirname(__dirname));
@@ -71,15 +72,16 @@ function withLazyStdio<T>(fn: () => T): T {
 
 /** Takes on the caller's invocation; when this returns, Node runs the entry. fds: the caller's 0-2, then the client link. */
 function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[], mask: string): void {
+  const caller = decodeValue(run.request as Buffer); // the shim's request, as it sent it
   for (let fd = 0; fd < 3; fd++) {
     native.dup2(fds[fd], fd);
     native.close(fds[fd]);
   }
-  native.replaceEnv(run.env as Buffer[]);
-  native.chdir(run.cwd as Buffer); // also clears Node's cached process.cwd()
-  process.umask(run.umask as number);
+  native.replaceEnv(caller.env as Buffer[]);
+  native.chdir(caller.cwd as Buffer); // also clears Node's cached process.cwd()
+  process.umask(caller.umask as number);
   // Same array (modules may hold it), the caller's arguments in place of the pool's.
-  const argv = run.argv as Buffer[];
+  const argv = caller.argv as Buffer[];
   process.argv.splice(2, Infinity, ...argv.slice(run.args_from as number).map((a) => a.toString("utf8")));
   installExit(CTL, fds[3], preloaded, WARM_DIST, ownFds);
   // The caller's fds are terminals exactly where the pool's are (the tty mask is in the key).
@@ -113,6 +115,8 @@ function main(): void {
   const modules = (p.modules as WireValue[]).map((m) => m as unknown as ModuleRef);
   const excluded = (p.exclude as string[] | undefined) ?? [];
   const report = preloadModules(modules, (id) => id === script || excluded.some((x) => id.includes(x)), stdio.outputSince, Module.createRequire(script), mask);
+  const preloaded = new Set(Object.keys(require.cache));
+  if (report.clean) rehearse(preloaded, WARM_DIST);
   send(CTL, {
     t: "ready",
     pid: process.pid,
@@ -124,7 +128,6 @@ function main(): void {
     files_read: report.filesRead,
   });
   if (!report.clean) process.exit(0);
-  const preloaded = new Set(Object.keys(require.cache));
   // fds open now belong to Node and libuv, not to the tool: they stay open
   // to the end (listed before the request, off the path of the run).
   const ownFds = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd > 2 && !stdio.fds.includes(fd));
