@@ -226,7 +226,7 @@ function goals(results: CaseResult[]): { goals: Goal[]; notes: string[] } {
     path = warmNoop.p50 - trueNoop.p50 - inProcess;
     notes.push(
       `warm no-op p50 ${warmNoop.p50.toFixed(3)} ms = process spawn floor (/bin/true, same paced run) ${trueNoop.p50.toFixed(3)} ms + the no-op run inside the warm process ${inProcess.toFixed(3)} ms + the shim ↔ daemon path ${path.toFixed(3)} ms (the remainder).`,
-      `The daemon's own share of the path (request received → fds handed to the warm process, hand-off p50): ${(st.handOffP50Us / 1000).toFixed(3)} ms.`,
+      `From the daemon receiving the request to the warm process saying it has taken the run (hand-off p50; it counts the warm process waking and taking over the fds, env, cwd and argv): ${(st.handOffP50Us / 1000).toFixed(3)} ms.`,
       `Everything warm adds over spawning a process that does nothing (warm no-op p50 − /bin/true p50, an upper bound that also counts the in-process run): ${(warmNoop.p50 - trueNoop.p50).toFixed(3)} ms.`,
     );
   }
@@ -236,7 +236,7 @@ function goals(results: CaseResult[]): { goals: Goal[]; notes: string[] } {
   const exited = step(/^`exit`/);
   if (sent !== undefined && started !== undefined && exited !== undefined) {
     notes.push(
-      `Seen from the shim (\`WARM_DEBUG=1\` traces, medians): ${sent.toFixed(3)} ms from its main() to the request sent, ${(started - sent).toFixed(3)} ms more until the daemon confirms the hand-off (\`started\`), ${(exited - started).toFixed(3)} ms more until \`exit\` (the tool's run in the warm process, its exit report, and the daemon relaying it).`,
+      `Seen from the shim (\`WARM_DEBUG=1\` traces, medians): ${sent.toFixed(3)} ms from its main() to the request sent, ${(started - sent).toFixed(3)} ms more until the warm process says it has taken the run (\`started\`, which it writes to the shim itself), ${(exited - started).toFixed(3)} ms more until \`exit\` (the tool's run in the warm process and its exit report, also written to the shim by the process).`,
     );
   }
   const wTrue = timing(floor, "back-to-back", "warm /bin/true");
@@ -253,7 +253,7 @@ function goals(results: CaseResult[]): { goals: Goal[]; notes: string[] } {
     measured: path === null ? "n/a" : `${path.toFixed(3)} ms`,
     met: path === null ? null : path <= 0.5,
     how:
-      "estimated as warm no-op p50 − /bin/true p50 (both from the same paced run: a warm run still spawns one process, the shim, as a direct run spawns node) − the in-process time of the no-op run, which the daemon measures as its run p50 − hand-off p50 (from the caller's fds being sent to the warm process until the process reports it has finished and closed them; it includes warm's own work inside the process: taking over fds, env, cwd, argv, and the exit report). What remains is the shim's connect, request and reply, and the daemon's handling, including its wake-ups. Caveats: the daemon's p50s are over its whole window (learning and warmup runs included) and are medians of different samples from the wall-clock p50s, so the difference is an estimate, not an exact decomposition.",
+      "estimated as warm no-op p50 − /bin/true p50 (both from the same paced run: a warm run still spawns one process, the shim, as a direct run spawns node) − the in-process time of the no-op run, which the daemon measures as its run p50 − hand-off p50 (from the warm process saying it has taken the run until it reports that the tool finished and its fds are closed; it includes warm's own work inside the process after taking over fds, env, cwd and argv: the exit report). What remains is the shim's connect, request and reply, and the daemon's handling, including its wake-ups. Caveats: the daemon's p50s are over its whole window (learning and warmup runs included) and are medians of different samples from the wall-clock p50s, so the difference is an estimate, not an exact decomposition.",
   });
   return { goals: out, notes };
 }
