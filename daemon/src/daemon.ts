@@ -128,11 +128,10 @@ export class Daemon implements ConnectionHandler {
     }
     // A process that reports to the shim itself gets the client link (this
     // connection) as a 4th fd; `started` and `exit` then skip the daemon.
-    const direct = wp.reportsToShim;
-    const message = direct ? { ...prepared.message, reset_stdio: prepared.resetStdio } : prepared.message;
+    const toShim = wp.reportsToShim;
     let taken: Promise<boolean>;
     try {
-      taken = wp.run(message, direct ? [...fds, conn.fd] : fds);
+      taken = wp.run(prepared.message, toShim ? [...fds, conn.fd] : fds);
     } catch (error) {
       taken = Promise.resolve(false);
       this.log.warn({ err: (error as Error).message }, "hand-off failed");
@@ -152,9 +151,8 @@ export class Daemon implements ConnectionHandler {
     }
     this.limits.running++;
     this.stats.handedOff(Number(process.hrtime.bigint() - received) / 1e3);
-    if (!direct) {
-      // Node restores fds 0-2 at exit as it found them at start-up; a warm
-      // process found other fds, so the shim does it (protocol-spec).
+    if (!toShim) {
+      // A relaying process: the daemon tells the shim, then lets the tool start.
       conn.send({ t: "started", pid: wp.pid, pgid: wp.pid, reset_stdio: prepared.resetStdio });
       wp.go?.();
     }

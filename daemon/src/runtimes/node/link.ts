@@ -9,7 +9,7 @@ type Message = { [key: string]: WireValue };
 export function frameIn(buf: Buffer): Message | null {
   if (buf.length < 4) return null;
   const length = buf.readUInt32BE(0);
-  return buf.length >= 4 + length ? (decodeValue(buf.subarray(4, 4 + length)) as Message) : null;
+  return buf.length >= 4 + length ? decodeValue(buf.subarray(4, 4 + length)) : null;
 }
 
 export function readFrame(fd: number): { message: Message; fds: number[] } | null {

@@ -48,6 +48,10 @@ interface PoolContext {
   cwd: string;
 }
 
+// Node restores fds 0-2 at exit as it found them at start-up; a warm process
+// found other fds, so the shim does it (protocol-spec, `started`).
+const RESET_STDIO = true;
+
 export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner, WarmRuntime {
   readonly kind = "node";
 
@@ -62,7 +66,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       this.contexts.set(pool, ctx);
     }
     pool.size = ctx.settings.pool.size;
-    return { pool, toolId, message: this.runMessage(request, plan), resetStdio: true };
+    return { pool, toolId, message: this.runMessage(request, plan), resetStdio: RESET_STDIO };
   }
 
   /**
@@ -214,9 +218,12 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     return { usable: false, learned };
   }
 
-  /** The shim's request goes on as it came (its bytes, not re-encoded: the environment is most of it). */
+  /**
+   * The shim's request goes on as it came (its bytes, not re-encoded: the
+   * environment is most of it); the process tells the shim `reset_stdio` itself.
+   */
   runMessage(request: RunRequest, plan: NodePlan): Message {
-    return { t: "run", v: 1, request: request.payload, script: Buffer.from(plan.script), args_from: plan.argsFrom };
+    return { t: "run", v: 1, request: request.payload, script: Buffer.from(plan.script), args_from: plan.argsFrom, reset_stdio: RESET_STDIO };
   }
 }
 

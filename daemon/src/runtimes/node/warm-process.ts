@@ -144,8 +144,9 @@ export class WarmProcess implements WarmHandle {
 
   /**
    * Hands the request and the caller's three fds and the client link over.
-   * Resolves true once the process has taken them (no tool code has run yet), false if it died
-   * first: then nothing ran and the command may still run directly.
+   * Resolves true once the process has taken them (no tool code has run
+   * yet), false if it died first: then nothing ran and the command may
+   * still run directly.
    * Throws if the link is already gone.
    */
   run(message: Message, fds: number[]): Promise<boolean> {
