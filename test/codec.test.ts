@@ -1,9 +1,11 @@
 // The shared protocol vectors, checked against the daemon's codec
-// (msgpackr), the Node runtime's own codec, and the C shim's codec.
+// (msgpackr), the Node runtime's own codec, the C shim's codec, and the
+// addon's reader of run requests (the same C codec, in a warm process).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
+import { native } from "../daemon/src/native";
 import { decodeFrame, encodeFrame, FrameReader, ProtocolError } from "../daemon/src/protocol/codec";
 import { decodeValue, encodeFrame as wireEncodeFrame, WireError } from "../daemon/src/runtimes/node/wire";
 import { readVectors, render, VECTORS_FILE } from "./helpers/vectors";
@@ -117,4 +119,39 @@ test("C codec passes the same vectors", () => {
   assert.equal(run.status, 0, run.stdout + run.stderr);
   const oks = run.stdout.split("\n").filter((l) => l.startsWith("ok "));
   assert.equal(oks.length, vectors.length, run.stdout);
+});
+
+test("the addon's run-request reader passes the vectors a payload can fail or carry", () => {
+  // Payload-level rejects (the frame header is the transport's business): the
+  // spec's error code, and nothing taken on.
+  const payloadRejects = vectors.filter((v) => v.kind === "reject" && v.frame.length >= 4 && v.frame.readUInt32BE(0) === v.frame.length - 4 && !v.expect.startsWith("frame-"));
+  assert.ok(payloadRejects.length >= 8);
+  for (const v of payloadRejects) {
+    assert.throws(() => native.takeRequest(v.frame.subarray(4)), (e: Error & { code?: string }) => e.code === v.expect, v.name);
+  }
+  // The run vectors: read in a child, whose environment and umask it takes on.
+  const runs = vectors.filter((v) => v.kind === "vector" && v.expect.startsWith('{"t": "run"'));
+  assert.ok(runs.length >= 2);
+  for (const v of runs) {
+    const child = spawnSync(process.execPath, ["-e", `
+      const { native } = require(${JSON.stringify(join(__dirname, "..", "daemon", "dist", "native.js"))});
+      try {
+        const got = native.takeRequest(Buffer.from(process.argv[1], "hex"));
+        console.log(JSON.stringify({ argv: got.argv, cwd: got.cwd.toString("hex"), env: process.env, umask: process.umask() }));
+      } catch (e) { console.log(JSON.stringify({ error: e.code })); }`, v.frame.subarray(4).toString("hex")], { encoding: "utf8" });
+    assert.equal(child.status, 0, child.stderr);
+    const got = JSON.parse(child.stdout);
+    const want = decodeFrame(v.frame) as { argv?: Buffer[]; env?: Buffer[]; cwd?: Buffer; umask?: number };
+    if (!want.env || !want.cwd) {
+      // A run vector without the fields a warm process needs is not one it can take.
+      assert.equal(got.error, "bad-message", v.name);
+      continue;
+    }
+    assert.deepEqual(got, {
+      argv: want.argv?.map((a) => a.toString("utf8")),
+      cwd: want.cwd.toString("hex"),
+      env: Object.fromEntries(want.env.map((e) => e.toString("utf8")).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])),
+      umask: want.umask,
+    }, v.name);
+  }
 });

@@ -10,6 +10,7 @@ import { once } from "node:events";
 import { spawn, spawnSync } from "node:child_process";
 import type { Readable } from "node:stream";
 import { native } from "../daemon/src/native";
+import { encodeFrame } from "../daemon/src/protocol/codec";
 
 const ADDON = path.join(__dirname, "..", "daemon", "addon", "build", "Release", "warm_native.node");
 const O_NONBLOCK = 0o4000;
@@ -571,22 +572,51 @@ test("chdir takes raw path bytes and keeps process.cwd() current", () => {
   assert.equal(process.cwd(), orig);
 });
 
-test("replaceEnv replaces the whole environment with raw bytes", async () => {
-  // In a child: the environment of this test process must stay intact.
+test("takeRequest takes on a run request's environment and umask, and reads its argv and cwd", async () => {
+  // In a child: the environment and umask of this test process must stay intact.
+  const request = encodeFrame({
+    t: "run",
+    v: 1,
+    argv: [Buffer.from("node"), Buffer.from("t.js"), Buffer.from(""), Buffer.from([0xff, 0x41]), Buffer.from("\u00e9")],
+    env: ["A=1", [0x42, 0x3d, 0xff, 0x41], "C=\u00e9", "NOEQUALS", "D=x\0y", "E=a=b", "A=2", "EMPTY="].map((e) => Buffer.from(e as string)),
+    cwd: Buffer.from("/some where"),
+    umask: 0o27,
+    exe: Buffer.from("/usr/bin/node"),
+  }).subarray(4);
   const r = await runNode(
-    "n.replaceEnv([Buffer.from('A=1'), Buffer.from([0x42, 0x3d, 0xff, 0x41]), Buffer.from('C=\\u00e9'),\n" +
-      "  Buffer.from('NOEQUALS'), Buffer.from('D=x\\0y'), Buffer.from('E=a=b'), Buffer.from('A=2')]);\n" +
-      "console.log(JSON.stringify(process.env));",
+    `const got = n.takeRequest(Buffer.from(${JSON.stringify(request.toString("hex"))}, "hex"));\n` +
+      "console.log(JSON.stringify({ argv: got.argv, cwd: got.cwd.toString(), env: process.env, umask: process.umask() }));",
   );
   assert.equal(r.code, 0, r.stderr);
-  // Node decodes environment values as UTF-8, so the invalid byte shows as
-  // U+FFFD here; the raw bytes are what C code and exec'd programs see.
-  assert.deepEqual(JSON.parse(r.stdout), { A: "2", B: "\ufffdA", C: "\u00e9", E: "a=b" });
+  // Node decodes environment values and argv as UTF-8, so an invalid byte
+  // shows as U+FFFD here, exactly as in a direct run's process.argv; the raw
+  // bytes are what C code and exec'd programs see. Entries with a NUL or
+  // without '=' cannot come from a real caller and are skipped.
+  assert.deepEqual(JSON.parse(r.stdout), {
+    argv: ["node", "t.js", "", "\ufffdA", "\u00e9"],
+    cwd: "/some where",
+    env: { A: "2", B: "\ufffdA", C: "\u00e9", E: "a=b", EMPTY: "" },
+    umask: 0o27,
+  });
+});
 
-  // Bad entries are rejected before anything is cleared.
-  assert.throws(() => native.replaceEnv([Buffer.from("X=1"), "Y=2" as unknown as Buffer]), TypeError);
-  assert.throws(() => native.replaceEnv("X=1" as unknown as Buffer[]), TypeError);
+test("takeRequest rejects a request it cannot take, and changes nothing", () => {
+  const umask = process.umask();
+  const base = { t: "run", v: 1, argv: [Buffer.from("node")], env: [Buffer.from("X=1")], cwd: Buffer.from("/"), umask: 0o22 };
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ ...base, argv: [] }, /bad-message in argv/],
+    [{ ...base, argv: ["node"] }, /bad-message in argv/],
+    [{ ...base, env: undefined }, /bad-message in env/],
+    [{ ...base, cwd: Buffer.from("relative") }, /bad-message in cwd/],
+    [{ ...base, umask: 0o1000 }, /bad-message in umask/],
+  ];
+  for (const [message, error] of cases) {
+    const payload = encodeFrame(Object.fromEntries(Object.entries(message).filter(([, v]) => v !== undefined))).subarray(4);
+    assert.throws(() => native.takeRequest(payload), (e: Error & { code?: string }) => error.test(e.message) && e.code === "bad-message", String(error));
+  }
+  assert.throws(() => native.takeRequest("x" as unknown as Buffer), TypeError);
   assert.ok(process.env.PATH);
+  assert.equal(process.umask(), umask);
 });
 
 test("argument validation throws TypeError", () => {

@@ -61,8 +61,14 @@ export interface Native {
   /** posix_openpt(O_RDWR|O_NOCTTY) + unlockpt + open slave O_NOCTTY, both CLOEXEC, size 24x80. */
   openpty(): { master: number; slave: number };
   setWinsize(fd: number, rows: number, cols: number): void;
-  /** clearenv() then putenv of each "NAME=value" (raw bytes, copied). */
-  replaceEnv(entries: Buffer[]): void;
+  /**
+   * Takes on a run request's payload (protocol-spec, `run`): the whole
+   * environment becomes its raw `env` entries (those without '=' or with a
+   * NUL are skipped) and the umask its `umask`. Returns its argv decoded as
+   * Node decodes its own, and its cwd bytes. A malformed payload throws
+   * (`code`: the spec's error name) and changes nothing.
+   */
+  takeRequest(payload: Buffer): { argv: string[]; cwd: Buffer };
   /** chdir to raw path bytes. */
   chdir(path: Buffer): void;
   /** open(path, O_RDWR|O_CREAT|O_CLOEXEC, 0600) + flock(LOCK_EX|LOCK_NB). fd, or -1 when another holds it. */

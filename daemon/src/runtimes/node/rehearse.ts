@@ -8,33 +8,19 @@
 import { native } from "../../native";
 import { learned } from "./exit";
 import { frameIn } from "./link";
-import { decodeValue, encodeFrame, type WireValue } from "./wire";
+import { encodeFrame, type WireValue } from "./wire";
 
 // Once is enough: more rounds make V8 optimize these on background threads,
 // which measured slower here (the compiles compete with the run).
 export function rehearse(preloaded: Set<string>, warmDist: string): void {
   const bytes = (s: string) => Buffer.from(s);
-  // A run frame of the size a real one has (the environment dominates).
-  const env = Object.entries(process.env).map(([k, v]) => bytes(`${k}=${v}`));
-  const request = encodeFrame({
-    t: "run",
-    v: 1,
-    warm: "0",
-    argv: [bytes(process.execPath), bytes(process.argv[1] ?? ""), bytes("--flag"), bytes("")],
-    exe: bytes(process.execPath),
-    env: env.length > 0 ? env : [bytes("A=b")],
-    cwd: bytes(process.cwd()),
-    umask: 0o22,
-    ids: [0, 0],
-    rlimits: Array.from({ length: 18 }, () => -1),
-  }).subarray(4);
-  const run = frameIn(encodeFrame({ t: "run", v: 1, request, script: bytes(process.argv[1] ?? ""), args_from: 2, reset_stdio: true }));
-  const caller = decodeValue(run?.request as Buffer);
-  for (const arg of caller.argv as Buffer[]) arg.toString("utf8");
+  // A run frame of the size a real one has (the caller's request, which the
+  // addon reads, is as large as the environment).
+  const request = Buffer.alloc(Object.entries(process.env).reduce((n, [k, v]) => n + k.length + (v?.length ?? 0) + 4, 64));
+  frameIn(encodeFrame({ t: "run", v: 1, request, script: bytes(process.argv[1] ?? ""), args_from: 2, reset_stdio: true }));
   const replies: { [key: string]: WireValue }[] = [{ t: "taken" }, { t: "started", pid: process.pid, pgid: process.pid, reset_stdio: true }, { t: "closed" }];
   for (const m of replies) encodeFrame(m);
   Buffer.concat([learned(preloaded, warmDist), encodeFrame({ t: "exit", code: 0 })]);
   process.umask(process.umask());
   native.chdir(bytes(process.cwd()));
 }
-

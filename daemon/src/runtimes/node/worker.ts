@@ -20,7 +20,8 @@ import { readFrame, send } from "./link";
 import { type ModuleRef, preloadModules } from "./preload";
 import { preloadStdio } from "./preload-stdio";
 import { rehearse } from "./rehearse";
-import { decodeValue, type WireValue } from "./wire";
+import { emptyHeap } from "./empty-heap";
+import type { WireValue } from "./wire";
 
 const CTL = 3;
 const WARM_DIST = dirname(dirname(__dirname));
@@ -72,17 +73,16 @@ function withLazyStdio<T>(fn: () => T): T {
 
 /** Takes on the caller's invocation; when this returns, Node runs the entry. fds: the caller's 0-2, then the client link. */
 function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[], mask: string): void {
-  const caller = decodeValue(run.request as Buffer); // the shim's request, as it sent it
+  // The shim's request, as it sent it: env and umask are set from it here
+  // (first: a malformed one throws before the caller's fds are ours).
+  const caller = native.takeRequest(run.request as Buffer);
   for (let fd = 0; fd < 3; fd++) {
     native.dup2(fds[fd], fd);
     native.close(fds[fd]);
   }
-  native.replaceEnv(caller.env as Buffer[]);
-  native.chdir(caller.cwd as Buffer); // also clears Node's cached process.cwd()
-  process.umask(caller.umask as number);
+  native.chdir(caller.cwd); // also clears Node's cached process.cwd()
   // Same array (modules may hold it), the caller's arguments in place of the pool's.
-  const argv = caller.argv as Buffer[];
-  process.argv.splice(2, Infinity, ...argv.slice(run.args_from as number).map((a) => a.toString("utf8")));
+  process.argv.splice(2, Infinity, ...caller.argv.slice(run.args_from as number));
   installExit(CTL, fds[3], preloaded, WARM_DIST, ownFds);
   // The caller's fds are terminals exactly where the pool's are (the tty mask is in the key).
   if (mask.includes("t")) watchDevTty(CTL);
@@ -116,7 +116,10 @@ function main(): void {
   const excluded = (p.exclude as string[] | undefined) ?? [];
   const report = preloadModules(modules, (id) => id === script || excluded.some((x) => id.includes(x)), stdio.outputSince, Module.createRequire(script), mask);
   const preloaded = new Set(Object.keys(require.cache));
-  if (report.clean) rehearse(preloaded, WARM_DIST);
+  if (report.clean) {
+    rehearse(preloaded, WARM_DIST);
+    emptyHeap();
+  }
   send(CTL, {
     t: "ready",
     pid: process.pid,
