@@ -2,7 +2,9 @@
 // start the daemon, let it learn the tool, check that warm and direct runs
 // print the same thing, time the "paced" and "back-to-back" modes with
 // hyperfine, read memory and status, and stop everything.
+import { join } from "node:path";
 import { type Command, hyperfineArgs, runHyperfine, shellQuote, type Timing } from "./hyperfine";
+import { makeFloorDir, stopFloor } from "./design-floor";
 import { type TraceStep, traceRuns } from "./trace";
 import { type Learned, rssKiB, type RunResult, WarmInstance, type WarmStatus } from "./warm-instance";
 
@@ -58,6 +60,8 @@ export interface CaseSpec {
   setupNotes?: string[];
   /** Paced runs of the warm row with WARM_DEBUG=1, for the shim's step times. */
   traceRuns?: number;
+  /** The row that runs the design floor's client (design-floor.ts): the case keeps a server waiting for it. */
+  designFloor?: string;
 }
 
 export interface ModeResult {
@@ -178,7 +182,13 @@ export async function runCase(spec: CaseSpec, repo: string): Promise<CaseResult>
     error: null,
   };
   let peerStarted = false;
+  const floorDir = join(inst.root, "design-floor");
   try {
+    if (spec.designFloor) {
+      // Set before the first warm run: every run of the case sees the same environment.
+      makeFloorDir(floorDir);
+      inst.env.BENCH_FLOOR_DIR = floorDir;
+    }
     await inst.start();
     if (spec.warm) {
       result.learning = await inst.learn(row(spec, spec.warm).argv, spec.learnRuns ?? 3);
@@ -213,6 +223,8 @@ export async function runCase(spec: CaseSpec, repo: string): Promise<CaseResult>
     process.stderr.write(`case ${spec.id} failed: ${result.error}\n`);
   } finally {
     if (peer && peerStarted) result.leftover.push(...(await peer.stop()));
+    const floorLeft = spec.designFloor ? await stopFloor(floorDir) : null;
+    if (floorLeft !== null) result.leftover.push(`design-floor server pid ${floorLeft}`);
     const stopped = await inst.stop();
     result.learned = inst.learned();
     result.leftover.push(...stopped.leftover.map((pid) => `warm pid ${pid}`));
