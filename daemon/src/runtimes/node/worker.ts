@@ -73,14 +73,16 @@ function withLazyStdio<T>(fn: () => T): T {
 
 /** Takes on the caller's invocation; when this returns, Node runs the entry. fds: the caller's 0-2, then the client link. */
 function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[], mask: string): void {
-  // The shim's request, as it sent it: env and umask are set from it here
-  // (first: a malformed one throws before the caller's fds are ours).
+  // The shim's request, as it sent it: env and umask are set from it here.
+  // It and the chdir go first: if either throws (a malformed request, a
+  // directory removed since the daemon looked), the error goes to this
+  // process's own stderr, not the caller's, and the shim runs the command.
   const caller = native.takeRequest(run.request as Buffer);
+  native.chdir(caller.cwd); // also clears Node's cached process.cwd()
   for (let fd = 0; fd < 3; fd++) {
     native.dup2(fds[fd], fd);
     native.close(fds[fd]);
   }
-  native.chdir(caller.cwd); // also clears Node's cached process.cwd()
   // Same array (modules may hold it), the caller's arguments in place of the pool's.
   process.argv.splice(2, Infinity, ...caller.argv.slice(run.args_from as number));
   installExit(CTL, fds[3], preloaded, WARM_DIST, ownFds);
