@@ -1132,39 +1132,33 @@ static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
 // ---------------------------------------------------------------------------
 // Process state
 
-// Replaces the whole environment with the caller's raw entries. Entries
-// with a NUL or without '=' are skipped (no execve caller could pass them
-// on either). Every entry is copied before anything is cleared. The copies
-// are leaked on purpose: putenv makes them part of environ, and a warm
-// process takes on one request and exits. Not thread-safe (no setenv or
-// getenv is): called while nothing else runs. 0 or errno.
+// The whole environment becomes the caller's raw entries, in their order
+// and with any duplicate names, as execve would have passed them: getenv
+// (and so process.env) then sees the first of duplicates, as in a direct
+// run. Entries with a NUL or without '=' are skipped (execve's caller could
+// not have passed them either). Everything is copied before environ changes;
+// the copies are leaked on purpose: a warm process takes on one request and
+// exits. Not thread-safe (no setenv or getenv is): called while nothing else
+// runs. 0 or ENOMEM.
 static int replace_environ(const struct span *entries, uint32_t n) {
-  char **copies = calloc(n ? n : 1, sizeof *copies);
-  if (!copies) return ENOMEM;
+  char **list = calloc((size_t)n + 1, sizeof *list);
+  if (!list) return ENOMEM;
   uint32_t kept = 0;
   for (uint32_t i = 0; i < n; i++) {
     const struct span *e = &entries[i];
     if (memchr(e->data, '\0', e->len) || !memchr(e->data, '=', e->len)) continue;
     char *s = malloc((size_t)e->len + 1);
     if (!s) {
-      for (uint32_t j = 0; j < kept; j++) free(copies[j]);
-      free(copies);
+      for (uint32_t j = 0; j < kept; j++) free(list[j]);
+      free(list);
       return ENOMEM;
     }
     memcpy(s, e->data, e->len);
     s[e->len] = '\0';
-    copies[kept++] = s;
+    list[kept++] = s;
   }
-  clearenv();
-  for (uint32_t i = 0; i < kept; i++) {
-    if (putenv(copies[i]) != 0) {
-      int err = errno;
-      for (uint32_t j = i; j < kept; j++) free(copies[j]);
-      free(copies);
-      return err;
-    }
-  }
-  free(copies);  // the array only; the strings now live in environ
+  list[kept] = NULL;
+  environ = list;
   return 0;
 }
 
@@ -1213,7 +1207,7 @@ static napi_value js_take_request(napi_env env, napi_callback_info info) {
   err = replace_environ(v.env, v.envc);
   run_view_free(&v);
   if (err != 0) {
-    throw_errno(env, "takeRequest", "putenv", NULL, err);
+    throw_errno(env, "takeRequest", "malloc", NULL, err);
     return NULL;
   }
   umask((mode_t)v.umask);
@@ -1449,7 +1443,7 @@ static napi_value js_exit_now(napi_env env, napi_callback_info info) {
   int link;
   char *exit_frame, *closed_frame, *client_frame;
   size_t exit_len, closed_len, client_len;
-  int keep[MAX_FDS];
+  int keep[MAX_FDS + 1];  // the listed fds, and the client link
   size_t nkeep = 0;
   if (!get_args(env, info, 7, argv, NULL) ||
       !arg_int(env, "exitNow", "code", argv[0], 0, 255, &code) ||
@@ -1460,7 +1454,7 @@ static napi_value js_exit_now(napi_env env, napi_callback_info info) {
       !arg_int(env, "exitNow", "client", argv[5], -1, INT_MAX, &client) ||
       !arg_buffer(env, "exitNow", "clientFrame", argv[6], &client_frame, &client_len))
     return NULL;
-  if (client >= 0 && nkeep < MAX_FDS) keep[nkeep++] = (int)client;
+  if (client >= 0) keep[nkeep++] = (int)client;
   fflush(NULL);
   write_all(link, exit_frame, exit_len);
   close_tool_fds(link, keep, nkeep);

@@ -63,8 +63,9 @@ export interface Native {
   setWinsize(fd: number, rows: number, cols: number): void;
   /**
    * Takes on a run request's payload (protocol-spec, `run`): the whole
-   * environment becomes its raw `env` entries (those without '=' or with a
-   * NUL are skipped) and the umask its `umask`. Returns its argv decoded as
+   * environment becomes its raw `env` entries, in order and duplicates kept
+   * as execve passes them (those without '=' or with a NUL are skipped), and
+   * the umask its `umask`. Returns its argv decoded as
    * Node decodes its own, and its cwd bytes. A malformed payload throws
    * (`code`: the spec's error name) and changes nothing.
    */
