@@ -10,6 +10,9 @@ export type Interpreter = "node" | "python";
 
 export interface Program {
   kind: Interpreter;
+  /** The request's executable and working directory, decoded once for every runtime. */
+  exe: string;
+  cwd: string;
   /** The interpreter as it is executed (absolute; not symlink-resolved: a venv's python is a symlink that matters). */
   interpreter: string;
   /** argv[0] the interpreter gets. */
@@ -92,7 +95,7 @@ export function identify(request: RunRequest, cwd: string): Program | { direct: 
   const exe = request.exe.toString("utf8");
   const argv = request.argv.map((a) => a.toString("utf8"));
   const kind = interpreterKind(exe);
-  if (kind) return { kind, interpreter: exe, argv0: argv[0], words: argv.slice(1), argsBase: 1, scriptFromExe: false };
+  if (kind) return { kind, exe, cwd, interpreter: exe, argv0: argv[0], words: argv.slice(1), argsBase: 1, scriptFromExe: false };
   const shebang = readShebang(exe);
   if (!shebang) return { direct: `not a program warm runs warm: ${exe}` };
   const interp = isAbsolute(shebang.interpreter) ? shebang.interpreter : which(shebang.interpreter, request.env, cwd);
@@ -100,6 +103,8 @@ export function identify(request: RunRequest, cwd: string): Program | { direct: 
   if (!interp || !shebangKind) return { direct: `interpreter is not one warm runs warm: ${shebang.interpreter}` };
   return {
     kind: shebangKind,
+    exe,
+    cwd,
     interpreter: interp,
     argv0: shebang.argv0,
     words: [...shebang.words, exe, ...argv.slice(1)],

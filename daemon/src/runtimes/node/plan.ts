@@ -41,11 +41,9 @@ const DIRECT = /^(-e|--eval|-p|--print|-c|--check|-i|--interactive|--test.*|--wa
 const BOOLEAN = /^(--no-warnings|--no-deprecation|--throw-deprecation|--trace-deprecation|--pending-deprecation|--trace-warnings|--trace-uncaught|--enable-source-maps|--preserve-symlinks|--preserve-symlinks-main|--abort-on-uncaught-exception|--expose-gc|--no-addons|--no-global-search-paths|--frozen-intrinsics|--disable-proto=.*|--experimental-vm-modules|--experimental-wasm-modules|--experimental-json-modules|--experimental-import-meta-resolve|--experimental-specifier-resolution=.*|--experimental-detect-module|--no-experimental-.*|--experimental-require-module|--harmony.*|--jitless|--no-opt|--use-strict|--zero-fill-buffers|--force-context-aware|--no-force-async-hooks-checks|--report-on-fatalerror|--report-uncaught-exception|--trace-sigint|--trace-exit|--trace-sync-io|--track-heap-objects)$/;
 const NODE_OPTIONS_DIRECT = /(^|\s)(-r|--require|--import|--loader|--experimental-loader|--env-file|--inspect|--watch|--test)\b/;
 
-export function planNode(program: Program, request: RunRequest, cwd: string): PlanResult {
-  const argv = request.argv.map((a) => a.toString("utf8"));
+export function planNode(program: Program, request: RunRequest): PlanResult {
   const env = request.env;
-  const exe = request.exe.toString("utf8");
-  const { interpreter: nodeExe, argv0, words, argsBase, scriptFromExe } = program;
+  const { exe, cwd, interpreter: nodeExe, argv0, words, argsBase, scriptFromExe } = program;
 
   const execArgv: string[] = [];
   let i = 0;
@@ -92,7 +90,7 @@ export function planNode(program: Program, request: RunRequest, cwd: string): Pl
       script,
       scriptReal,
       argsFrom: i + 1 + argsBase,
-      toolNames: [...new Set([scriptFromExe ? basename(argv[0]) : basename(script), basename(script), script, scriptReal])],
+      toolNames: [...new Set([scriptFromExe ? basename(request.argv[0].toString("utf8")) : basename(script), basename(script), script, scriptReal])],
     },
   };
 }

@@ -34,7 +34,6 @@ import { type ReadyInfo, WarmProcess } from "./warm-process";
 // The reason preload.ts gives for a module that threw while loading.
 const FAILED = "failed to load";
 
-
 interface PoolContext {
   plan: NodePlan;
   toolId: string;
@@ -104,8 +103,8 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
   }
 
   private key(program: Program, request: RunRequest, fds: number[]): { key: string; plan: NodePlan; toolId: string; ctx: PoolContext } | { direct: string } {
-    const cwd = request.cwd.toString("utf8");
-    const planned = planNode(program, request, cwd);
+    const cwd = program.cwd;
+    const planned = planNode(program, request);
     if ("direct" in planned) return planned;
     const plan = planned.plan;
     const tool = this.tool(plan.toolNames, [plan.nodeExe, plan.scriptReal], fds);

@@ -39,8 +39,8 @@ const DIRECT: Record<string, string> = {
 };
 const DIRECT_ENV = ["PYTHONINSPECT", "PYTHONVERBOSE", "PYTHONPROFILEIMPORTTIME", "PYTHONDEBUG"];
 
-export function planPython(program: Program, request: RunRequest, cwd: string): { plan: PythonPlan } | { direct: string } {
-  const { words } = program;
+export function planPython(program: Program, request: RunRequest): { plan: PythonPlan } | { direct: string } {
+  const { words, cwd } = program;
   // With a shebang, words are [...its words, the executable, ...the tool's arguments].
   const shebangWords = program.scriptFromExe ? words.length - request.argv.length : 0;
   const origArgv: Buffer[] = program.scriptFromExe

@@ -54,8 +54,8 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
   }
 
   prepare(program: Program, request: RunRequest, fds: number[]): Prepared | { direct: string } {
-    const cwd = request.cwd.toString("utf8");
-    const planned = planPython(program, request, cwd);
+    const cwd = program.cwd;
+    const planned = planPython(program, request);
     if ("direct" in planned) return planned;
     const plan = planned.plan;
     const tool = this.tool(plan.toolNames, [plan.interpreterReal, plan.mode, plan.target], fds);
