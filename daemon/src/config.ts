@@ -47,8 +47,12 @@ export const DEFAULT_CONFIG: Config = {
   tools: {},
 };
 
-/** Pure validation: JSON text in, config or a readable error out. */
-export function parseConfig(text: string): { config: Config } | { error: string } {
+/**
+ * Pure validation: JSON text in, config or a readable error out. An unknown
+ * key (a typo, a setting of another version) is a warning: the rest of the
+ * file still applies.
+ */
+export function parseConfig(text: string): { config: Config; warnings: string[] } | { error: string } {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -57,10 +61,50 @@ export function parseConfig(text: string): { config: Config } | { error: string 
   }
   // zod costs ~35 ms to load: only pay it when there is a file to check.
   const { z } = require("zod") as typeof import("zod");
+  const strict = schemaOf(z, z.strictObject);
+  const checked = strict.safeParse(json);
+  const where = (issue: { path: PropertyKey[] }) => issue.path.map(String).join(".") || "(top)";
+  const warnings: string[] = [];
+  if (!checked.success) {
+    const errors: string[] = [];
+    for (const issue of checked.error.issues) {
+      if (issue.code === "unrecognized_keys") warnings.push(...issue.keys.map((k) => `${where(issue) === "(top)" ? "" : `${where(issue)}.`}${k}: unknown setting, ignored`));
+      else errors.push(`${where(issue)}: ${issue.message}`);
+    }
+    if (errors.length > 0) return { error: [...errors, ...warnings].join("; ") };
+  }
+  // Unknown keys only: the same schema without them.
+  const result = schemaOf(z, z.object).safeParse(json);
+  if (!result.success) return { error: result.error.issues.map((issue) => `${where(issue)}: ${issue.message}`).join("; ") };
+  const c = result.data;
+  const poolOf = (p: { size?: number; idleTimeoutMinutes?: number; maxMemoryMB?: number } | undefined) => ({
+    ...(p?.size !== undefined ? { size: p.size } : {}),
+    ...(p?.maxMemoryMB !== undefined ? { maxMemoryMB: p.maxMemoryMB } : {}),
+    ...(p?.idleTimeoutMinutes !== undefined ? { idleTimeoutMs: p.idleTimeoutMinutes * 60_000 } : {}),
+  });
+  const tools: Config["tools"] = {};
+  for (const [name, t] of Object.entries(c.tools ?? {})) tools[name] = { ...t, pool: poolOf(t.pool) };
+  return {
+    warnings,
+    config: {
+      idleTimeoutMs: c.idleTimeoutMinutes !== undefined ? c.idleTimeoutMinutes * 60_000 : DEFAULT_CONFIG.idleTimeoutMs,
+      preloadTimeoutMs: c.preloadTimeoutSeconds !== undefined ? c.preloadTimeoutSeconds * 1000 : DEFAULT_CONFIG.preloadTimeoutMs,
+      maxWarmProcesses: c.maxWarmProcesses ?? DEFAULT_CONFIG.maxWarmProcesses,
+      maxMemoryMB: c.maxMemoryMB ?? DEFAULT_CONFIG.maxMemoryMB,
+      pool: { ...DEFAULT_CONFIG.pool, ...poolOf(c.pool) },
+      tools,
+    },
+  };
+}
+
+type Zod = typeof import("zod").z;
+
+/** The config's schema, its objects made by `object` (strict: unknown keys are issues; plain: they are dropped). */
+function schemaOf(z: Zod, object: Zod["strictObject"] | Zod["object"]) {
   const minutes = z.number().positive().max(7 * 24 * 60);
   const megabytes = z.int().min(0).max(1024 * 1024);
-  const pool = z.strictObject({ size: z.int().min(0).max(16).optional(), idleTimeoutMinutes: minutes.optional(), maxMemoryMB: megabytes.optional() });
-  const schema = z.strictObject({
+  const pool = object({ size: z.int().min(0).max(16).optional(), idleTimeoutMinutes: minutes.optional(), maxMemoryMB: megabytes.optional() });
+  return object({
     idleTimeoutMinutes: minutes.optional(),
     preloadTimeoutSeconds: z.number().positive().max(3600).optional(),
     maxWarmProcesses: z.int().min(1).max(1024).optional(),
@@ -69,7 +113,7 @@ export function parseConfig(text: string): { config: Config } | { error: string 
     tools: z
       .record(
         z.string().min(1),
-        z.strictObject({
+        object({
           pool: pool.optional(),
           preload: z.array(z.string().min(1)).optional(),
           exclude: z.array(z.string().min(1)).optional(),
@@ -80,29 +124,6 @@ export function parseConfig(text: string): { config: Config } | { error: string 
       )
       .optional(),
   });
-  const result = schema.safeParse(json);
-  if (!result.success) {
-    const lines = result.error.issues.map((issue) => `${issue.path.join(".") || "(top)"}: ${issue.message}`);
-    return { error: lines.join("; ") };
-  }
-  const c = result.data;
-  const poolOf = (p: { size?: number; idleTimeoutMinutes?: number; maxMemoryMB?: number } | undefined) => ({
-    ...(p?.size !== undefined ? { size: p.size } : {}),
-    ...(p?.maxMemoryMB !== undefined ? { maxMemoryMB: p.maxMemoryMB } : {}),
-    ...(p?.idleTimeoutMinutes !== undefined ? { idleTimeoutMs: p.idleTimeoutMinutes * 60_000 } : {}),
-  });
-  const tools: Config["tools"] = {};
-  for (const [name, t] of Object.entries(c.tools ?? {})) tools[name] = { ...t, pool: poolOf(t.pool) };
-  return {
-    config: {
-      idleTimeoutMs: c.idleTimeoutMinutes !== undefined ? c.idleTimeoutMinutes * 60_000 : DEFAULT_CONFIG.idleTimeoutMs,
-      preloadTimeoutMs: c.preloadTimeoutSeconds !== undefined ? c.preloadTimeoutSeconds * 1000 : DEFAULT_CONFIG.preloadTimeoutMs,
-      maxWarmProcesses: c.maxWarmProcesses ?? DEFAULT_CONFIG.maxWarmProcesses,
-      maxMemoryMB: c.maxMemoryMB ?? DEFAULT_CONFIG.maxMemoryMB,
-      pool: { ...DEFAULT_CONFIG.pool, ...poolOf(c.pool) },
-      tools,
-    },
-  };
 }
 
 export function toolSettings(config: Config, names: string[]): ToolSettings {
@@ -125,8 +146,10 @@ export class ConfigSource {
   private stamp = "";
   current: Config = DEFAULT_CONFIG;
   error: string | null = null;
+  /** Unknown settings in the file, ignored (the rest applies). */
+  warnings: string[] = [];
 
-  constructor(private readonly file: string, private readonly onError: (error: string) => void) {
+  constructor(private readonly file: string, private readonly onError: (error: string) => void, private readonly onWarning: (warning: string) => void = () => {}) {
     this.refresh();
   }
 
@@ -142,6 +165,7 @@ export class ConfigSource {
     }
     if (stamp === this.stamp) return;
     this.stamp = stamp;
+    this.warnings = [];
     if (stamp === "none") {
       this.current = DEFAULT_CONFIG;
       this.error = null;
@@ -163,6 +187,8 @@ export class ConfigSource {
     } else {
       this.error = null;
       this.current = parsed.config;
+      this.warnings = parsed.warnings.map((w) => `${this.file}: ${w}`);
+      for (const warning of this.warnings) this.onWarning(warning);
     }
   }
 }

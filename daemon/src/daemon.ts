@@ -12,6 +12,7 @@ import type { WarmProcess } from "./pool";
 import { identify } from "./runtimes/program";
 import type { Prepared, WarmRuntime } from "./runtimes/runtime";
 import { Stats } from "./stats";
+import { differences, type StatusData, statusText } from "./status-text";
 import type { Connection, ConnectionHandler, Request } from "./transport";
 
 export class Daemon implements ConnectionHandler {
@@ -69,8 +70,7 @@ export class Daemon implements ConnectionHandler {
     const differs = credentialsDiffer(request);
     if (differs) {
       for (const fd of req.fds) native.close(fd);
-      this.stats.direct++;
-      return conn.finish({ t: "direct", why: differs });
+      return this.direct(conn, differs);
     }
     this.config.refresh();
     this.changes.drain(); // a file changed before this request must not be run stale
@@ -78,8 +78,7 @@ export class Daemon implements ConnectionHandler {
     const prepared = this.prepare(request, req.fds);
     if ("direct" in prepared) {
       for (const fd of req.fds) native.close(fd);
-      this.stats.direct++;
-      return conn.finish({ t: "direct", why: prepared.direct });
+      return this.direct(conn, prepared.direct);
     }
     this.active.set(conn, null);
     void this.handOff(conn, req.fds, prepared, received);
@@ -102,7 +101,7 @@ export class Daemon implements ConnectionHandler {
 
   private async handOff(conn: Connection, fds: number[], prepared: { runtime: WarmRuntime } & Prepared, received: bigint): Promise<void> {
     const { pool, toolId, runtime } = prepared;
-    let wp: WarmProcess | null = null;
+    let wp: WarmProcess | string = "no warm process could be started";
     try {
       wp = await pool.acquire();
     } catch (error) {
@@ -117,14 +116,13 @@ export class Daemon implements ConnectionHandler {
     };
     const early = setTimeout(refill, 50);
     early.unref();
-    if (conn.closed || !wp) {
+    if (conn.closed || typeof wp === "string") {
       clearTimeout(early);
       setImmediate(refill);
       for (const fd of fds) native.close(fd);
       this.active.delete(conn);
-      if (wp) wp.release();
-      this.stats.direct++;
-      return conn.finish({ t: "direct", why: "no warm process could be started" });
+      if (typeof wp !== "string") wp.release();
+      return this.direct(conn, typeof wp === "string" ? wp : "the caller went away");
     }
     // A process that reports to the shim itself gets the client link (this
     // connection) as a 4th fd; `started` and `exit` then skip the daemon.
@@ -144,10 +142,9 @@ export class Daemon implements ConnectionHandler {
       // the shim heard nothing from it, so the shim runs the command itself.
       this.active.delete(conn);
       wp.kill();
-      this.stats.direct++;
       clearTimeout(early);
       setImmediate(refill);
-      return conn.finish({ t: "direct", why: "the warm process died before taking the run" });
+      return this.direct(conn, "the warm process died before taking the run");
     }
     this.limits.running++;
     this.stats.handedOff(Number(process.hrtime.bigint() - received) / 1e3);
@@ -180,6 +177,7 @@ export class Daemon implements ConnectionHandler {
     const pools = this.runtimes.flatMap((r) => [...r.pools.values()].filter((p) => !p.closed).map((p) => ({ runtime: r.kind, pool: p }))).map(({ runtime, pool: p }) => ({
       runtime,
       tool: p.label,
+      facets: p.facets,
       script: p.script,
       key: p.key,
       ready: p.readyCount,
@@ -189,26 +187,23 @@ export class Daemon implements ConnectionHandler {
       broken: p.broken,
       pids: p.pids(),
     }));
-    const data = {
+    const data: StatusData & object = {
       version: this.version,
       pid: process.pid,
       uptimeSeconds: Math.round(process.uptime()),
       configError: this.config.error,
+      configWarnings: this.config.warnings,
       running: this.active.size,
       ...this.stats.summary(),
       pools,
     };
-    const lines = [
-      `warm ${this.version}, daemon pid ${process.pid}, up ${data.uptimeSeconds}s`,
-      ...(data.configError ? [`config error: ${data.configError} (using defaults)`] : []),
-      `runs: ${data.runs} warm, ${data.direct} direct, ${data.running} running; ` +
-        `hand-off p50 ${data.handOffP50Us.toFixed(0)} us, run p50 ${(data.runP50Us / 1000).toFixed(1)} ms`,
-      `pools: ${pools.length}`,
-      ...pools.map(
-        (p) => `  ${p.tool}: ${p.ready} ready, ${p.starting} starting, ${p.hits} hits, ${p.misses} misses${p.broken ? " (stopped: keeps failing)" : ""}`,
-      ),
-    ];
-    return { text: lines.join("\n") + "\n", json: JSON.stringify(data) };
+    return { text: statusText(data), json: JSON.stringify({ ...data, pools: pools.map((p, i) => ({ ...p, differs: differences(pools)[i] })) }) };
+  }
+
+  /** Tells the shim to run the command itself, and counts why. */
+  private direct(conn: Connection, why: string): void {
+    this.stats.ranDirect(why);
+    conn.finish({ t: "direct", why });
   }
 }
 

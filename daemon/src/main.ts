@@ -15,7 +15,7 @@ import { PythonRuntime } from "./runtimes/python/runtime";
 import type { WarmRuntime } from "./runtimes/runtime";
 import { Listener } from "./transport";
 import { WARM_VERSION } from "./version";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 function main(): void {
   const paths = resolvePaths();
@@ -53,7 +53,11 @@ function main(): void {
     return fatal(`cannot listen on ${paths.socket}: ${(error as Error).message}`);
   }
 
-  const config = new ConfigSource(paths.configFile, (error) => log.error({ error }, "config error; using defaults"));
+  const config = new ConfigSource(
+    paths.configFile,
+    (error) => log.error({ error }, "config error; using defaults"),
+    (warning) => log.warn({ warning }, "config warning"),
+  );
   const store = new PreloadStore(join(paths.stateDir, "preload"), log);
   const runtimes: WarmRuntime[] = [];
   const limits = new Limits(() => config.current, () => runtimes.flatMap((r) => [...r.pools.values()]));
@@ -62,6 +66,7 @@ function main(): void {
       for (const runtime of runtimes) runtime.invalidate(tools);
     },
     (why) => log.warn({ why }, "change watch"),
+    [paths.runtimeDir, paths.stateDir, dirname(paths.log)],
   );
   const node = new NodeRuntime(store, log, () => config.current, limits, changes);
   runtimes.push(node, new PythonRuntime(store, log, () => config.current, limits, changes));

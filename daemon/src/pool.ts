@@ -45,7 +45,15 @@ export interface PoolOwner {
   canStartMore(pool: Pool): boolean;
   /** Processes of the pool's own beyond its warm ones (a Python template), for status. */
   helperPids?(pool: Pool): number[];
+  /** Whether a caller may wait for a process still starting (one that may turn out unusable should not cost a caller); default yes. */
+  mayWait?(pool: Pool): boolean;
 }
+
+// Why a caller runs directly when the pool has no process for it.
+const NOT_PROVEN = "no warm process ready, and none of this tool's has proven usable yet (one is starting in the background)";
+const KEEPS_FAILING = "this tool's warm processes keep failing to start";
+const NOT_STARTED = "no warm process could be started";
+const NOT_USABLE = "the warm process started for this run could not be used (warm learned from it)";
 
 // A pool whose processes keep coming up unusable without anything new being
 // learned stops refilling instead of spinning.
@@ -57,6 +65,8 @@ export class Pool {
   private starting = new Map<WarmProcess, { usable: Promise<boolean>; claimed: boolean }>();
   private unusableInARow = 0;
   lastUsed = Date.now();
+  /** What the pool's key is made of, by name, to tell pools of one tool apart in `warm status`. */
+  facets: Record<string, string> = {};
   hits = 0;
   misses = 0;
   closed = false;
@@ -82,8 +92,8 @@ export class Pool {
     return this.unusableInARow >= MAX_UNUSABLE_IN_A_ROW;
   }
 
-  /** A ready process, or one started now for this caller (null: run directly). */
-  async acquire(): Promise<WarmProcess | null> {
+  /** A ready process, or one started now for this caller; or why the caller runs directly. */
+  async acquire(): Promise<WarmProcess | string> {
     this.lastUsed = Date.now();
     while (this.readyList.length > 0) {
       const wp = this.readyList.shift()!;
@@ -93,6 +103,10 @@ export class Pool {
       }
     }
     this.misses++;
+    if (this.owner.mayWait?.(this) === false) {
+      this.refill(); // in the background; this caller runs directly
+      return NOT_PROVEN;
+    }
     // One already on its way is ready sooner than one started now.
     for (const [wp, entry] of this.starting) {
       if (entry.claimed) continue;
@@ -100,10 +114,10 @@ export class Pool {
       if ((await entry.usable) && wp.state === "ready") return wp;
       break;
     }
-    if (this.broken) return null;
+    if (this.broken) return KEEPS_FAILING;
     const started = this.start(true);
-    if (!started) return null;
-    return (await started.usable) && started.wp.state === "ready" ? started.wp : null;
+    if (!started) return NOT_STARTED;
+    return (await started.usable) && started.wp.state === "ready" ? started.wp : NOT_USABLE;
   }
 
   /** Starts processes until `size` are ready or starting. */

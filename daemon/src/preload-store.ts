@@ -2,20 +2,23 @@
 // daemon starts out knowing: the modules its runs loaded (in load order),
 // the modules that must not be preloaded and why, the env variables read
 // while loading (they join the key), and whether it uses ESM.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { Logger } from "./log";
 
-/** A module to preload: kind `cjs` or `esm` (Node, by path or URL) or `py` (Python, by module name). */
-export type ModuleRef = [kind: "cjs" | "esm" | "py", id: string];
+/** A module to preload: kind `cjs`, `esm` or `json` (Node, by path or URL) or `py` (Python, by module name). */
+export type ModuleRef = [kind: "cjs" | "esm" | "json" | "py", id: string];
 
 /** A question a module asked of process.argv while loading: [op, arg] (the answer varies by caller). */
 export type ArgvQuestion = [op: string, arg: string | number | null];
 
 export interface ToolRecord {
   modules: ModuleRef[];
+  /** Modules not preloaded, and why; each stands while the file that caused it is unchanged (see dropStamps). */
   dropped: Record<string, string>;
+  /** For each dropped module: the file whose loading caused the drop, and its mtime:size:ino then. */
+  dropStamps: Record<string, [file: string, stamp: string]>;
   envNames: string[];
   argvQuestions: ArgvQuestion[];
   /** Some module reads process.cwd() while loading: the working directory is part of the key. */
@@ -24,6 +27,8 @@ export interface ToolRecord {
   usesUmask: boolean;
   /** The tool opened /dev/tty: at a terminal it runs directly. */
   needsTty: boolean;
+  /** Some module lists the names in process.env while loading: the set of names is part of the key. */
+  enumeratesEnv: boolean;
   esm: boolean;
   runs: number;
 }
@@ -44,7 +49,7 @@ export class PreloadStore {
   get(id: string): ToolRecord {
     let record = this.records.get(id);
     if (!record) {
-      record = this.read(id) ?? { modules: [], dropped: {}, envNames: [], argvQuestions: [], usesCwd: false, usesUmask: false, needsTty: false, esm: false, runs: 0 };
+      record = this.read(id) ?? { modules: [], dropped: {}, dropStamps: {}, envNames: [], argvQuestions: [], usesCwd: false, usesUmask: false, needsTty: false, enumeratesEnv: false, esm: false, runs: 0 };
       this.records.set(id, record);
     }
     return record;
@@ -56,7 +61,7 @@ export class PreloadStore {
     const known = new Set(record.modules.map((m) => m[1]));
     let added = false;
     for (const [kind, ref] of modules) {
-      if (kind !== "cjs" && kind !== "esm" && kind !== "py") continue;
+      if (kind !== "cjs" && kind !== "esm" && kind !== "json" && kind !== "py") continue;
       if (typeof ref !== "string" || known.has(ref) || ref === entry || ref === `file://${entry}`) continue;
       if (record.modules.length >= MAX_MODULES) break;
       if (kind === "esm") record.esm = true;
@@ -79,17 +84,39 @@ export class PreloadStore {
     return true;
   }
 
-  addDropped(id: string, dropped: [string, string][]): boolean {
+  /**
+   * Records modules not to preload. `cause` maps a module to the file whose
+   * loading was the reason (itself, or a module it loads); the drop holds
+   * while that file is as it is now.
+   */
+  addDropped(id: string, dropped: [string, string][], cause: (ref: string) => string = (ref) => ref): boolean {
     const record = this.get(id);
     let added = false;
     for (const [ref, why] of dropped) {
       if (record.dropped[ref] === undefined) {
         record.dropped[ref] = why;
+        const file = cause(ref);
+        record.dropStamps[ref] = [file, fileStamp(file)];
         added = true;
       }
     }
     if (added) this.markDirty(id);
     return added;
+  }
+
+  /** Forgets the drops whose causing file changed since (or has no stamp): those modules are tried again. */
+  expireDrops(id: string): string[] {
+    const record = this.get(id);
+    const expired: string[] = [];
+    for (const ref of Object.keys(record.dropped)) {
+      const stamp = record.dropStamps[ref];
+      if (stamp && fileStamp(stamp[0]) === stamp[1]) continue;
+      delete record.dropped[ref];
+      delete record.dropStamps[ref];
+      expired.push(ref);
+    }
+    if (expired.length > 0) this.markDirty(id);
+    return expired;
   }
 
   addEnvNames(id: string, names: string[]): boolean {
@@ -112,7 +139,7 @@ export class PreloadStore {
   }
 
   /** Sets one of the tool's yes/no facts (usesCwd, usesUmask, needsTty); true if that is news. */
-  mark(id: string, fact: "usesCwd" | "usesUmask" | "needsTty"): boolean {
+  mark(id: string, fact: "usesCwd" | "usesUmask" | "needsTty" | "enumeratesEnv"): boolean {
     const record = this.get(id);
     if (record[fact]) return false;
     record[fact] = true;
@@ -134,7 +161,8 @@ export class PreloadStore {
       const r = JSON.parse(readFileSync(this.file(id), "utf8")) as ToolRecord;
       if (!Array.isArray(r.modules) || typeof r.dropped !== "object" || !Array.isArray(r.envNames)) return null;
       const argvQuestions = Array.isArray(r.argvQuestions) ? r.argvQuestions : [];
-      return { modules: r.modules, dropped: r.dropped, envNames: r.envNames, argvQuestions, usesCwd: r.usesCwd === true, usesUmask: r.usesUmask === true, needsTty: r.needsTty === true, esm: r.esm === true, runs: r.runs | 0 };
+      const dropStamps = typeof r.dropStamps === "object" && r.dropStamps !== null ? r.dropStamps : {};
+      return { modules: r.modules, dropped: r.dropped, dropStamps, envNames: r.envNames, argvQuestions, usesCwd: r.usesCwd === true, usesUmask: r.usesUmask === true, needsTty: r.needsTty === true, enumeratesEnv: r.enumeratesEnv === true, esm: r.esm === true, runs: r.runs | 0 };
     } catch {
       return null;
     }
@@ -164,4 +192,11 @@ export class PreloadStore {
       }
     }
   }
+}
+
+/** What tells a file's version apart: mtime, size and inode ("" if it cannot be read, which also counts as a change). */
+function fileStamp(ref: string): string {
+  const path = ref.startsWith("file:") ? new URL(ref).pathname : ref;
+  const st = statSync(decodeURIComponent(path), { throwIfNoEntry: false, bigint: true });
+  return st ? `${st.mtimeNs}:${st.size}:${st.ino}` : "";
 }

@@ -46,12 +46,13 @@ export abstract class RuntimePools<Context extends { toolId: string; settings: T
   }
 
   /** Drops the pools of tools whose files changed; the next request starts fresh ones. */
-  invalidate(tools: Set<string> | "all"): void {
+  invalidate(tools: Map<string, string> | "all"): void {
     for (const [key, pool] of this.pools) {
       const ctx = this.contexts.get(pool);
       if (tools !== "all" && (!ctx || !tools.has(ctx.toolId))) continue;
       this.drop(key, pool);
-      this.log.info({ tool: pool.label }, "files changed: warm processes dropped");
+      const change = tools === "all" ? "too many changes at once (the kernel's event queue overflowed)" : tools.get(ctx!.toolId);
+      this.log.info({ tool: pool.label, change }, "files changed: warm processes dropped");
     }
   }
 

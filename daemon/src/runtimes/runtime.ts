@@ -18,8 +18,8 @@ export interface Prepared {
 export interface WarmRuntime {
   readonly kind: Interpreter;
   readonly pools: Map<string, Pool>;
-  /** Drops the pools of these tools (their files changed). */
-  invalidate(tools: Set<string> | "all"): void;
+  /** Drops the pools of these tools (their files changed: tool id -> what changed). */
+  invalidate(tools: Map<string, string> | "all"): void;
   prepare(program: Program, request: RunRequest, fds: number[]): Prepared | { direct: string };
   noteRun(toolId: string): void;
   /** Drops pools unused for their idle timeout. */

@@ -23,8 +23,11 @@ export async function load(
   nextLoad: (url: string, context: unknown) => Promise<LoadResult>,
 ): Promise<LoadResult> {
   const result = await nextLoad(url, context);
-  if (fd >= 0 && url.startsWith("file:")) {
-    const ref = result.format === "commonjs" ? ["cjs", fileURLToPath(url)] : ["esm", url];
+  // Preloaded the way this load did: CommonJS by require, JSON by an import
+  // with its attribute, ES modules by import; others (wasm, addons) are not.
+  const kind = result.format === "commonjs" ? "cjs" : result.format === "json" ? "json" : result.format === "module" ? "esm" : null;
+  if (fd >= 0 && kind !== null && url.startsWith("file:")) {
+    const ref = kind === "cjs" ? [kind, fileURLToPath(url)] : [kind, url];
     try {
       writeSync(fd, encodeFrame({ t: "loaded", modules: [ref] }));
     } catch {

@@ -7,16 +7,22 @@
 // read by name, questions asked of argv, the tty-ness of stdio (see
 // stand-ins.ts) and the working directory.
 import Module = require("node:module");
+import { realpathSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { native } from "../../native";
-import { type ArgvQuery, argvStandIn, type Phase, stdioStandIn } from "./stand-ins";
+import { type EnvSeen, envView } from "./env-view";
+import { traceFileReads } from "./file-reads";
+import { type ArgvQuery, argvStandIn, mainModuleStandIn, type Phase, stdioStandIn } from "./stand-ins";
 
-export type ModuleRef = [kind: "cjs" | "esm", id: string];
+/** cjs: required; esm: imported; json: imported with `type: "json"` (as ESM imports JSON). */
+export type ModuleRef = [kind: "cjs" | "esm" | "json", id: string];
 
 export interface PreloadReport {
   dropped: [id: string, why: string][];
   envRead: string[];
+  /** Some module enumerated process.env's names while loading: the set of names joins the key. */
+  envEnumerated: boolean;
   argvQueries: ArgvQuery[];
   /** Some module read process.cwd() while loading. */
   cwdRead: boolean;
@@ -26,34 +32,19 @@ export interface PreloadReport {
   clean: boolean;
 }
 
-const MAX_FILES_READ = 4096;
-
-// Read by Node's module loader itself on every load, not by the tool.
-const NODE_INTERNAL_ENV = new Set(["WATCH_REPORT_DEPENDENCIES"]);
+/** The reason given for a module that threw while loading (not a drop: it leaves the list until a run loads it again). */
+export const FAILED = "failed to load";
 
 type CompileFn = (this: { filename?: string }, content: string, filename: string) => unknown;
 
 /** Installs the traps; returns a function that removes them. */
-function installTraps(phase: Phase, envRead: Set<string>, argvQueries: ArgvQuery[], mask: string, used: { cwd: boolean }, filesRead: Set<string>): () => void {
+function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask: string, used: { cwd: boolean }, filesRead: Set<string>): () => void {
   const restores: (() => void)[] = [];
   const proc = process as unknown as Record<string, unknown>;
 
   // What loading code reads from disk besides modules (a config file read
   // at load time): the daemon watches it like a module.
-  const fsMod = require("node:fs") as Record<string, unknown>;
-  for (const name of ["readFileSync", "statSync", "lstatSync", "existsSync", "readdirSync", "openSync", "accessSync"]) {
-    const original = fsMod[name] as (...a: unknown[]) => unknown;
-    fsMod[name] = function (this: unknown, path: unknown, ...rest: unknown[]) {
-      if (phase.preloading && filesRead.size < MAX_FILES_READ) {
-        const p = typeof path === "string" ? path : Buffer.isBuffer(path) ? path.toString() : path instanceof URL ? path.pathname : null;
-        if (p !== null) filesRead.add(resolve(p));
-      }
-      return original.call(this, path, ...rest);
-    };
-    restores.push(() => {
-      fsMod[name] = original;
-    });
-  }
+  restores.push(traceFileReads(phase, filesRead));
 
   ["stdin", "stdout", "stderr"].forEach((name, fd) => {
     const desc = Object.getOwnPropertyDescriptor(process, name);
@@ -63,6 +54,18 @@ function installTraps(phase: Phase, envRead: Set<string>, argvQueries: ArgvQuery
     Object.defineProperty(process, name, { configurable: true, enumerable: desc.enumerable, get: () => standIn });
     restores.push(() => Object.defineProperty(process, name, desc));
   });
+
+  // The worker stands in for require.main until the entry's module exists
+  // (a CommonJS entry: a direct run's modules see it); while loading, this
+  // one answers what is known of it.
+  const mainDesc = Object.getOwnPropertyDescriptor(process, "mainModule");
+  if (mainDesc?.get && mainDesc.configurable) {
+    const entry = resolve(process.argv[1]);
+    const filename = process.execArgv.includes("--preserve-symlinks-main") ? entry : realpathSync(entry);
+    const standIn = mainModuleStandIn(filename, phase);
+    Object.defineProperty(process, "mainModule", { configurable: true, enumerable: mainDesc.enumerable, get: () => standIn });
+    restores.push(() => Object.defineProperty(process, "mainModule", mainDesc));
+  }
 
   const argvDesc = Object.getOwnPropertyDescriptor(process, "argv");
   if (argvDesc?.configurable) {
@@ -91,23 +94,10 @@ function installTraps(phase: Phase, envRead: Set<string>, argvQueries: ArgvQuery
   });
 
   // Reads by name are fine: the name joins the key, so a later caller with
-  // another value gets another warm process. Enumeration captures everything.
-  // Node's own module loader reads a few names per load through process.env.
+  // another value gets another warm process. Enumerating the names is fine
+  // too: the set of names then joins the key (see env-view.ts).
   const realEnv = process.env;
-  const envProxy = new Proxy(realEnv, {
-    get(target, key) {
-      if (typeof key === "string" && !NODE_INTERNAL_ENV.has(key)) envRead.add(key);
-      return Reflect.get(target, key);
-    },
-    has(target, key) {
-      if (typeof key === "string" && !NODE_INTERNAL_ENV.has(key)) envRead.add(key);
-      return Reflect.has(target, key);
-    },
-    ownKeys(target) {
-      phase.note("enumerated process.env while loading");
-      return Reflect.ownKeys(target);
-    },
-  });
+  const envProxy = envView(realEnv, phase, env);
   const envDesc = Object.getOwnPropertyDescriptor(process, "env");
   if (envDesc?.configurable !== false) {
     Object.defineProperty(process, "env", { configurable: true, enumerable: true, writable: true, value: envProxy });
@@ -161,7 +151,7 @@ export function preloadModules(
   mask: string,
 ): PreloadReport {
   const dropped = new Map<string, string>();
-  const envRead = new Set<string>();
+  const env: EnvSeen = { read: new Set(), enumerated: false };
   const argvQueries: ArgvQuery[] = [];
   const compiling: string[] = [];
   let current = "";
@@ -187,17 +177,19 @@ export function preloadModules(
   };
   const used = { cwd: false };
   const filesRead = new Set<string>();
-  const removeTraps = installTraps(phase, envRead, argvQueries, mask, used, filesRead);
+  const removeTraps = installTraps(phase, env, argvQueries, mask, used, filesRead);
   try {
     for (const [kind, id] of modules) {
       if (exclude(id) || dropped.has(id)) continue;
       current = id;
       try {
+        const url = () => (id.startsWith("file:") ? id : pathToFileURL(id).href);
         if (kind === "cjs") requireFrom(id);
-        else settle(import(id.startsWith("file:") ? id : pathToFileURL(id).href));
+        else if (kind === "json") settle(import(url(), { with: { type: "json" } }));
+        else settle(import(url()));
       } catch (error) {
         // A module made to fail by a trap keeps the trap's reason.
-        if (!dropped.has(id)) dropped.set(id, `failed to load: ${String((error as Error)?.message ?? error).split("\n")[0]}`);
+        if (!dropped.has(id)) dropped.set(id, `${FAILED}: ${String((error as Error)?.message ?? error).split("\n")[0]}`);
       }
       if (outputSince()) {
         clean = false;
@@ -209,5 +201,33 @@ export function preloadModules(
     phase.preloading = false; // stand-ins kept by modules now forward to the real objects
     proto._compile = compile;
   }
-  return { dropped: [...dropped], envRead: [...envRead], argvQueries, cwdRead: used.cwd, filesRead: [...filesRead], clean };
+  dropDependents(dropped);
+  // Every file the process now holds loaded is watched, whether learned or loaded by a learned module.
+  for (const id of Object.keys(require.cache)) if (id.startsWith("/")) filesRead.add(id);
+  return { dropped: [...dropped], envRead: [...env.read], envEnumerated: env.enumerated, argvQueries, cwdRead: used.cwd, filesRead: [...filesRead], clean };
+}
+
+/**
+ * A module that loads a dropped module is dropped with it: preloading it
+ * would load the culprit again. The CommonJS graph (each module's children,
+ * cached ones included) finds every such module in this one process, so the
+ * next warm process does not discover them one at a time.
+ */
+function dropDependents(dropped: Map<string, string>): void {
+  const root = new Map<string, string>();
+  for (const [id, why] of dropped) if (!why.startsWith(FAILED)) root.set(id, id);
+  if (root.size === 0) return;
+  const cache = require.cache;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [id, m] of Object.entries(cache)) {
+      if (!m || root.has(id) || dropped.has(id)) continue;
+      const culprit = m.children.find((child) => root.has(child.id));
+      if (!culprit) continue;
+      const cause = root.get(culprit.id)!;
+      root.set(id, cause);
+      dropped.set(id, `loads ${cause}, which ${dropped.get(cause)}`);
+      changed = true;
+    }
+  }
 }

@@ -15,8 +15,8 @@
 //     seen to read while loading (learned; unset counts as a value).
 // The daemon runs as the caller's uid, so uid is implicitly part of it.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ToolSettings } from "../../config";
 import { Pool, type PoolOwner } from "../../pool";
@@ -30,6 +30,8 @@ import { parseRun, type RunRequest } from "../../protocol/messages";
 import { isKeyEnvName, type NodePlan, planNode } from "./plan";
 import { answer, type ArgvQuery } from "./stand-ins";
 import { type ReadyInfo, WarmProcess } from "./warm-process";
+import { resolutionLookups } from "./lookups";
+import { Learning, MAX_LEARNING_TRIES } from "../../learning";
 
 // The reason preload.ts gives for a module that threw while loading.
 const FAILED = "failed to load";
@@ -45,6 +47,8 @@ interface PoolContext {
   args: string[];
   /** Where its processes start: the caller's directory for a tool that reads cwd while loading. */
   cwd: string;
+  /** The key's parts by name, for `warm status`. */
+  facets: Record<string, string>;
 }
 
 // Node restores fds 0-2 at exit as it found them at start-up; a warm process
@@ -53,14 +57,17 @@ const RESET_STDIO = true;
 
 export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner, WarmRuntime {
   readonly kind = "node";
+  private readonly learning = new Learning();
 
   prepare(program: Program, request: RunRequest, fds: number[]): Prepared | { direct: string } {
     const keyed = this.key(program, request, fds);
     if ("direct" in keyed) return keyed;
     const { key, plan, toolId, ctx } = keyed;
+    if (this.learning.gaveUp(toolId)) return { direct: `warm could not learn to preload this tool safely in ${MAX_LEARNING_TRIES} tries; it runs directly until its files change` };
     let pool = this.pools.get(key);
     if (!pool || pool.closed) {
       pool = new Pool(key, `${plan.toolNames[0]} [${ctx.mask}]`, plan.script, ctx.settings.pool.size, this);
+      pool.facets = ctx.facets;
       this.pools.set(key, pool);
       this.contexts.set(pool, ctx);
     }
@@ -112,7 +119,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     const { settings, toolId, record, mask } = tool;
 
     const keyNames = new Set([...record.envNames, ...settings.env]);
-    const { env, pairs } = keyEnv(request.env, isKeyEnvName, keyNames);
+    const { env, pairs } = keyEnv(request.env, isKeyEnvName, keyNames, record.enumeratesEnv);
     // What the tool's modules asked of process.argv while loading, answered for this caller.
     const args = request.argv.slice(plan.argsFrom).map((a) => a.toString("utf8"));
     const argvNow = [plan.nodeExe, plan.script, ...args];
@@ -122,19 +129,36 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       .update(JSON.stringify([plan.nodeExe, plan.execArgv, plan.argv0, plan.script, plan.scriptReal, mask, pairs, answers, record.usesCwd ? cwd : null, settings.preload, settings.exclude]))
       .digest("hex")
       .slice(0, 32);
-    return { key, plan, toolId, ctx: { plan, toolId, mask, env, keyNames, settings, args, cwd: startIn } };
+    const facets = keyFacets(plan, mask, pairs, record.argvQuestions, answers, record.usesCwd ? cwd : null);
+    return { key, plan, toolId, ctx: { plan, toolId, mask, env, keyNames, settings, args, cwd: startIn, facets } };
+  }
+
+  /** A caller may wait for a starting process only if it will be usable: the tool's last one was, or it preloads nothing yet (a learning run). */
+  mayWait(pool: Pool): boolean {
+    const ctx = this.contexts.get(pool);
+    return !!ctx && (this.learning.trusted(ctx.toolId) || this.store.get(ctx.toolId).modules.length === 0);
+  }
+
+  override canStartMore(pool: Pool): boolean {
+    const ctx = this.contexts.get(pool);
+    return !!ctx && !this.learning.gaveUp(ctx.toolId) && super.canStartMore(pool);
+  }
+
+  override invalidate(tools: Map<string, string> | "all"): void {
+    super.invalidate(tools);
+    if (tools !== "all") for (const tool of tools.keys()) this.learning.changed(tool);
   }
 
   launch(pool: Pool): WarmProcess | null {
     const ctx = this.contexts.get(pool);
     if (!ctx) return null;
     const record = this.store.get(ctx.toolId);
+    // A module dropped for a reason is tried again once the file behind the reason changed.
+    const retried = this.store.expireDrops(ctx.toolId);
+    if (retried.length > 0) this.log.info({ tool: ctx.plan.scriptReal, modules: retried }, "files changed since these modules were dropped: trying them again");
     const modules = this.preloadList(record, ctx);
-    this.changes.watch(
-      ctx.toolId,
-      [ctx.plan.nodeExe, ...modules.map(([, id]) => (id.startsWith("file:") ? fileURLToPath(id) : id))],
-      resolutionDirs(ctx.plan.scriptReal, modules),
-    );
+    const files = modules.map(([, id]) => (id.startsWith("file:") ? fileURLToPath(id) : id));
+    this.changes.watch(ctx.toolId, [ctx.plan.nodeExe, ...files], resolutionLookups(ctx.plan.scriptReal, files));
     const preload: Message = {
       t: "preload",
       v: 1,
@@ -192,7 +216,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     const ctx = this.contexts.get(pool);
     if (!ctx) return { usable: false, learned: false };
     // Files its modules read while loading: a change to one makes it stale like a module's.
-    this.changes.watch(ctx.toolId, info.filesRead, []);
+    this.changes.watch(ctx.toolId, info.filesRead);
     // A module that no longer loads leaves the list; one that captured
     // per-invocation state is never preloaded again.
     const failed = info.dropped.filter(([, why]) => why.startsWith(FAILED));
@@ -203,17 +227,25 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     // Likewise a question asked of argv that the key does not answer yet.
     const asked = this.store.get(ctx.toolId).argvQuestions;
     const newQuestions = info.argvQueries.filter(([op, arg]) => !asked.some((q) => q[0] === op && q[1] === arg));
-    const cwdNews = info.cwdRead && !this.store.get(ctx.toolId).usesCwd;
-    if (info.clean && fresh.length === 0 && newQuestions.length === 0 && !cwdNews) return { usable: true, learned };
-    learned = this.store.addDropped(ctx.toolId, info.dropped.filter(([, why]) => !why.startsWith(FAILED))) || learned;
+    const record = this.store.get(ctx.toolId);
+    const cwdNews = info.cwdRead && !record.usesCwd;
+    const namesNews = info.envEnumerated && !record.enumeratesEnv;
+    if (info.clean && fresh.length === 0 && newQuestions.length === 0 && !cwdNews && !namesNews) {
+      this.learning.settled(ctx.toolId);
+      return { usable: true, learned };
+    }
+    const drops = info.dropped.filter(([, why]) => !why.startsWith(FAILED));
+    learned = this.store.addDropped(ctx.toolId, drops, (ref) => /^loads (\S+), which /.exec(drops.find(([id]) => id === ref)?.[1] ?? "")?.[1] ?? ref) || learned;
     const envChanged = this.store.addEnvNames(ctx.toolId, fresh);
     const argvChanged = this.store.addArgvQuestions(ctx.toolId, newQuestions.map(([op, arg]) => [op, arg]));
     const cwdChanged = info.cwdRead && this.store.mark(ctx.toolId, "usesCwd");
-    if (envChanged || argvChanged || cwdChanged) {
+    const namesChanged = info.envEnumerated && this.store.mark(ctx.toolId, "enumeratesEnv");
+    if (envChanged || argvChanged || cwdChanged || namesChanged) {
       pool.close(); // later requests compute the new key and land in a new pool
       learned = true;
     }
-    this.log.info({ tool: ctx.plan.scriptReal, dropped: info.dropped, env: fresh, argv: newQuestions }, "warm process not usable; learned from it");
+    this.learning.unsettled(ctx.toolId);
+    this.log.info({ tool: ctx.plan.scriptReal, dropped: info.dropped, env: fresh, argv: newQuestions, envNames: namesChanged }, "warm process not usable; learned from it");
     return { usable: false, learned };
   }
 
@@ -240,31 +272,18 @@ function mainIsCommonJs(script: string): boolean {
   }
 }
 
-/**
- * Directories whose changes can change what a tool loads beyond its loaded
- * files: every ancestor of the entry (a new node_modules or package.json
- * there changes resolution) and their node_modules, and each preloaded
- * module's package root (its package.json decides main/exports/type).
- */
-function resolutionDirs(script: string, modules: [string, string][]): string[] {
-  const dirs = new Set<string>();
-  for (let dir = dirname(script); ; dir = dirname(dir)) {
-    dirs.add(dir);
-    const nm = join(dir, "node_modules");
-    if (existsSync(nm)) dirs.add(nm);
-    if (dir === dirname(dir)) break;
+/** The parts of a key by name, so `warm status` can say what tells two pools of one tool apart. */
+function keyFacets(plan: NodePlan, mask: string, pairs: string[], questions: [string, unknown][], answers: unknown[], cwd: string | null): Record<string, string> {
+  const facets: Record<string, string> = { tty: mask, script: plan.script, node: [plan.nodeExe, ...plan.execArgv].join(" ") };
+  if (cwd !== null) facets.cwd = cwd;
+  const names: string[] = [];
+  for (const pair of pairs) {
+    const unset = pair.indexOf("\0");
+    if (unset >= 0 && pair.endsWith("\0set")) names.push(pair.slice(0, unset));
+    else if (unset >= 0) facets[pair.slice(0, unset)] = "unset";
+    else facets[pair.slice(0, pair.indexOf("="))] = pair.slice(pair.indexOf("=") + 1);
   }
-  const seen = new Set<string>();
-  for (const [, id] of modules) {
-    const file = id.startsWith("file:") ? fileURLToPath(id) : id;
-    for (let dir = dirname(file); !seen.has(dir); dir = dirname(dir)) {
-      seen.add(dir);
-      if (existsSync(join(dir, "package.json"))) {
-        dirs.add(dir);
-        break;
-      }
-      if (dir === dirname(dir) || basename(dirname(dir)) === "node_modules") break;
-    }
-  }
-  return [...dirs];
+  if (names.length > 0) facets["env names"] = createHash("sha256").update(names.join("\0")).digest("hex").slice(0, 8);
+  questions.forEach(([op, arg], i) => (facets[`argv.${op}(${JSON.stringify(arg)})`] = JSON.stringify(answers[i])));
+  return facets;
 }

@@ -5,7 +5,8 @@
 // key already fixes and record the rest:
 //   - a stdio stand-in answers isTTY and fd (the key holds the tty mask) and
 //     hasColors()/getColorDepth() (they read only the env, whose reads are
-//     tracked); anything else while loading marks the module;
+//     tracked), and columns/rows of one that is not a terminal (it has
+//     none); anything else while loading marks the module;
 //   - the argv stand-in answers indexOf/lastIndexOf/includes/length/[i] and
 //     records each question with its answer: the daemon puts the answers
 //     for the caller's argv into the key, so a warm process only serves
@@ -21,6 +22,9 @@ export interface Phase {
 }
 
 const STDIO_ANSWERS = new Set(["isTTY", "fd", "hasColors", "getColorDepth"]);
+// A stream that is not a terminal has no size (yargs reads stdout.columns
+// while loading); a terminal's size is the caller's, so asking it drops the module.
+const SIZE = new Set(["columns", "rows"]);
 
 /** A stand-in for process[name] (fd 0, 1 or 2) that is a terminal or not as `isTTY` says. */
 export function stdioStandIn(name: string, fd: number, isTTY: boolean, real: () => object, phase: Phase): object {
@@ -31,6 +35,7 @@ export function stdioStandIn(name: string, fd: number, isTTY: boolean, real: () 
     {
       get(_target, prop) {
         if (phase.preloading) {
+          if (!isTTY && SIZE.has(String(prop))) return undefined;
           if (!STDIO_ANSWERS.has(String(prop))) {
             phase.note(`used process.${name}.${String(prop)} while loading`);
             return undefined;
@@ -119,4 +124,34 @@ export function answer(q: ArgvQuery, argv: string[]): ArgvQuery[2] {
   if (op === "length") return argv.length;
   if (op === "at") return argv[arg as number] ?? null;
   return argv[op](arg as string);
+}
+
+/**
+ * What preloading modules see as require.main (process.mainModule) when the
+ * entry is CommonJS. The entry's module does not exist yet, but what a
+ * direct run's modules would read of it while loading is known: its id,
+ * filename and directory (yargs keeps require.main.filename). Anything else
+ * marks the module. Afterwards it forwards to the real main module.
+ */
+export function mainModuleStandIn(filename: string, phase: Phase): object {
+  const { dirname } = require("node:path") as typeof import("node:path");
+  const known: Record<string, string> = { id: ".", filename, path: dirname(filename) };
+  const real = () => (process.mainModule as object | undefined) ?? {};
+  return new Proxy(
+    {},
+    {
+      get(_target, prop) {
+        if (!phase.preloading) return Reflect.get(real(), prop);
+        if (typeof prop === "string" && Object.hasOwn(known, prop)) return known[prop];
+        phase.note(`used require.main.${String(prop)} while loading`);
+        return undefined;
+      },
+      has(_target, prop) {
+        if (!phase.preloading) return Reflect.has(real(), prop);
+        if (typeof prop === "string" && Object.hasOwn(known, prop)) return true;
+        phase.note(`used require.main while loading`);
+        return false;
+      },
+    },
+  );
 }

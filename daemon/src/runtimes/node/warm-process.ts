@@ -18,6 +18,7 @@ export interface ReadyInfo {
   clean: boolean;
   dropped: [string, string][];
   envRead: string[];
+  envEnumerated: boolean;
   argvQueries: ArgvQuery[];
   cwdRead: boolean;
   filesRead: string[];
@@ -65,7 +66,8 @@ export class WarmProcess implements WarmHandle {
       const nodeOptions = `${spec.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(WORKER_JS)}`.trim();
       this.child = spawn(spec.nodeExe, spec.args, {
         argv0: spec.argv0,
-        env: { ...spec.env, NODE_OPTIONS: nodeOptions, WARM_RUNTIME_LINK: "3" },
+        // WARM_NODE_OPTIONS: what the caller had, which preloading modules see as NODE_OPTIONS (env-view.ts).
+        env: { ...spec.env, NODE_OPTIONS: nodeOptions, WARM_RUNTIME_LINK: "3", WARM_NODE_OPTIONS: spec.env.NODE_OPTIONS === undefined ? "" : `=${spec.env.NODE_OPTIONS}` },
         cwd: spec.cwd,
         // fd 3 is the runtime link; stderr reaches the log until the process takes a caller's fds.
         stdio: ["ignore", "ignore", "pipe", theirs],
@@ -121,6 +123,7 @@ export class WarmProcess implements WarmHandle {
         clean: m.clean === true,
         dropped: Array.isArray(m.dropped) ? (m.dropped as [string, string][]) : [],
         envRead: Array.isArray(m.env_read) ? (m.env_read as string[]) : [],
+        envEnumerated: m.env_enumerated === true,
         argvQueries: Array.isArray(m.argv_queries) ? (m.argv_queries as ArgvQuery[]) : [],
         cwdRead: m.cwd_read === true,
         filesRead: Array.isArray(m.files_read) ? (m.files_read as string[]).filter((f) => typeof f === "string") : [],

@@ -128,6 +128,7 @@ function main(): void {
     clean: report.clean,
     dropped: report.dropped,
     env_read: report.envRead,
+    env_enumerated: report.envEnumerated,
     argv_queries: report.argvQueries as WireValue[],
     cwd_read: report.cwdRead,
     files_read: report.filesRead,

@@ -1,0 +1,40 @@
+// Whether warm has learned to preload a tool safely. A warm process whose
+// preloading turned out unusable is discarded (its modules saw per-run
+// state); what it showed is learned, and the next one is usually usable.
+// Until one is, callers do not wait for a process that may be discarded:
+// they run directly at once while the next one starts in the background.
+// After a few unusable processes in a row warm stops trying, and the tool
+// runs directly (at direct speed) until one of its files changes.
+export const MAX_LEARNING_TRIES = 3;
+
+export class Learning {
+  private readonly tries = new Map<string, number>();
+  private readonly proven = new Set<string>();
+
+  /** A process of the tool came up usable. */
+  settled(tool: string): void {
+    this.tries.delete(tool);
+    this.proven.add(tool);
+  }
+
+  /** A process of the tool came up unusable (and was discarded). */
+  unsettled(tool: string): void {
+    this.tries.set(tool, (this.tries.get(tool) ?? 0) + 1);
+    this.proven.delete(tool);
+  }
+
+  /** Whether the last process of the tool was usable: a caller may wait for one that is starting. */
+  trusted(tool: string): boolean {
+    return this.proven.has(tool);
+  }
+
+  /** Whether warm gave up on the tool (until its files change). */
+  gaveUp(tool: string): boolean {
+    return (this.tries.get(tool) ?? 0) >= MAX_LEARNING_TRIES;
+  }
+
+  /** The tool's files changed: it gets its tries again. */
+  changed(tool: string): void {
+    this.tries.delete(tool);
+  }
+}

@@ -1,0 +1,60 @@
+// `warm status` as a person reads it: times in ms, direct runs by reason,
+// and one line per pool, labelled by its tool and, where one tool has
+// several pools, by what differs in their keys.
+
+export interface PoolStatus {
+  tool: string;
+  /** What this pool's key is made of, by name (tty mask, env values, cwd...), to tell pools of one tool apart. */
+  facets: Record<string, string>;
+  ready: number;
+  starting: number;
+  hits: number;
+  misses: number;
+  broken: boolean;
+}
+
+export interface StatusData {
+  version: string;
+  pid: number;
+  uptimeSeconds: number;
+  configError: string | null;
+  configWarnings: string[];
+  running: number;
+  runs: number;
+  direct: number;
+  directByReason: Record<string, number>;
+  handOffP50Ms: number;
+  runP50Ms: number;
+  pools: PoolStatus[];
+}
+
+const ms = (v: number) => `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
+
+/** For each pool, what sets it apart from the other pools of its tool ("" if it is its tool's only one). */
+export function differences(pools: PoolStatus[]): string[] {
+  return pools.map((p) => {
+    const siblings = pools.filter((q) => q !== p && q.tool === p.tool);
+    if (siblings.length === 0) return "";
+    const names = Object.keys(p.facets).filter((name) => siblings.some((q) => q.facets[name] !== p.facets[name]));
+    return names.map((name) => `${name}=${p.facets[name] ?? "unset"}`).join(", ");
+  });
+}
+
+export function statusText(d: StatusData): string {
+  const lines = [
+    `warm ${d.version}, daemon pid ${d.pid}, up ${d.uptimeSeconds}s`,
+    ...(d.configError ? [`config error: ${d.configError} (using defaults)`] : []),
+    ...d.configWarnings.map((w) => `config warning: ${w}`),
+    `runs: ${d.runs} warm, ${d.direct} direct, ${d.running} running`,
+    `latency p50: hand-off ${ms(d.handOffP50Ms)}, whole run ${ms(d.runP50Ms)}`,
+  ];
+  const reasons = Object.entries(d.directByReason);
+  if (reasons.length > 0) lines.push("direct runs, by reason:", ...reasons.map(([why, n]) => `  ${String(n).padStart(5)}  ${why}`));
+  lines.push(`pools: ${d.pools.length}`);
+  const differs = differences(d.pools);
+  d.pools.forEach((p, i) => {
+    const label = differs[i] ? `${p.tool} (${differs[i]})` : p.tool;
+    lines.push(`  ${label}: ${p.ready} ready, ${p.starting} starting, ${p.hits} hits, ${p.misses} misses${p.broken ? " (stopped: keeps failing)" : ""}`);
+  });
+  return lines.join("\n") + "\n";
+}
