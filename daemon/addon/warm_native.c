@@ -1482,6 +1482,55 @@ static napi_value js_set_parent_death_signal(napi_env env, napi_callback_info in
   return make_undefined(env);
 }
 
+// The original argv strings' place in memory: fields 48 and 49 (arg_start,
+// arg_end) of /proc/self/stat, counted from the state (field 3) after the
+// command name's closing parenthesis.
+static bool read_arg_area(unsigned long long *start, unsigned long long *end) {
+  char stat[4096];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, stat, sizeof stat - 1);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  if (n <= 0) return false;
+  stat[n] = '\0';
+  char *p = strrchr(stat, ')');
+  *start = *end = 0;
+  for (int field = 3; p && field <= 49; field++) {
+    p = strchr(p + 1, ' ');
+    if (p && field == 48) *start = strtoull(p + 1, NULL, 10);
+    if (p && field == 49) *end = strtoull(p + 1, NULL, 10);
+  }
+  errno = 0;
+  return *start != 0 && *end > *start;
+}
+
+// setCommandLine(bytes): what `ps` and /proc/self/cmdline show of this
+// process: bytes (NUL-separated words, as exec left them) written over the
+// original argv strings, cut to their size, the rest zeroed. Node keeps its
+// own copy of argv, and libuv reads its title (process.title) from the
+// first word's length, which callers keep the same.
+static napi_value js_set_command_line(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char *bytes;
+  size_t len;
+  if (!get_args(env, info, 1, argv, NULL) ||
+      !arg_buffer(env, "setCommandLine", "bytes", argv[0], &bytes, &len))
+    return NULL;
+  // Read once (the first call is while the process is idle), kept for the run path.
+  static unsigned long long start, end;
+  if (start == 0 && !read_arg_area(&start, &end)) {
+    throw_errno(env, "setCommandLine", "read /proc/self/stat", NULL, errno ? errno : EINVAL);
+    return NULL;
+  }
+  size_t cap = (size_t)(end - start);
+  if (len > cap - 1) len = cap - 1;
+  memcpy((char *)(uintptr_t)start, bytes, len);
+  memset((char *)(uintptr_t)start + len, 0, cap - len);
+  return make_undefined(env);
+}
+
 // ---------------------------------------------------------------------------
 // Module
 
@@ -1544,6 +1593,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("runLoopOnce", js_run_loop_once),
       FN("exitNow", js_exit_now),
       FN("setParentDeathSignal", js_set_parent_death_signal),
+      FN("setCommandLine", js_set_command_line),
   };
 #undef FN
   NAPI_OK(env, "init",

@@ -101,6 +101,8 @@ export interface Native {
   exitNow(code: number, link: number, exitFrame: Buffer, closedFrame: Buffer, keep: number[], client: number, clientFrame: Buffer): never;
   /** prctl(PR_SET_PDEATHSIG, signal): this process gets `signal` when the thread that started it ends. */
   setParentDeathSignal(signal: number): void;
+  /** Rewrites what ps shows of this process (NUL-separated words), cut to the size of its original argv. */
+  setCommandLine(bytes: Buffer): void;
 }
 
 // dist/native.js sits in daemon/dist; the addon builds into daemon/addon/build.

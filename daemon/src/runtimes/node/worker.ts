@@ -20,6 +20,7 @@ import { readFrame, send } from "./link";
 import { type ModuleRef, preloadModules } from "./preload";
 import { preloadStdio } from "./preload-stdio";
 import { rehearse } from "./rehearse";
+import { showReady, showRun } from "./command-line";
 import { emptyHeap } from "./empty-heap";
 import type { WireValue } from "./wire";
 
@@ -85,6 +86,7 @@ function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds
   }
   // Same array (modules may hold it), the caller's arguments in place of the pool's.
   process.argv.splice(2, Infinity, ...caller.argv.slice(run.args_from as number));
+  showRun();
   installExit(CTL, fds[3], preloaded, WARM_DIST, ownFds);
   // The caller's fds are terminals exactly where the pool's are (the tty mask is in the key).
   if (mask.includes("t")) watchDevTty(CTL);
@@ -134,6 +136,7 @@ function main(): void {
     files_read: report.filesRead,
   });
   if (!report.clean) process.exit(0);
+  showReady();
   // fds open now belong to Node and libuv, not to the tool: they stay open
   // to the end (listed before the request, off the path of the run).
   const ownFds = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd > 2 && !stdio.fds.includes(fd));
