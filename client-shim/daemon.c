@@ -233,8 +233,7 @@ static int still_running(pid_t pid)
 	return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
 }
 
-/* The node binary: $WARM_NODE, else "node" on PATH (never the shim). */
-static char *find_node(void)
+char *daemon_find_node(void)
 {
 	const char *want = getenv("WARM_NODE");
 	char *node = NULL;
@@ -257,10 +256,8 @@ static char *find_node(void)
 	return node;
 }
 
-/* <root>/daemon/dist/main.js, where the shim is <root>/bin/warm. */
-static char *find_script(void)
+char *daemon_find_file(const char *tail)
 {
-	static const char tail[] = "/daemon/dist/main.js";
 	char *self, *slash, *script;
 	int i;
 
@@ -278,7 +275,7 @@ static char *find_script(void)
 		}
 		*slash = '\0';
 	}
-	script = malloc(strlen(self) + sizeof(tail));
+	script = malloc(strlen(self) + strlen(tail) + 1);
 	if (!script) {
 		free(self);
 		return NULL;
@@ -303,10 +300,10 @@ static int start_and_connect(const struct daemon_path *dp)
 	pid_t pid;
 	int fd = -1;
 
-	node = find_node();
+	node = daemon_find_node();
 	if (!node)
 		return -1;
-	script = find_script();
+	script = daemon_find_file("/daemon/dist/main.js");
 	if (!script) {
 		free(node);
 		return -1;

@@ -31,4 +31,12 @@ int daemon_connect(const struct daemon_path *dp);
  * be reached (the reason is traced). */
 int daemon_connect_or_start(const struct daemon_path *dp);
 
+/* The node binary that runs the daemon: $WARM_NODE, else "node" on PATH
+ * (never the shim), as an absolute path; NULL when there is none. */
+char *daemon_find_node(void);
+
+/* <root><tail> (tail such as "/daemon/dist/main.js"), where the shim is
+ * <root>/<dir>/warm; NULL (traced) when it is not readable. */
+char *daemon_find_file(const char *tail);
+
 #endif

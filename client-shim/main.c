@@ -3,6 +3,7 @@
  * cwd, umask and its own fds 0-2) to the warm daemon and exits with the
  * tool's status; if anything fails before the tool starts, it runs the
  * command itself instead. */
+#include "cli.h"
 #include "client.h"
 #include "direct.h"
 #include "resolve.h"
@@ -22,6 +23,15 @@ static const char usage_text[] =
 	"       warm -- <command> [args...]  run a command even if named like a word below\n"
 	"       warm status [--json]         show the daemon's state\n"
 	"       warm stop                    stop the daemon and its warm processes\n"
+	"       warm link [TOOL...]          put warm links for tools in warm's bin dir\n"
+	"       warm unlink TOOL...          remove them\n"
+	"       warm links                   list them, what each runs and whether warm\n"
+	"       warm shell-init bash|zsh|fish  print the shell code to eval in an rc file\n"
+	"       warm exec [--tools a,b] -- CMD...  run CMD with its children's tools warm\n"
+	"       warm service install|uninstall  a systemd user service for the daemon\n"
+	"       warm logs [-f] [--json]      the daemon's log\n"
+	"       warm doctor                  check the setup and say how to fix it\n"
+	"       warm help [WORD]             help for one word\n"
 	"       warm --version | --help\n"
 	"A symlink to warm named <tool> acts as `warm <tool>`.\n"
 	"Environment: WARM_DISABLE=1 runs commands directly; WARM_DEBUG=1 traces\n"
@@ -96,6 +106,8 @@ int main(int argc, char **argv)
 	if (i >= argc)
 		return usage(stderr, 2);
 
+	if (cli_is_word(argv[i]))
+		cli_exec(argv + i);
 	if (strcmp(argv[i], "status") == 0) {
 		int json = 0, j;
 

@@ -6,12 +6,12 @@ import type { ConfigSource } from "./config";
 import type { Logger } from "./log";
 import { native } from "./native";
 import { PROTOCOL_VERSION, ProtocolError } from "./protocol/codec";
-import { asString, messageType, parseRun, type RunRequest } from "./protocol/messages";
+import { asString, envLookup, messageType, parseRun, type RunRequest } from "./protocol/messages";
 import type { Limits } from "./limits";
 import type { WarmProcess } from "./pool";
 import { identify } from "./runtimes/program";
 import type { Prepared, WarmRuntime } from "./runtimes/runtime";
-import { Stats } from "./stats";
+import { EXEC_TAG, Stats } from "./stats";
 import { differences, type StatusData, statusText } from "./status-text";
 import type { Connection, ConnectionHandler, Request } from "./transport";
 
@@ -67,10 +67,11 @@ export class Daemon implements ConnectionHandler {
       throw new ProtocolError("version", `daemon is warm ${this.version}, shim is warm ${warm}`);
     }
     const request = parseRun(req.message, req.payload);
+    const session = envLookup(request.env, EXEC_TAG);
     const differs = credentialsDiffer(request);
     if (differs) {
       for (const fd of req.fds) native.close(fd);
-      return this.direct(conn, differs);
+      return this.direct(conn, differs, session);
     }
     this.config.refresh();
     this.changes.drain(); // a file changed before this request must not be run stale
@@ -78,10 +79,10 @@ export class Daemon implements ConnectionHandler {
     const prepared = this.prepare(request, req.fds);
     if ("direct" in prepared) {
       for (const fd of req.fds) native.close(fd);
-      return this.direct(conn, prepared.direct);
+      return this.direct(conn, prepared.direct, session);
     }
     this.active.set(conn, null);
-    void this.handOff(conn, req.fds, prepared, received);
+    void this.handOff(conn, req.fds, prepared, received, session);
   }
 
   private prepare(request: RunRequest, fds: number[]): ({ runtime: WarmRuntime } & Prepared) | { direct: string } {
@@ -99,7 +100,7 @@ export class Daemon implements ConnectionHandler {
     return "direct" in prepared ? prepared : { runtime, ...prepared };
   }
 
-  private async handOff(conn: Connection, fds: number[], prepared: { runtime: WarmRuntime } & Prepared, received: bigint): Promise<void> {
+  private async handOff(conn: Connection, fds: number[], prepared: { runtime: WarmRuntime } & Prepared, received: bigint, session: string | undefined): Promise<void> {
     const { pool, toolId, runtime } = prepared;
     let wp: WarmProcess | string = "no warm process could be started";
     try {
@@ -122,7 +123,7 @@ export class Daemon implements ConnectionHandler {
       for (const fd of fds) native.close(fd);
       this.active.delete(conn);
       if (typeof wp !== "string") wp.release();
-      return this.direct(conn, typeof wp === "string" ? wp : "the caller went away");
+      return this.direct(conn, typeof wp === "string" ? wp : "the caller went away", session);
     }
     // A process that reports to the shim itself gets the client link (this
     // connection) as a 4th fd; `started` and `exit` then skip the daemon.
@@ -144,10 +145,10 @@ export class Daemon implements ConnectionHandler {
       wp.kill();
       clearTimeout(early);
       setImmediate(refill);
-      return this.direct(conn, "the warm process died before taking the run");
+      return this.direct(conn, "the warm process died before taking the run", session);
     }
     this.limits.running++;
-    this.stats.handedOff(Number(process.hrtime.bigint() - received) / 1e3);
+    this.stats.handedOff(Number(process.hrtime.bigint() - received) / 1e3, session, wp.startupUs ?? 0);
     if (!toShim) {
       // A relaying process: the daemon tells the shim, then lets the tool start.
       conn.send({ t: "started", pid: wp.pid, pgid: wp.pid, reset_stdio: prepared.resetStdio });
@@ -201,8 +202,8 @@ export class Daemon implements ConnectionHandler {
   }
 
   /** Tells the shim to run the command itself, and counts why. */
-  private direct(conn: Connection, why: string): void {
-    this.stats.ranDirect(why);
+  private direct(conn: Connection, why: string, session: string | undefined): void {
+    this.stats.ranDirect(why, session);
     conn.finish({ t: "direct", why });
   }
 }

@@ -20,6 +20,11 @@ export interface WarmProcess {
   /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
   rssKiB: number;
   /**
+   * What getting it ready took (us, from starting the interpreter to ready:
+   * the start-up a direct run pays and a warm run skips); 0 until then.
+   */
+  startupUs?: number;
+  /**
    * Whether it takes the client link as a 4th fd with its run and sends the
    * shim `started` and `exit` itself, saving the daemon's relay hops; if
    * not, the daemon sends `started` and then calls go().

@@ -45,6 +45,8 @@ export class WarmProcess implements WarmHandle {
   readonly exited: Promise<ExitInfo>;
   /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
   rssKiB = 0;
+  startupUs = 0;
+  private readonly born = process.hrtime.bigint();
   readonly reportsToShim = true;
   private link: RuntimeLink | null = null;
   private resolveReady!: (info: ReadyInfo | null) => void;
@@ -130,6 +132,7 @@ export class WarmProcess implements WarmHandle {
       };
       if (info.clean) this.state = "ready";
       this.rssKiB = readRss(this.pid);
+      this.startupUs = Number(process.hrtime.bigint() - this.born) / 1e3;
       this.resolveReady(info);
     } else if (m.t === "loaded" && Array.isArray(m.modules)) {
       this.onLoaded(m.modules as [string, string][]);

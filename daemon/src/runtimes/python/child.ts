@@ -14,6 +14,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
   readonly ready: Promise<object | null>;
   readonly exited: Promise<ExitInfo>;
   rssKiB = 0;
+  startupUs = 0;
   readonly reportsToShim = false;
   private link: RuntimeLink | null = null;
   private resolveExit!: (info: ExitInfo) => void;
@@ -38,6 +39,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
       this.pid = got.pid;
       template.children.set(got.pid, this);
       this.rssKiB = readPss(got.pid);
+      this.startupUs = template.startupUs;
       this.link = new RuntimeLink(got.fd, {
         frame: (m) => this.handle(m),
         ended: () => this.linkEnded(),

@@ -52,6 +52,9 @@ export class Template {
   retired = false;
   /** Pages of this template that a run wrote ([first, count, ...]), written ahead by each new child; null until a run reported them. */
   touchedPages: number[] | null = null;
+  /** From spawning the interpreter to its `ready` (us): what each child's run skips. */
+  startupUs = 0;
+  private readonly born = process.hrtime.bigint();
   /** Children alive (idle or running), by pid: told how they ended. */
   readonly children = new Map<number, TemplateChild>();
   private resolveReady!: (info: TemplateReady | null) => void;
@@ -165,6 +168,7 @@ export class Template {
       if (this.retired && this.children.size === 0) this.close();
     } else if (m.t === "ready" && this.state === "starting") {
       const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+      this.startupUs = Number(process.hrtime.bigint() - this.born) / 1e3;
       this.resolveReady({
         clean: m.clean === true,
         dropped: Array.isArray(m.dropped) ? (m.dropped as [string, string][]) : [],

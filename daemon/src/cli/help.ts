@@ -1,0 +1,58 @@
+// `warm help [WORD]`: man-style help for each of warm's words.
+import { UsageError, type Context } from "./word";
+
+const BUILT_IN: Record<string, string> = {
+  status: `NAME
+    warm status - show the daemon's state
+
+SYNOPSIS
+    warm status [--json]
+
+DESCRIPTION
+    Prints the running daemon's version and pid, its runs (warm, direct,
+    running), hand-off and run latencies (p50), config errors, and each pool:
+    ready and starting warm processes, hits and misses. --json prints the same
+    as one JSON document, with the run counters of each warm exec session
+    ("exec"). Exits 1 when no daemon runs.
+`,
+  stop: `NAME
+    warm stop - stop the daemon
+
+SYNOPSIS
+    warm stop
+
+DESCRIPTION
+    Stops the daemon and every warm process it started; tools already running
+    finish. The next warm run starts a daemon again (or, under the systemd
+    service, the socket starts one).
+`,
+};
+
+export const help = `NAME
+    warm help - help for warm's words
+
+SYNOPSIS
+    warm help [WORD]
+
+DESCRIPTION
+    With a WORD (status, stop, link, unlink, links, shell-init, exec, service,
+    logs, doctor, help), its manual. Without, the list of words (as warm --help).
+`;
+
+export async function run(args: string[], _ctx: Context): Promise<number> {
+  const [word] = args;
+  if (args.length > 1) throw new UsageError("one word at a time: warm help WORD");
+  if (word === undefined) {
+    process.stdout.write(`warm's words (warm help WORD for each): ${[...Object.keys(BUILT_IN), ...Object.keys((await import("./main.js")).WORDS)].join(", ")}\n`);
+    return 0;
+  }
+  const text = BUILT_IN[word] ?? (await loadHelp(word));
+  if (!text) throw new UsageError(`no word ${word} (warm --help lists them)`);
+  process.stdout.write(text);
+  return 0;
+}
+
+async function loadHelp(word: string): Promise<string | null> {
+  const { WORDS } = await import("./main.js");
+  return Object.hasOwn(WORDS, word) ? (await WORDS[word]()).help : null;
+}
