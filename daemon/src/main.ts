@@ -13,6 +13,7 @@ import { Limits } from "./limits";
 import { NodeRuntime } from "./runtimes/node/runtime";
 import { PythonRuntime } from "./runtimes/python/runtime";
 import type { WarmRuntime } from "./runtimes/runtime";
+import { fromSystemd } from "./systemd";
 import { Listener } from "./transport";
 import { WARM_VERSION } from "./version";
 import { dirname, join } from "node:path";
@@ -31,6 +32,7 @@ function main(): void {
   } catch (error) {
     return fatal((error as Error).message);
   }
+  const systemd = fromSystemd(log);
   const lock = native.lockFile(paths.daemonLock);
   if (lock < 0) {
     // Another daemon holds the lock: it serves this socket.
@@ -40,17 +42,25 @@ function main(): void {
   }
   process.chdir("/"); // never pin the directory the first caller happened to be in
 
-  try {
-    unlinkSync(paths.socket); // left by a dead daemon: we hold the lock, so it is stale
-  } catch {
-    // none
-  }
+  // Under socket activation the socket is systemd's: never unlinked by us.
+  const ownSocket = systemd.listenFd === null;
+  const removeSocket = () => {
+    try {
+      if (ownSocket) unlinkSync(paths.socket);
+    } catch {
+      // already gone
+    }
+  };
   let listenFd: number;
-  try {
-    listenFd = native.listenUnix(paths.socket, 511);
-    chmodSync(paths.socket, 0o600);
-  } catch (error) {
-    return fatal(`cannot listen on ${paths.socket}: ${(error as Error).message}`);
+  if (systemd.listenFd !== null) listenFd = systemd.listenFd;
+  else {
+    removeSocket(); // left by a dead daemon: we hold the lock, so it is stale
+    try {
+      listenFd = native.listenUnix(paths.socket, 511);
+      chmodSync(paths.socket, 0o600);
+    } catch (error) {
+      return fatal(`cannot listen on ${paths.socket}: ${(error as Error).message}`);
+    }
   }
 
   const config = new ConfigSource(
@@ -75,12 +85,9 @@ function main(): void {
     if (stopping || retiring) return;
     stopping = true;
     log.info({ why }, "daemon stopping");
+    systemd.stopping();
     listener.close();
-    try {
-      unlinkSync(paths.socket);
-    } catch {
-      // already gone
-    }
+    removeSocket();
     for (const runtime of runtimes) runtime.closeAll();
     changes.close();
     store.flush();
@@ -96,12 +103,9 @@ function main(): void {
     if (retiring || stopping) return;
     retiring = true;
     log.info("a shim of another warm version: retiring");
+    systemd.stopping();
     listener.close();
-    try {
-      unlinkSync(paths.socket);
-    } catch {
-      // already gone
-    }
+    removeSocket();
     native.close(lock);
     for (const runtime of runtimes) runtime.closeAll();
     changes.close();
@@ -133,6 +137,10 @@ function main(): void {
   node.warmUp(join(__dirname, "version.js"), 300);
   // The listener's watcher keeps the loop alive; the sweep only observes.
   log.info({ socket: paths.socket, version: WARM_VERSION, node: process.version }, "daemon started");
+  systemd.ready(() => {
+    const s = daemon.stats.summary();
+    return `warm ${WARM_VERSION}: ${s.runs} runs warm, ${s.direct} direct, ${daemon.busy ? "busy" : "idle"}`;
+  });
 }
 
 main();
