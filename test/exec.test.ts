@@ -1,0 +1,74 @@
+// warm exec through the real shim: the command's children started by name
+// run warm (as the daemon's own records count them), the summary line says
+// so, and the exit status is the command's (127 when it is missing, its
+// signal when it dies of one).
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { CliEnv } from "./helpers/cli-env";
+import { fixture } from "./helpers/warm-env";
+
+let w: CliEnv;
+before(() => {
+  w = new CliEnv();
+});
+after(async () => {
+  await w.stop();
+});
+
+const SUMMARY = /^warm exec: (\d+) runs warm, (\d+) direct, (\d+(?:\.\d)?) (ms|s) of start-up saved$/m;
+
+function summary(stderr: string): { warm: number; direct: number } {
+  const m = SUMMARY.exec(stderr);
+  assert.ok(m, `no summary in: ${stderr}`);
+  return { warm: Number(m[1]), direct: Number(m[2]) };
+}
+
+test("children started by name (node, python3, a #! node script) run warm, with the same output as directly", () => {
+  const script = `node ${fixture("shebang-tool")} one; python3 -c 'import sys; print(sys.argv)' two; mytool three`;
+  const r = w.run(["exec", "--", "sh", "-c", script]);
+  const direct = w.run(["sh", "-c", script], { direct: true });
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.equal(r.stdout.toString(), direct.stdout.toString());
+  assert.deepEqual(summary(r.stderr.toString()), { warm: 3, direct: 0 });
+  assert.equal(r.stderr.toString().split("\n").filter(Boolean).length, 1, "only the summary on stderr");
+});
+
+test("--tools names the tools: others run directly and are not counted", () => {
+  const r = w.run(["exec", "--tools", "node", "--", "sh", "-c", "node -e 0 2>/dev/null; node -p 1 ; python3 -c 'print(2)'"]);
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.equal(r.stdout.toString(), "1\n2\n");
+  // node -e and -p are options warm runs directly: the daemon says so, and counts them.
+  assert.deepEqual(summary(r.stderr.toString()), { warm: 0, direct: 2 });
+});
+
+test("the exit status is the command's", () => {
+  const r = w.run(["exec", "--", "sh", "-c", "exit 7"]);
+  assert.equal(r.status, 7);
+  assert.deepEqual(summary(r.stderr.toString()), { warm: 0, direct: 0 });
+  const killed = w.run(["exec", "--", "sh", "-c", "kill -TERM $$"]);
+  assert.equal(killed.signal, "SIGTERM");
+});
+
+test("a missing command exits 127 as a shell does; a bad --tools runs nothing", () => {
+  const r = w.run(["exec", "--", "no-such-command-here", "x"]);
+  assert.equal(r.status, 127);
+  assert.match(r.stderr.toString(), /warm exec: no-such-command-here: command not found/);
+  const sentinel = join(w.work, "ran");
+  const bad = w.run(["exec", "--tools", "ls", "--", "touch", sentinel]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr.toString(), /--tools ls: not a program warm runs warm/);
+  assert.ok(!existsSync(sentinel));
+  assert.equal(w.run(["exec"]).status, 2);
+});
+
+test("a child started by absolute path (process.execPath) is out of reach; $WARM_EXEC_BIN/node opts in", () => {
+  const spawnBoth = `const { execFileSync: x } = require("child_process"); x(process.execPath, ["-e", "0"]); x(require("path").join(process.env.WARM_EXEC_BIN, "node"), [${JSON.stringify(fixture("shebang-tool"))}], { stdio: "inherit" });`;
+  const r = w.run(["exec", "--tools", "node", "--", "node", "-e", spawnBoth]);
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.match(r.stdout.toString(), /^shebang tool/);
+  // node -e runs directly (the daemon says so: 1 direct), the execPath child never reaches warm
+  // (not counted), and the child started through $WARM_EXEC_BIN runs warm.
+  assert.deepEqual(summary(r.stderr.toString()), { warm: 1, direct: 1 });
+});
