@@ -14,6 +14,7 @@ import { generateHgRepo } from "./lib/hg-repo";
 import { PRETTIERD, Prettierd } from "./lib/peer";
 import { type Goal, renderReport } from "./lib/report";
 import { rssKiB, type WarmInstance } from "./lib/warm-instance";
+import { writeChart } from "./chart";
 
 const REPO = resolve(__dirname, "..");
 const WARM = "bin/warm";
@@ -295,6 +296,7 @@ async function main(): Promise<void> {
     .join(" ");
   const md = renderReport({ machine, loadAfter, seconds, goals: g, overheadNotes: notes, cases: results, leftover });
   writeFileSync(join(REPO, "bench", "results.md"), md);
+  writeChart(join(REPO, "bench"));
   process.stderr.write(`\nwrote bench/results.md (${seconds.toFixed(0)} s)\n`);
   for (const goal of g) process.stderr.write(`  ${goal.met === null ? "n/a" : goal.met ? "met    " : "NOT MET"}  ${goal.goal}: ${goal.measured}\n`);
   const failed = results.filter((c) => c.error || c.checks.some((ch) => !ch.ok));

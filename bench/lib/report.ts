@@ -107,6 +107,8 @@ export function renderReport(r: Report): string {
     "",
     `Produced by \`npx tsx bench/run.ts\` (see bench/README.md), ${m.date}; the whole run took ${r.seconds.toFixed(0)} s. Every number below comes from this one run; rerun to refresh.`,
     "",
+    "![p50 wall time: direct, warm and the peers, paced and back to back, one group per case](chart.svg) (drawn from the tables below by `bench/chart.ts`)",
+    "",
     "## Machine",
     "",
     "| | |",
