@@ -1,10 +1,12 @@
 // warm doctor through the real shim: exit 0 on a good setup, and each
 // mistake a user can make found, with its fix, and exit 1.
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, symlinkSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CliEnv } from "./helpers/cli-env";
+import { NODE, ROOT, WARM } from "./helpers/warm-env";
 
 let w: CliEnv;
 before(() => {
@@ -78,4 +80,25 @@ test("a link on PATH whose shim is missing", () => {
   const r = doctor({ ...w.linkedEnv, PATH: `${w.linkedEnv.PATH}:${stale}` });
   assert.equal(r.status, 1);
   assert.match(r.out, new RegExp(`^PROBLEM ${join(stale, "oldtool")} points at a missing shim\\n {8}fix: run warm link oldtool`, "m"));
+});
+
+test("a running daemon of another version", async () => {
+  // A real daemon whose package.json says another version: this checkout's files
+  // reached through symlinks that node keeps (--preserve-symlinks), beside another package.json.
+  const other = join(w.dir, "other");
+  mkdirSync(join(other, "daemon"), { recursive: true });
+  writeFileSync(join(other, "package.json"), JSON.stringify({ version: "9.9.9-other" }));
+  for (const part of ["daemon/dist", "daemon/addon", "daemon/python", "node_modules"]) symlinkSync(join(ROOT, part), join(other, part));
+  spawnSync(WARM, ["stop"], { env: w.env });
+  const daemon = spawn(NODE, ["--preserve-symlinks", "--preserve-symlinks-main", join(other, "daemon", "dist", "main.js")], { env: w.env, stdio: "ignore", detached: true });
+  try {
+    await w.until("the other daemon to answer", () => w.status()?.version === "9.9.9-other");
+    const r = doctor();
+    assert.equal(r.status, 1);
+    assert.match(r.out, new RegExp(`^PROBLEM a daemon of warm 9\\.9\\.9-other \\(pid ${daemon.pid}\\) is running; this is warm \\S+\\n {8}fix: warm stop`, "m"));
+  } finally {
+    const gone = new Promise((resolve) => daemon.once("exit", resolve));
+    spawnSync(WARM, ["stop"], { env: w.env });
+    await gone;
+  }
 });
