@@ -1,11 +1,11 @@
 // The part of a caller's environment that goes into a pool's key: the
 // variables a runtime always keys on and those its tool's modules were seen
 // to read (an unset one counts as a value). Also the environment a new warm
-// process starts with: exactly those variables. For a tool whose modules
-// enumerate the environment's names, the whole set of names joins the key
-// (the values of those not read stay out of it) and the process starts with
-// every variable the caller has, so its modules list the same names.
-export function keyEnv(entries: Buffer[], isKeyName: (name: string) => boolean, learned: Set<string>, allNames = false): { env: NodeJS.ProcessEnv; pairs: string[] } {
+// process starts with: exactly those variables, or (`wholeEnv`) all of the
+// caller's. For a tool whose modules enumerate the environment's names, the
+// whole set of names joins the key (the values of those not read stay out
+// of it).
+export function keyEnv(entries: Buffer[], isKeyName: (name: string) => boolean, learned: Set<string>, allNames = false, wholeEnv = allNames): { env: NodeJS.ProcessEnv; pairs: string[] } {
   const env: NodeJS.ProcessEnv = {};
   const pairs: string[] = [];
   for (const entry of entries) {
@@ -13,10 +13,11 @@ export function keyEnv(entries: Buffer[], isKeyName: (name: string) => boolean, 
     if (eq <= 0) continue;
     const name = entry.subarray(0, eq).toString("utf8");
     const keyed = isKeyName(name) || learned.has(name);
-    if (!keyed && !allNames) continue;
+    if (!keyed && !allNames && !wholeEnv) continue;
     if (env[name] !== undefined) continue; // the first wins, as getenv and CPython's os.environ have it
     env[name] = entry.subarray(eq + 1).toString("utf8");
-    pairs.push(keyed ? `${name}=${env[name]}` : `${name}\0set`);
+    if (keyed) pairs.push(`${name}=${env[name]}`);
+    else if (allNames) pairs.push(`${name}\0set`);
   }
   for (const name of learned) if (env[name] === undefined) pairs.push(`${name}\0unset`);
   pairs.sort();

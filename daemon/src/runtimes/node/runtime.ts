@@ -119,7 +119,10 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     const { settings, toolId, record, mask } = tool;
 
     const keyNames = new Set([...record.envNames, ...settings.env]);
-    const { env, pairs } = keyEnv(request.env, isKeyEnvName, keyNames, record.enumeratesEnv);
+    // A warm process starts with the caller's whole environment, as a direct
+    // run would: what its modules see of it while loading is tracked (and
+    // joins the key), and a module that lists the names lists the caller's.
+    const { env, pairs } = keyEnv(request.env, isKeyEnvName, keyNames, record.enumeratesEnv, true);
     // What the tool's modules asked of process.argv while loading, answered for this caller.
     const args = request.argv.slice(plan.argsFrom).map((a) => a.toString("utf8"));
     const argvNow = [plan.nodeExe, plan.script, ...args];

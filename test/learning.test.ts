@@ -1,0 +1,127 @@
+// Learning that converges and never costs the user: what a module does with
+// the environment while loading becomes part of the key instead of a drop,
+// a culprit and every module that loads it are found by one warm process,
+// JSON and require.main preload as a direct run sees them, and a tool that
+// does not converge runs directly after a few tries. Every run is compared
+// with a direct run.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fixture, NODE, WarmEnv } from "./helpers/warm-env";
+
+let w: WarmEnv;
+before(() => {
+  w = new WarmEnv();
+});
+after(async () => {
+  await w.stop();
+});
+
+/** Runs the script warm and directly with the same env; stdout and status must match. Returns the warm run's last stderr line. */
+function runBoth(script: string, env: NodeJS.ProcessEnv = {}): { out: string; report: string } {
+  const all = { ...w.env, ...env };
+  const direct = w.run([NODE, script], { direct: true, env: all });
+  const warm = w.run([NODE, script], { env: all });
+  assert.equal(warm.stdout.toString(), direct.stdout.toString(), `stdout of ${script}`);
+  assert.equal(warm.status, direct.status);
+  const lines = warm.stderr.toString().trim().split("\n");
+  return { out: warm.stdout.toString(), report: lines[lines.length - 1] };
+}
+
+/** Waits until no process of the script's pools is starting (learning in the background has settled). */
+async function settled(script: string): Promise<void> {
+  await w.until(`${script}'s pools to settle`, () => (w.status()?.pools ?? []).filter((p) => p.script === script).every((p) => p.starting === 0));
+}
+
+/** The daemon's "not usable" lines for this script. */
+function unusable(script: string): number {
+  return readFileSync(join(w.stateDir, "daemon.log"), "utf8")
+    .split("\n")
+    .filter((l) => l.includes("warm process not usable") && l.includes(`"tool":"${script}"`)).length;
+}
+
+function record(marker: string): { modules: [string, string][]; dropped: Record<string, string>; enumeratesEnv: boolean; envNames: string[] } {
+  const dir = join(w.stateDir, "preload");
+  const records = readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")));
+  const found = records.find((r) => r.modules.some((m: [string, string]) => m[1].includes(marker)));
+  assert.ok(found, `a record with ${marker}`);
+  return found;
+}
+
+/** Runs until the tool's module is preloaded (within a few runs), comparing each run with a direct one. */
+async function untilPreloaded(script: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    if (JSON.parse(runBoth(script, env).report).preloaded) return;
+    await settled(script);
+  }
+  assert.fail(`${script} was never preloaded`);
+}
+
+test("a module that lists the environment's names is preloaded, keyed on the names and on the values it reads", async () => {
+  const cli = fixture("learning/lister.js");
+  await untilPreloaded(cli, { LISTER_COLORS: "no" });
+  assert.equal(unusable(cli), 1, "one warm process taught warm that the module lists the names");
+  const r = record("learning/lib/lister.js");
+  assert.equal(r.enumeratesEnv, true);
+  assert.ok(r.envNames.includes("LISTER_COLORS") && r.envNames.includes("LISTER"), "the values it read (and set back) join the key");
+  assert.deepEqual(Object.keys(r.dropped), [], "nothing dropped");
+  // Another value of a variable it read, another name, one more unrelated name: each as directly.
+  for (const env of [{ LISTER_COLORS: "yes" }, { LISTER_COLORS: "no", LISTER_DEPTH: "3" }, { LISTER_COLORS: "no", UNRELATED_NAME: "1" }, { LISTER: "x", LISTER_COLORS: "no" }]) {
+    await untilPreloaded(cli, env);
+    assert.match(runBoth(cli, env).out, /"opts"/);
+  }
+});
+
+test("a module that copies argv while loading and the five that load it are all learned from one warm process", async () => {
+  const cli = fixture("learning/fanout.js");
+  runBoth(cli); // learns what it loads
+  await settled(cli);
+  for (let i = 0; i < 3; i++) {
+    runBoth(cli);
+    await settled(cli);
+  }
+  assert.equal(unusable(cli), 1, "one warm process was enough");
+  const r = record("learning/lib/fan1.js");
+  const dropped = Object.entries(r.dropped).map(([id, why]) => [id.split("/learning/")[1], why.replace(/\/.*\/learning\//, "")]);
+  // fan1 was loading the culprit when it copied argv; the others loaded it from the cache.
+  const copied = "read process.argv (slice) while loading";
+  assert.deepEqual(dropped.sort(), [
+    ["lib/argv-shared.js", copied],
+    ["lib/fan1.js", copied],
+    ...[2, 3, 4, 5].map((i) => [`lib/fan${i}.js`, `loads lib/argv-shared.js, which ${copied}`]),
+  ]);
+  const pool = w.status()!.pools.find((p) => p.script === cli)!;
+  assert.ok(pool.hits >= 1, "later runs were served warm");
+});
+
+test("a tool whose learning does not converge runs directly after three tries, and says why", async () => {
+  const cli = fixture("learning/never.js");
+  for (let i = 0; i < 8; i++) {
+    runBoth(cli);
+    await settled(cli);
+  }
+  assert.equal(unusable(cli), 3, "three warm processes, then no more");
+  const s = w.status()!;
+  const why = Object.keys((s as unknown as { directByReason: Record<string, number> }).directByReason);
+  assert.ok(why.some((r) => r.startsWith("warm could not learn to preload this tool safely in 3 tries")), `direct runs by reason: ${why.join(" | ")}`);
+  const trace = w.run([NODE, cli], { env: { ...w.env, WARM_DEBUG: "1" } }).stderr.toString();
+  assert.match(trace, /daemon says direct: warm could not learn to preload this tool safely in 3 tries/);
+});
+
+test("JSON preloads as it was loaded: imported with its attribute, or required", async () => {
+  const cli = fixture("learning/json.mjs");
+  await untilPreloaded(cli);
+  const r = record("learning/lib/json-user.mjs");
+  assert.ok(r.modules.some(([kind, id]) => kind === "json" && id.endsWith("/learning/lib/data.json")), "imported JSON is preloaded as JSON");
+  assert.ok(r.modules.some(([kind, id]) => kind === "cjs" && id.endsWith("/learning/lib/data.json")), "required JSON is preloaded by require");
+  assert.equal(unusable(cli), 0);
+  assert.equal(runBoth(cli).out, '{"viaImport":{"name":"data","v":1},"viaRequire":{"name":"data","v":1}}\n');
+});
+
+test("a module that keeps require.main.filename while loading is preloaded with the entry's", async () => {
+  const cli = fixture("learning/main-reader.js");
+  await untilPreloaded(cli);
+  assert.equal(runBoth(cli).out, `${cli}\n`);
+  assert.deepEqual(record("learning/lib/main-filename.js").dropped, {});
+});
