@@ -10,6 +10,7 @@ import { compare as compareRuns, same } from "./helpers/compare";
 import { fixture, PYTHON, type Result, WARM, WarmEnv } from "./helpers/warm-env";
 import { VECTORS_FILE } from "./helpers/vectors";
 import { PreloadStore } from "../daemon/src/preload-store";
+import { pythonToolId } from "../daemon/src/runtimes/python/runtime";
 
 let w: WarmEnv;
 before(() => {
@@ -20,6 +21,21 @@ after(async () => {
 });
 
 const PROBE = fixture("python/probe.py");
+
+/**
+ * A virtualenv whose site-packages holds the given fixture modules: only
+ * installed code is ever preloaded (a script's own directory is the user's
+ * project), so the preloading tests install their modules there.
+ */
+function venvWith(name: string, modules: string[]): { python: string; site: string } {
+  const venv = join(w.dir, name);
+  const made = spawnSync(PYTHON, ["-m", "venv", "--without-pip", venv], { encoding: "utf8" });
+  assert.equal(made.status, 0, made.stderr);
+  const python = join(venv, "bin", "python3");
+  const site = spawnSync(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: "utf8" }).stdout.trim();
+  for (const m of modules) copyFileSync(fixture(`python/${m}`), join(site, m));
+  return { python, site };
+}
 
 /** A command, directly and through warm (see helpers/compare.ts). */
 const compare = (args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; warm?: boolean } = {}): Promise<Result> => compareRuns(w, args, opts);
@@ -169,10 +185,11 @@ test("every child is fresh: random is reseeded, state never carries over", async
 test("preloading is learned: later runs find the tool's modules loaded, keyed on what they read while loading", async () => {
   const dir = join(w.work, "learn");
   mkdirSync(dir, { recursive: true });
-  for (const f of ["learner.py", "learner_dep.py"]) copyFileSync(fixture(`python/${f}`), join(dir, f));
+  copyFileSync(fixture("python/learner.py"), join(dir, "learner.py"));
+  const { python, site } = venvWith("venv-learn", ["learner_dep.py"]);
   const script = join(dir, "learner.py");
-  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => w.run([PYTHON, script, ...args], { env: { ...w.env, ...env } });
-  const direct = w.run([PYTHON, script, "x"], { direct: true });
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => w.run([python, script, ...args], { env: { ...w.env, ...env } });
+  const direct = w.run([python, script, "x"], { direct: true });
   assert.match(direct.stdout.toString(), /preloaded: \[\]\n/);
   let preloaded = "";
   for (let i = 0; i < 6 && !preloaded.includes("learner_dep"); i++) {
@@ -184,8 +201,8 @@ test("preloading is learned: later runs find the tool's modules loaded, keyed on
   assert.equal(preloaded, "preloaded: ['email.parser', 'json', 'learner_dep']");
   // The dep read LEARNER_MODE, copied sys.argv and read the umask while loading: each caller gets its own.
   await w.ready();
-  const other = w.run(["sh", "-c", `umask 077; exec "${WARM}" "${PYTHON}" "${script}" other 'ar g'`], { direct: true, env: { ...w.env, LEARNER_MODE: "two" } });
-  const otherDirect = w.run(["sh", "-c", `umask 077; exec "${PYTHON}" "${script}" other 'ar g'`], { direct: true, env: { ...w.env, LEARNER_MODE: "two" } });
+  const other = w.run(["sh", "-c", `umask 077; exec "${WARM}" "${python}" "${script}" other 'ar g'`], { direct: true, env: { ...w.env, LEARNER_MODE: "two" } });
+  const otherDirect = w.run(["sh", "-c", `umask 077; exec "${python}" "${script}" other 'ar g'`], { direct: true, env: { ...w.env, LEARNER_MODE: "two" } });
   assert.equal(other.stdout.toString().split("\n")[1], otherDirect.stdout.toString().split("\n")[1]);
   // What was learned is saved in the state dir (batched, a moment after the runs).
   const saved = () =>
@@ -199,7 +216,7 @@ test("preloading is learned: later runs find the tool's modules loaded, keyed on
   assert.equal(record.usesUmask, true);
   // Never stale: an edit to the preloaded dep shows at once.
   await w.ready();
-  writeFileSync(join(dir, "learner_dep.py"), readFileSync(join(dir, "learner_dep.py"), "utf8").replace('VALUE = "one"', 'VALUE = "second"'));
+  writeFileSync(join(site, "learner_dep.py"), readFileSync(join(site, "learner_dep.py"), "utf8").replace('VALUE = "one"', 'VALUE = "second"'));
   // (A different size: CPython itself reuses a .pyc whose source kept its size and mtime second.)
   assert.match(run(["x"]).stdout.toString(), /dep: second /);
   assert.equal(run(["x"], { LEARNER_MODE: "three" }).stdout.toString().split("\n")[1].split(" ")[2], "three");
@@ -217,47 +234,52 @@ test("a virtualenv's python: sys.prefix and sys.executable as a direct run (the 
 test("config: preload adds modules, exclude keeps learned ones out; a module that stops importing is dropped", async () => {
   const dir = join(w.work, "configured");
   mkdirSync(dir, { recursive: true });
-  for (const f of ["learner.py", "learner_dep.py"]) copyFileSync(fixture(`python/${f}`), join(dir, f));
+  copyFileSync(fixture("python/learner.py"), join(dir, "learner.py"));
+  const { python, site } = venvWith("venv-config", ["learner_dep.py"]);
   const script = join(dir, "learner.py");
   w.writeConfig({ tools: { "learner.py": { exclude: ["learner_dep"], preload: ["colorsys"] } } });
   for (let i = 0; i < 4; i++) {
-    w.run([PYTHON, script, "x"]);
+    w.run([python, script, "x"]);
     await w.ready();
   }
-  const seen = w.run([PYTHON, "-c", "import sys; print('colorsys' in sys.modules)"], { direct: true });
+  const seen = w.run([python, "-c", "import sys; print('colorsys' in sys.modules)"], { direct: true });
   assert.equal(seen.stdout.toString(), "False\n");
-  const r = w.run([PYTHON, script, "x"]);
+  const r = w.run([python, script, "x"]);
   assert.equal(r.stdout.toString().split("\n")[0], "preloaded: ['email.parser', 'json']", r.stderr.toString());
   // Without the config the dep is learned; then it stops importing: the run fails as a direct one does, and warm drops it.
   w.writeConfig({});
   for (let i = 0; i < 4; i++) {
-    w.run([PYTHON, script, "x"]);
+    w.run([python, script, "x"]);
     await w.ready();
   }
-  assert.match(w.run([PYTHON, script, "x"]).stdout.toString(), /'learner_dep'/);
-  writeFileSync(join(dir, "learner_dep.py"), "raise ImportError('learner_dep is broken now')\n");
-  const direct = w.run([PYTHON, script, "x"], { direct: true });
+  assert.match(w.run([python, script, "x"]).stdout.toString(), /'learner_dep'/);
+  writeFileSync(join(site, "learner_dep.py"), "raise ImportError('learner_dep is broken now')\n");
+  const direct = w.run([python, script, "x"], { direct: true });
   assert.equal(direct.status, 1);
   for (let i = 0; i < 3; i++) {
     // (stdout's first line says what was preloaded, which differs by design)
-    const r = w.run([PYTHON, script, "x"]);
+    const r = w.run([python, script, "x"]);
     assert.equal(r.stderr.toString(), direct.stderr.toString(), "a preloaded module that no longer imports: stderr");
     assert.equal(r.status, 1);
     await w.ready();
   }
-  const file = join(w.stateDir, "preload", `${PreloadStore.toolId([realpathSync(PYTHON), "script", script])}.json`);
+  const file = join(w.stateDir, "preload", `${PreloadStore.toolId(pythonToolId({ interpreterReal: realpathSync(python), mode: "script", target: script }))}.json`);
   const learned = (): string[] => (JSON.parse(readFileSync(file, "utf8")) as { modules: string[][] }).modules.map((m) => m[1]);
   await w.until("the broken module to leave the preload list", () => learned().includes("json") && !learned().includes("learner_dep"));
 });
 
 test("a module that starts a thread while loading is kept out of preloading (a template forks single-threaded)", async () => {
-  const script = fixture("python/threaded.py");
-  const direct = w.run([PYTHON, script], { direct: true });
+  const dir = join(w.work, "threaded");
+  mkdirSync(dir, { recursive: true });
+  const script = join(dir, "threaded.py");
+  copyFileSync(fixture("python/threaded.py"), script);
+  const { python } = venvWith("venv-thread", ["threaded_dep.py"]);
+  const direct = w.run([python, script], { direct: true });
   for (let i = 0; i < 4; i++) {
-    same(w.run([PYTHON, script]), direct, `run ${i}`);
+    same(w.run([python, script]), direct, `run ${i}`);
     await w.ready();
   }
-  const file = join(w.stateDir, "preload", `${PreloadStore.toolId([realpathSync(PYTHON), "script", script])}.json`);
+  const file = join(w.stateDir, "preload", `${PreloadStore.toolId(pythonToolId({ interpreterReal: realpathSync(python), mode: "script", target: script }))}.json`);
   await w.until("the thread-starting module to be recorded as dropped", () => {
     try {
       return /thread/.test(JSON.parse(readFileSync(file, "utf8")).dropped.threaded_dep ?? "");

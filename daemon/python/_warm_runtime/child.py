@@ -11,7 +11,7 @@ import signal
 import sys
 import types
 
-from . import finish, pages, wire
+from . import finish, imports, pages, wire
 
 NOFILE_SOFT = 10  # index of RLIMIT_NOFILE's soft limit in the request's rlimits
 
@@ -73,7 +73,9 @@ def take(msg, fds, spec):
         argv = [orig[start - 1]] + orig[start:]
     else:
         argv = ["-m" if spec.mode == "module" else "-c"] + orig[start:]
-    sys.argv = argv
+    # In place: a module may hold the template's sys.argv (argv.py).
+    spec.argv[:] = argv
+    sys.argv = spec.argv
     if hasattr(sys, "orig_argv"):
         sys.orig_argv = orig
     for module, name, first, length, to_end, as_bytes, as_tuple in spec.argv_copies:
@@ -150,7 +152,10 @@ def fresh_main():
     main.__loader__ = importlib.machinery.BuiltinImporter
     main.__annotations__ = {}
     main.__builtins__ = builtins
+    old = sys.modules.get("__main__")
     sys.modules["__main__"] = main
+    if old is not None and sys.modules.get("__mp_main__") is old:
+        sys.modules["__mp_main__"] = main  # multiprocessing's alias, made while a module preloaded
     return main
 
 
@@ -171,6 +176,7 @@ def run(link, spec, taken):
         d["__file__"], d["__cached__"] = path, None
         d["__loader__"] = importlib.machinery.SourceFileLoader("__main__", path)
     code, sigint = 0, False
+    imports.record()
     try:
         if spec.mode == "script":
             exec(compile(source, path, "exec", dont_inherit=True), d)

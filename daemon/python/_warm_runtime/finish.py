@@ -12,6 +12,8 @@ import os
 import signal
 import sys
 
+from . import imports
+
 
 def system_exit_code(e):
     code = e.code
@@ -127,15 +129,15 @@ def flush_left_open(template_streams):
 
 
 def loaded(spec):
-    """Modules this run imported that the template had not: learned for next time."""
-    out = []
+    """The roots of what this run imported that the template had not: learned for next time (imports.py)."""
+    new = set()
     for name, module in list(sys.modules.items()):
-        if name in spec.template_modules or name == "__main__" or name == spec.target or name.startswith("_warm_runtime"):
+        if name in spec.template_modules or name == "__main__" or name.startswith("_warm_runtime"):
             continue
         if getattr(module, "__file__", None) == spec.main_real or not hasattr(module, "__name__"):
             continue
-        out.append(name)
-    return out
+        new.add(name)
+    return imports.roots(new, spec.installed) if new else []
 
 
 def report_touched(link):

@@ -1,19 +1,16 @@
 # Traps set while the template imports a tool's modules, to learn what each
 # module takes from the process at import time. A module that reads an env
 # variable, the working directory or the umask makes that value part of the
-# pool's key (the daemon keys on it); one that copies sys.argv gets the
-# caller's argv written into that copy in every child; one that asks other
-# questions of argv, enumerates the environment, reads stdin or writes
-# output is dropped from preloading (it will load in the child, per run).
-import builtins
-import io
+# pool's key (the daemon keys on it); every file it opens or stats is
+# watched (a change drops the template); sys.argv is argv.py's. One that
+# enumerates the environment, reads stdin, writes output or reads the
+# terminal's size while loading is dropped from preloading (it will load in
+# the child, per run).
+import fcntl
 import os
+import stat
 import sys
-
-# The template's stand-in argv: distinctive values, so a copy of it (or of a
-# slice, as str or as bytes) can be found among a module's globals later.
-ARGV = ["\udcffwarm-argv-%d" % i for i in range(3)]
-
+import termios
 
 class Recorder:
     def __init__(self):
@@ -31,48 +28,12 @@ class Recorder:
         if self.active and self.current and self.current not in self.dropped:
             self.dropped[self.current] = why
 
+    def top(self, name):
+        """The module the preload loop was importing when `name` loaded."""
+        return self.owner.get(name, name)
+
 
 recorder = Recorder()
-
-
-def _caller_module(depth):
-    try:
-        return sys._getframe(depth + 1).f_globals.get("__name__")
-    except (ValueError, AttributeError):
-        return None
-
-
-class ArgvStandIn(list):
-    """sys.argv while preloading: copies are noted, questions drop the module."""
-
-    def __iter__(self):
-        if recorder.active:
-            name = _caller_module(1)
-            if name:
-                recorder.argv_copiers.add(name)
-        return list.__iter__(self)
-
-    def __getitem__(self, index):
-        if recorder.active:
-            if isinstance(index, slice):
-                name = _caller_module(1)
-                if name:
-                    recorder.argv_copiers.add(name)
-            else:
-                recorder.drop("read sys.argv[%r] while loading" % (index,))
-        return list.__getitem__(self, index)
-
-    def _question(what):
-        def ask(self, *args):
-            recorder.drop("asked sys.argv %s while loading" % what)
-            return getattr(list, what)(self, *args)
-        return ask
-
-    __contains__ = _question("__contains__")
-    __len__ = _question("__len__")
-    index = _question("index")
-    count = _question("count")
-    del _question
 
 
 class StdStandIn:
@@ -105,13 +66,54 @@ class StdStandIn:
 
 
 _saved = {}
+_hooked = []
+
+
+def _note_file(path, writing):
+    """A file a module opened or looked at while loading: watched, unless it
+    is not a regular file (a device such as /dev/null, a pipe, a directory:
+    their changes are not changes of what loads) or the interpreter's own
+    bytecode cache. A file that does not exist is watched too: its
+    appearing can change what loads."""
+    if writing or not recorder.active:
+        return
+    if isinstance(path, int):
+        return
+    try:
+        path = os.fsdecode(os.fspath(path))
+    except TypeError:
+        return
+    if not path.startswith("/"):
+        path = os.path.join(_saved["os"][0](), path)
+    if path.startswith(("/dev/", "/proc/", "/sys/")) or "/__pycache__/" in path:
+        return
+    real_stat = _saved["stat"][0]
+    try:
+        if not stat.S_ISREG(real_stat(path).st_mode):
+            return
+    except OSError:
+        try:
+            if not stat.S_ISDIR(real_stat(os.path.dirname(path)).st_mode):
+                return
+        except OSError:
+            return
+    recorder.files_read.add(path)
+
+
+def _audit(event, args):
+    # Every open from Python code, whatever the API: builtins.open and
+    # io.open (with a str, bytes or PathLike), pathlib, os.open, FileIO.
+    if event == "open" and recorder.active and args:
+        mode, flags = args[1], args[2] if len(args) > 2 else 0
+        writing = bool(set(mode) & set("wax+")) if isinstance(mode, str) else bool(flags & (os.O_WRONLY | os.O_RDWR))
+        _note_file(args[0], writing)
 
 
 def install():
     env_cls = os._Environ
     get, it = env_cls.__getitem__, env_cls.__iter__
     getcwd, getcwdb, umask = os.getcwd, os.getcwdb, os.umask
-    real_open = builtins.open
+    real_stat, real_lstat, term_size, ioctl = os.stat, os.lstat, os.get_terminal_size, fcntl.ioctl
 
     def env_get(self, key):
         if recorder.active:
@@ -135,21 +137,33 @@ def install():
         recorder.umask_read = recorder.umask_read or recorder.active
         return umask(mask)
 
-    def traced_open(file, *args, **kwargs):
-        f = real_open(file, *args, **kwargs)
-        mode = args[0] if args else kwargs.get("mode", "r")
-        # Files read while loading: a change to one makes the template stale.
-        if recorder.active and isinstance(file, (str, bytes)) and not set("wax+") & set(mode):
-            path = os.fsdecode(file)
-            recorder.files_read.add(path if path.startswith("/") else os.path.join(getcwd(), path))
-        return f
+    def traced_stat(path, *args, **kwargs):
+        _note_file(path, False)
+        return real_stat(path, *args, **kwargs)
 
-    _saved.update(env=(get, it), os=(getcwd, getcwdb, umask), open=real_open,
+    def traced_lstat(path, *args, **kwargs):
+        _note_file(path, False)
+        return real_lstat(path, *args, **kwargs)
+
+    def terminal_size(*args):
+        size = term_size(*args)  # raises where the fd is no terminal: the same in every child of this key
+        recorder.drop("read the terminal's size while loading (a caller's differs)")
+        return size
+
+    def traced_ioctl(fd, request, *args):
+        if request == termios.TIOCGWINSZ:
+            recorder.drop("read the terminal's size while loading (a caller's differs)")
+        return ioctl(fd, request, *args)
+
+    _saved.update(env=(get, it), os=(getcwd, getcwdb, umask), stat=(real_stat, real_lstat, term_size), ioctl=ioctl,
                   std=(sys.stdin, sys.stdout, sys.stderr))
+    if not _hooked:
+        sys.addaudithook(_audit)  # for good (hooks cannot be removed); idle unless recording
+        _hooked.append(True)
     env_cls.__getitem__, env_cls.__iter__ = env_get, env_iter
     os.getcwd, os.getcwdb, os.umask = cwd, cwdb, read_umask
-    builtins.open = io.open = traced_open
-    sys.argv = ArgvStandIn(ARGV)
+    os.stat, os.lstat, os.get_terminal_size = traced_stat, traced_lstat, terminal_size
+    fcntl.ioctl = traced_ioctl
     sys.stdin, sys.stdout, sys.stderr = StdStandIn("stdin"), StdStandIn("stdout"), StdStandIn("stderr")
     recorder.active = True
 
@@ -158,7 +172,8 @@ def uninstall():
     recorder.active = False
     os._Environ.__getitem__, os._Environ.__iter__ = _saved["env"]
     os.getcwd, os.getcwdb, os.umask = _saved["os"]
-    builtins.open = io.open = _saved["open"]
+    os.stat, os.lstat, os.get_terminal_size = _saved["stat"]
+    fcntl.ioctl = _saved["ioctl"]
     # Stand-ins a module kept stay as they are (they forward); sys's own go back.
     std = _saved["std"]
     if isinstance(sys.stdin, StdStandIn):
@@ -167,39 +182,3 @@ def uninstall():
         sys.stdout = std[1]
     if isinstance(sys.stderr, StdStandIn):
         sys.stderr = std[2]
-
-
-def argv_copies():
-    """Where modules that iterated sys.argv keep their copy: a list of
-    (module, global name, start, length, to_end, as_bytes, as_tuple). A copier whose copy is
-    not a plain global is dropped (its copy could not be made the caller's)."""
-    found = []
-    str_argv = list(ARGV)
-    bytes_argv = [os.fsencode(a) for a in ARGV]
-    for name in sorted(recorder.argv_copiers):
-        module = sys.modules.get(name)
-        hits = []
-        for gname, value in list(getattr(module, "__dict__", {}).items()):
-            if isinstance(value, ArgvStandIn) or not isinstance(value, (list, tuple)) or not value:
-                continue
-            for ref, as_bytes in ((str_argv, False), (bytes_argv, True)):
-                start = _slice_start(list(value), ref)
-                if start is not None:
-                    hits.append((name, gname, start, len(value), start + len(value) == len(ref), as_bytes, isinstance(value, tuple)))
-        if hits:
-            found += hits
-        else:
-            recorder.dropped.setdefault(_top(name), "derived something from sys.argv while loading")
-    return found
-
-
-def _slice_start(value, ref):
-    for start in range(len(ref)):
-        if value == ref[start:start + len(value)]:
-            return start
-    return None
-
-
-def _top(name):
-    # Attributed to the module the preload loop was importing when it loaded.
-    return recorder.owner.get(name, name)

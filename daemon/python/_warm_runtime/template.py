@@ -11,7 +11,7 @@ import select
 import signal
 import sys
 
-from . import child, recorders, wire
+from . import argv, child, imports, recorders, wire
 
 
 class Spec:
@@ -23,7 +23,9 @@ class Spec:
         self.main_real = self.target if self.mode == "script" else None
         self.streams = (sys.stdin, sys.stdout, sys.stderr)  # as CPython made them for this pool's kind of fds
         self.argv_copies = []
+        self.argv = sys.argv  # the list every child fills with its caller's argv (argv.py)
         self.template_modules = frozenset()
+        self.installed = ()  # directories of installed code (imports.py)
 
 
 def main():
@@ -58,12 +60,15 @@ def first_path_entry(spec):
 
 
 def preload(spec, modules, exclude):
+    """Imports the learned roots in order (imports.py), under the traps."""
     rec = recorders.recorder
     failed = []
+    spec.installed = imports.installed_dirs()
+    stand_in = sys.argv = argv.stand_in()
     recorders.install()
     try:
         for kind, name in modules:
-            if kind != "py" or name in sys.modules or name == spec.target or name.startswith("_warm_runtime"):
+            if kind != "py" or name in sys.modules or name.startswith("_warm_runtime"):
                 continue
             if any(x and x in name for x in exclude):
                 continue
@@ -75,18 +80,31 @@ def preload(spec, modules, exclude):
                 failed.append([name, "failed to load: %s: %s" % (type(e).__name__, e)])
             for new in set(sys.modules) - before:
                 rec.owner.setdefault(new, name)
+                module = sys.modules[new]
+                if module is sys.modules.get("__main__"):
+                    continue  # an alias of the template's own __main__ (multiprocessing's __mp_main__): the child's replaces it
+                if name not in rec.dropped and imports.foreign(module, spec.installed):
+                    rec.dropped[name] = "loaded %s, which is not installed code (the user's own, or loaded through an import hook)" % new
+            if sys.argv is not stand_in:
+                rec.dropped.setdefault(name, "replaced sys.argv while loading")
+                sys.argv = stand_in
             if len(os.listdir("/proc/self/task")) > 1:
                 rec.dropped[name] = "started a thread while loading"
                 break
     finally:
         recorders.uninstall()
-    spec.argv_copies = [c for c in recorders.argv_copies() if c[0] not in rec.dropped and rec.owner.get(c[0]) not in rec.dropped]
-    sys.argv = [spec.target]
+    copies = argv.copies()
+    argv.find_derived(list(rec.owner), {(c[0], c[1]) for c in copies}, stand_in)
+    spec.argv_copies = [c for c in copies if c[0] not in rec.dropped and rec.owner.get(c[0]) not in rec.dropped]
+    argv.become_list(stand_in)
+    spec.argv = stand_in
     spec.template_modules = frozenset(sys.modules)
-    files = set(rec.files_read)
+    imports.install()
+    own = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + "/"
+    files = set(f for f in rec.files_read if not f.startswith(own))
     for module in list(sys.modules.values()):
         f = getattr(module, "__file__", None)
-        if isinstance(f, str) and f.startswith("/"):
+        if isinstance(f, str) and f.startswith("/") and not f.startswith(own):
             files.add(f)
     dirs = [p for p in sys.path if p.startswith("/") and os.path.isdir(p)]
     return {

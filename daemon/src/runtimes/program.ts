@@ -100,7 +100,7 @@ export function identify(request: RunRequest, cwd: string): Program | { direct: 
   if (!shebang) return { direct: `not a program warm runs warm: ${exe}` };
   const interp = isAbsolute(shebang.interpreter) ? shebang.interpreter : which(shebang.interpreter, request.env, cwd);
   const shebangKind = interp ? interpreterKind(interp) : null;
-  if (!interp || !shebangKind) return { direct: `interpreter is not one warm runs warm: ${shebang.interpreter}` };
+  if (!interp || !shebangKind) return { direct: notWarm(exe, shebang.interpreter) };
   return {
     kind: shebangKind,
     exe,
@@ -111,6 +111,17 @@ export function identify(request: RunRequest, cwd: string): Program | { direct: 
     argsBase: 1 - (shebang.words.length + 1),
     scriptFromExe: true,
   };
+}
+
+/** Why a script whose shebang names another interpreter runs directly, in words a user can act on. */
+function notWarm(exe: string, interpreter: string): string {
+  const shell = /^(ba|da|z|k)?sh$/.test(basename(interpreter));
+  if (shell && (/\/shims\/[^/]+$/.test(exe) || /^(python|node)/.test(basename(exe)))) {
+    // pyenv's, asdf's and nodenv's shims are shell scripts that choose the interpreter as they run.
+    return `${exe} is a ${basename(interpreter)} script that picks the interpreter at run time (a version manager's shim, such as pyenv's), ` +
+      `not the interpreter itself: warm cannot know what it would run without running it. Put the interpreter's own directory (e.g. \`pyenv prefix\`/bin) first on PATH to run warm`;
+  }
+  return `${exe} runs ${interpreter}, which is not an interpreter warm runs warm`;
 }
 
 export function realpathOr(path: string): string {

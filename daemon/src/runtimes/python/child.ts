@@ -16,6 +16,8 @@ export class PythonChild implements WarmProcess, TemplateChild {
   rssKiB = 0;
   startupUs = 0;
   readonly reportsToShim = false;
+  /** The run it was given, once given. */
+  request: Message | null = null;
   private link: RuntimeLink | null = null;
   private resolveExit!: (info: ExitInfo) => void;
   private resolveTaken: ((taken: boolean) => void) | null = null;
@@ -56,6 +58,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
   run(message: Message, fds: number[]): Promise<boolean> {
     if (this.state !== "ready") throw new Error(`python child ${this.pid} is ${this.state}`);
     this.state = "running";
+    this.request = message;
     const taken = new Promise<boolean>((resolve) => (this.resolveTaken = resolve));
     if (!this.link?.open) throw new Error(`python child ${this.pid} has no link`);
     this.link.send(this.template.touchedPages ? message : { ...message, want_pages: true }, fds);

@@ -20,13 +20,14 @@ import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
 import type { ToolSettings } from "../../config";
-import { Pool, type PoolOwner, type WarmProcess } from "../../pool";
+import { type ExitInfo, Pool, type PoolOwner, type WarmProcess } from "../../pool";
 import { envLookup, type RunRequest } from "../../protocol/messages";
 import type { Program } from "../program";
 import { keyEnv } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
 import { RuntimePools } from "../runtime-pools";
 import { PythonChild } from "./child";
+import { RunOutcomes } from "./outcomes";
 import { isKeyEnvName, planPython, type PythonPlan } from "./plan";
 import { Template, type TemplateReady } from "./template";
 
@@ -46,6 +47,7 @@ interface PoolContext {
 
 export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwner, WarmRuntime {
   readonly kind = "python";
+  private readonly outcomes = new RunOutcomes();
 
   /** A dropped pool's template ends once its running children have (it reports how they end). */
   protected drop(key: string, pool: Pool): void {
@@ -58,7 +60,7 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     const planned = planPython(program, request);
     if ("direct" in planned) return planned;
     const plan = planned.plan;
-    const tool = this.tool(plan.toolNames, [plan.interpreterReal, plan.mode, plan.target], fds);
+    const tool = this.tool(plan.toolNames, pythonToolId(plan), fds);
     if ("direct" in tool) return tool;
     const { settings, toolId, record, mask } = tool;
     const keyNames = new Set([...record.envNames, ...settings.env]);
@@ -96,17 +98,31 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
       if (!template) return null;
       ctx.template = template;
     }
-    return new PythonChild(
+    const child = new PythonChild(
       template,
       this.log,
       (loaded) => {
         // New modules: the next template preloads them; this one ends with its children.
-        if (this.store.addLoaded(ctx.toolId, loaded, ctx.plan.target) && ctx.template === template) template.retire();
+        // (With -m, the target package is imported as directly and may be preloaded; a script never is.)
+        if (this.store.addLoaded(ctx.toolId, loaded, ctx.plan.mode === "script" ? ctx.plan.target : "") && ctx.template === template) template.retire();
       },
       () => {
         if (this.store.mark(ctx.toolId, "needsTty")) this.log.info({ tool: ctx.plan.target }, "tool opens /dev/tty: runs directly at a terminal from now on");
       },
     );
+    void child.exited.then((exit) => this.compare(ctx, template, child.request, exit));
+    return child;
+  }
+
+  /** Modules whose preloading changed a command's exit status are excluded from then on (outcomes.ts). */
+  private compare(ctx: PoolContext, template: Template, request: PythonChild["request"], exit: ExitInfo): void {
+    if (!request || (exit.code === null && exit.signal === null)) return;
+    const judged = this.outcomes.judge(ctx.toolId, RunOutcomes.commandKey(request, ctx.mask), exit, template.preloaded);
+    if (judged.suspects.length === 0) return;
+    const why = `preloading it changed a run's exit status (${judged.before}, then ${judged.now} for the same command)`;
+    this.store.addDropped(ctx.toolId, judged.suspects.map((m) => [m, why]));
+    this.log.info({ tool: ctx.plan.target, excluded: judged.suspects, before: judged.before, now: judged.now }, "a run's status changed with what was preloaded: those modules are no longer preloaded");
+    for (const [key, pool] of this.pools) if (this.contexts.get(pool)?.toolId === ctx.toolId) this.drop(key, pool);
   }
 
   private startTemplate(pool: Pool, ctx: PoolContext): Template | null {
@@ -118,7 +134,8 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
       template = new Template(
         {
           interpreter: ctx.plan.interpreter,
-          argv0: ctx.plan.argv0,
+          // CPython finds its prefix (a venv's pyvenv.cfg) from argv[0]: a relative one is the caller's cwd's, not the template's.
+          argv0: ctx.plan.argv0.includes("/") ? ctx.plan.interpreter : ctx.plan.argv0,
           flags: ctx.plan.flags,
           cwd: ctx.cwd,
           env: ctx.env,
@@ -132,8 +149,11 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
       this.log.warn({ err: (error as Error).message }, "could not start a python template");
       return null;
     }
+    template.preloaded = modules.map(([, id]) => id).filter((id) => !ctx.settings.exclude.some((x) => x && id.includes(x)));
     void template.ready.then((info) => {
       if (!info) return;
+      const failed = new Set(info.dropped.filter(([, why]) => why.startsWith(FAILED)).map(([id]) => id));
+      template.preloaded = template.preloaded.filter((id) => !failed.has(id));
       if (this.assessTemplate(pool, ctx, info)) template.markUsable();
       else template.retire();
     });
@@ -169,4 +189,13 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
   assess(): { usable: boolean; learned: boolean } {
     return { usable: true, learned: false }; // a forked child is as good as its template, assessed above
   }
+}
+
+/**
+ * The parts of a Python tool's id in the preload store. "roots": its
+ * modules are the import graph's roots in start order (imports.py); a
+ * record from before, a flat list of every module, is not read as one.
+ */
+export function pythonToolId(plan: Pick<PythonPlan, "interpreterReal" | "mode" | "target">): string[] {
+  return [plan.interpreterReal, plan.mode, plan.target, "roots"];
 }

@@ -55,6 +55,8 @@ export class Template {
   /** From spawning the interpreter to its `ready` (us): what each child's run skips. */
   startupUs = 0;
   private readonly born = process.hrtime.bigint();
+  /** The modules (roots) it preloaded, as far as the daemon knows (for outcomes.ts). */
+  preloaded: string[] = [];
   /** Children alive (idle or running), by pid: told how they ended. */
   readonly children = new Map<number, TemplateChild>();
   private resolveReady!: (info: TemplateReady | null) => void;

@@ -1,0 +1,145 @@
+# Which modules a run imported, and how: what a template may preload next
+# time. Two rules make preloading load modules as the direct run did:
+#   - the import graph, not a flat list: a run reports only its *roots*,
+#     the modules whose import started while no other import was under way
+#     (at a script's top level, or inside a function at run time), in the
+#     order their imports started. The template imports those roots in that
+#     order, so every module under them loads from the same importer, in
+#     the same order, as directly (circular imports, mypyc's compiled
+#     groups). Listing submodules on their own would import them (and their
+#     packages) in another order;
+#   - only installed code: a module is preloaded only if the interpreter's
+#     standard library or one of its site-packages directories holds its
+#     file, and a standard loader (source, bytecode, extension, builtin,
+#     frozen, namespace) loaded it. The user's own modules (the script's
+#     directory, the cwd on sys.path with -m, PYTHONPATH entries, editable
+#     installs, a test runner's test files and conftest, anything loaded by
+#     an import hook such as pytest's assertion rewriter) always load in the
+#     child, per run: their side effects, `time.time()` at import and
+#     rewriting happen as directly. Installed modules that the user's
+#     module imported are roots in its place.
+import importlib.machinery as machinery
+import os
+import site
+import sys
+import sysconfig
+import types
+
+_bootstrap = sys.modules["importlib._bootstrap"]
+_BOOTSTRAP_FILE = "<frozen importlib._bootstrap>"
+_LOADERS = tuple(
+    c for c in (machinery.SourceFileLoader, machinery.SourcelessFileLoader, machinery.ExtensionFileLoader, machinery.BuiltinImporter,
+                machinery.FrozenImporter, getattr(machinery, "NamespaceLoader", None),
+                getattr(sys.modules.get("importlib._bootstrap_external"), "_NamespaceLoader", None)) if c is not None)
+
+# (name, the module whose import was under way, or None), in the order imports started.
+started = []
+_recording = [False]
+
+
+def _note(name):
+    """Called as the import of `name` looks for its spec: finds the import
+    under way around it, from importlib's own frames."""
+    f = sys._getframe(2)
+    mine = None
+    while f is not None:
+        code = f.f_code
+        if code.co_name == "_find_and_load" and code.co_filename == _BOOTSTRAP_FILE:
+            if mine is None:
+                if f.f_locals.get("name") != name:
+                    return  # not an import (someone asked importlib for a spec)
+                mine = f
+            else:
+                started.append((name, f.f_locals.get("name")))
+                return
+        f = f.f_back
+    if mine is not None:
+        started.append((name, None))
+
+
+def install():
+    """Wraps importlib's _find_spec, which every import of a module not yet
+    loaded goes through, whatever its finder. The wrapper is compiled as
+    importlib's own code, so CPython trims it from tracebacks as it trims
+    importlib's frames. Idle until record() in a child."""
+    if getattr(_bootstrap._find_spec, "_warm", False):
+        return
+    space = {"original": _bootstrap._find_spec, "recording": _recording, "note": _note}
+    source = ("def _find_spec(name, path, target=None):\n"
+              "    if recording[0]:\n"
+              "        note(name)\n"
+              "    return original(name, path, target)\n")
+    exec(compile(source, _BOOTSTRAP_FILE, "exec"), space)
+    space["_find_spec"]._warm = True
+    _bootstrap._find_spec = space["_find_spec"]
+
+
+def record():
+    _recording[0] = True
+
+
+def installed_dirs():
+    """The directories whose modules may be preloaded: the standard library
+    and every site-packages directory of this interpreter (a virtualenv's
+    included, even inside a project: installed packages, not its code)."""
+    paths = sysconfig.get_paths()
+    dirs = [paths.get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+    try:
+        dirs += site.getsitepackages()
+    except AttributeError:
+        pass
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    out = set()
+    for d in dirs:
+        if d and d.startswith("/"):
+            out.add(d.rstrip("/") + "/")
+            out.add(os.path.realpath(d).rstrip("/") + "/")
+    return tuple(sorted(out))
+
+
+def preloadable(module, dirs):
+    """Installed code loaded the standard way (see the rules above): what a
+    run may report as a root."""
+    spec = getattr(module, "__spec__", None)
+    loader = getattr(spec, "loader", None)
+    if spec is None or (loader if isinstance(loader, type) else type(loader)) not in _LOADERS:
+        return False
+    return spec.origin in ("built-in", "frozen") or not foreign(module, dirs)
+
+
+def foreign(module, dirs):
+    """Whether a module's code is not installed code: the user's own. An
+    alias an import hook made of an installed module (six.moves) is not;
+    nor is a module some code made and put in sys.modules (typing.io),
+    which is part of the module that made it."""
+    spec = getattr(module, "__spec__", None)
+    if spec is not None and spec.has_location:
+        files = [spec.origin]
+    else:
+        f = module.__dict__.get("__file__") if isinstance(module, types.ModuleType) else None
+        files = [f] if isinstance(f, str) else list(getattr(spec, "submodule_search_locations", None) or ())
+    return not all(isinstance(f, str) and f.startswith(dirs) for f in files)
+
+
+def roots(new, dirs):
+    """The roots of this run to report: `new` names the modules it loaded
+    that the template had not. A preloadable module is a root unless a
+    preloadable module's import was under way when it started."""
+    parent = {}
+    order = []
+    for name, up in started:
+        if name not in parent:
+            parent[name] = up
+            order.append(name)
+    ok = {name: preloadable(sys.modules.get(name), dirs) for name in order if name in new}
+    out = []
+    for name in order:
+        if not ok.get(name):
+            continue
+        up = parent[name]
+        while up is not None and not ok.get(up):
+            up = parent.get(up)
+        if up is None:
+            out.append(name)
+    return out
