@@ -165,9 +165,13 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     const interp = [ctx.plan.interpreterReal];
     const venvCfg = join(dirname(dirname(ctx.plan.interpreter)), "pyvenv.cfg");
     if (existsSync(venvCfg)) interp.push(venvCfg);
-    // In sys.path directories, a new module or package named like one imported (its top-level name) could be picked instead.
-    const names = [...new Set(this.store.get(ctx.toolId).modules.map(([, id]) => id.split(".")[0]))];
-    this.changes.watch(ctx.toolId, [...interp, ...info.filesRead], new Map(info.dirs.map((dir) => [dir, names])));
+    // In sys.path directories, a new module or package named like one imported (its top-level name) could be picked
+    // instead: every loaded module's, not only the roots' (a root's imports load through the same search).
+    const names = new Set(this.store.get(ctx.toolId).modules.map(([, id]) => id.split(".")[0]));
+    for (const file of info.filesRead) {
+      for (const dir of info.dirs) if (file.startsWith(`${dir}/`)) names.add(file.slice(dir.length + 1).split("/")[0]);
+    }
+    this.changes.watch(ctx.toolId, [...interp, ...info.filesRead], new Map(info.dirs.map((dir) => [dir, [...names]])));
     const failed = info.dropped.filter(([, why]) => why.startsWith(FAILED));
     let learned = this.store.forget(ctx.toolId, failed.map(([id]) => id));
     const fresh = info.envRead.filter((n) => !isKeyEnvName(n) && !ctx.keyNames.has(n));
