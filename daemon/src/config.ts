@@ -25,6 +25,16 @@ export interface ToolSettings {
   disable: boolean;
   /** "direct": at a terminal, run it directly (it needs /dev/tty); "warm" (default): warm everywhere. */
   terminal: "warm" | "direct";
+  /** A coprocess tool (protocol-spec/coprocess.md): how to start it; null for the built-in runtimes. */
+  coprocess: CoprocessSettings | null;
+}
+
+export interface CoprocessSettings {
+  /** The command that starts the coprocess (default: the tool's executable). */
+  command?: string[];
+  mode?: "fork" | "serial";
+  /** Coprocesses (serial) or ready slots (fork) kept per key; overrides pool.size. */
+  pool?: number;
 }
 
 export interface Config {
@@ -120,6 +130,9 @@ function schemaOf(z: Zod, object: Zod["strictObject"] | Zod["object"]) {
           env: z.array(z.string().regex(/^[^=\0]+$/, "an environment variable name")).optional(),
           disable: z.boolean().optional(),
           terminal: z.enum(["warm", "direct"]).optional(),
+          coprocess: z
+            .strictObject({ command: z.array(z.string().min(1)).min(1).optional(), mode: z.enum(["fork", "serial"]).optional(), pool: z.int().min(1).max(16).optional() })
+            .optional(),
         }),
       )
       .optional(),
@@ -127,7 +140,7 @@ function schemaOf(z: Zod, object: Zod["strictObject"] | Zod["object"]) {
 }
 
 export function toolSettings(config: Config, names: string[]): ToolSettings {
-  const merged: ToolSettings = { pool: { ...config.pool }, preload: [], exclude: [], env: [], disable: false, terminal: "warm" };
+  const merged: ToolSettings = { pool: { ...config.pool }, preload: [], exclude: [], env: [], disable: false, terminal: "warm", coprocess: null };
   for (const name of names) {
     const t = config.tools[name];
     if (!t) continue;
@@ -137,6 +150,7 @@ export function toolSettings(config: Config, names: string[]): ToolSettings {
     merged.env.push(...(t.env ?? []));
     merged.disable ||= t.disable ?? false;
     if (t.terminal) merged.terminal = t.terminal;
+    if (t.coprocess) merged.coprocess = t.coprocess;
   }
   return merged;
 }

@@ -9,7 +9,7 @@ import { PROTOCOL_VERSION, ProtocolError } from "./protocol/codec";
 import { asString, envLookup, messageType, parseRun, type RunRequest } from "./protocol/messages";
 import type { Limits } from "./limits";
 import type { WarmProcess } from "./pool";
-import { identify } from "./runtimes/program";
+import { identify, type Program } from "./runtimes/program";
 import type { Prepared, WarmRuntime } from "./runtimes/runtime";
 import { EXEC_TAG, Stats } from "./stats";
 import { differences, type StatusData, statusText } from "./status-text";
@@ -92,7 +92,9 @@ export class Daemon implements ConnectionHandler {
     } catch {
       return { direct: "working directory is gone" };
     }
-    const program = identify(request, cwd);
+    let program: Program | { direct: string } | null = null;
+    for (const r of this.runtimes) program ??= r.claim?.(request, cwd) ?? null;
+    program ??= identify(request, cwd);
     if ("direct" in program) return program;
     const runtime = this.runtimes.find((r) => r.kind === program.kind);
     if (!runtime) return { direct: `no ${program.kind} runtime` };
@@ -162,6 +164,7 @@ export class Daemon implements ConnectionHandler {
     runtime.noteRun(toolId);
     // Unless the process told the shim itself: it died by a signal, or of a fatal exception (Node's own exit path).
     if (exit.told) conn.finish();
+    else if (exit.lost) conn.finish({ t: "error", code: "internal", why: exit.lost });
     else if (exit.signal) conn.finish({ t: "exit", signal: exit.signal });
     else conn.finish({ t: "exit", code: exit.code ?? 255 });
     clearTimeout(early);

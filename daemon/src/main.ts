@@ -12,6 +12,7 @@ import { PreloadStore } from "./preload-store";
 import { Limits } from "./limits";
 import { NodeRuntime } from "./runtimes/node/runtime";
 import { PythonRuntime } from "./runtimes/python/runtime";
+import { CoprocessRuntime } from "./runtimes/coprocess/runtime";
 import type { WarmRuntime } from "./runtimes/runtime";
 import { fromSystemd } from "./systemd";
 import { Listener } from "./transport";
@@ -79,7 +80,7 @@ function main(): void {
     [paths.runtimeDir, paths.stateDir, dirname(paths.log)],
   );
   const node = new NodeRuntime(store, log, () => config.current, limits, changes);
-  runtimes.push(node, new PythonRuntime(store, log, () => config.current, limits, changes));
+  runtimes.push(node, new PythonRuntime(store, log, () => config.current, limits, changes), new CoprocessRuntime(store, log, () => config.current, limits, changes));
   let stopping = false;
   const shutdown = (why: string) => {
     if (stopping || retiring) return;

@@ -8,6 +8,8 @@ export interface ExitInfo {
   signal: number | null;
   /** The process already gave the shim this status itself (protocol-spec, "Reporting to the shim"). */
   told?: boolean;
+  /** The status cannot be known (a coprocess died with its runner): the shim gets this error. */
+  lost?: string;
 }
 
 /** A process that serves one invocation: a fresh Node process, or a child forked from a Python template. */

@@ -6,7 +6,7 @@ import { closeSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { basename, delimiter, isAbsolute, resolve } from "node:path";
 import { envLookup, type RunRequest } from "../protocol/messages";
 
-export type Interpreter = "node" | "python";
+export type Interpreter = "node" | "python" | "coprocess";
 
 export interface Program {
   kind: Interpreter;
@@ -55,7 +55,7 @@ interface Shebang {
   argv0: string;
 }
 
-function head(path: string, size: number): Buffer {
+export function head(path: string, size: number): Buffer {
   const buf = Buffer.alloc(size);
   let fd = -1;
   try {

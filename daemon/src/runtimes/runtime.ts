@@ -21,6 +21,8 @@ export interface WarmRuntime {
   /** Drops the pools of these tools (their files changed: tool id -> what changed). */
   invalidate(tools: Map<string, string> | "all"): void;
   prepare(program: Program, request: RunRequest, fds: number[]): Prepared | { direct: string };
+  /** A runtime that takes programs by declaration rather than by interpreter (coprocesses): this request's program, or null. */
+  claim?(request: RunRequest, cwd: string): Program | null;
   noteRun(toolId: string): void;
   /** Drops pools unused for their idle timeout. */
   sweep(now: number): void;

@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+# warm: coprocess
+# An example coprocess CLI: prints what it was given (argv, a sorted env
+# subset, cwd, umask, stdin), and exits with WARM_EXAMPLE_EXIT. The warm
+# patch is the import and the last line.
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import warm_coprocess  # noqa: E402
+
+
+def main(argv):
+    out = sys.stdout.buffer
+    out.write(b"argv " + b" ".join(repr(os.fsencode(a)).encode() for a in argv[1:]) + b"\n")
+    out.write(b"cwd " + os.getcwdb() + b"\n")
+    mask = os.umask(0)
+    os.umask(mask)
+    out.write(b"umask %o\n" % mask)
+    out.write(b"env " + b" ".join(k + b"=" + v for k, v in sorted(os.environb.items()) if k.startswith(b"EX_")) + b"\n")
+    out.write(b"tty %d%d%d\n" % (os.isatty(0), os.isatty(1), os.isatty(2)))
+    if "--stdin" in argv:
+        out.write(b"stdin " + sys.stdin.buffer.read() + b"\n")
+    sys.stderr.write("to stderr\n")
+    if "--raise" in argv:
+        raise RuntimeError("asked to")
+    if "--kill" in argv:
+        out.flush()
+        os.kill(os.getpid(), 15)
+    return int(os.environ.get("EX_EXIT", "0"))
+
+
+warm_coprocess.run(main, watch=[__file__], env=["EX_DECLARED"])

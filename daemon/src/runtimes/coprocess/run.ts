@@ -1,0 +1,196 @@
+// One invocation's handle on a coprocess (a pool slot): hands the run over
+// on a new run link, relays `started` (the daemon then says `go`), and
+// learns how the run ended: from the runner's `exit`, else (fork) from the
+// coprocess's `wait` answer, else (serial) from the coprocess's own death.
+import { readFileSync } from "node:fs";
+import type { Logger } from "../../log";
+import { native } from "../../native";
+import type { ExitInfo, WarmProcess } from "../../pool";
+import type { Message } from "../../protocol/codec";
+import type { Coprocess } from "./coprocess";
+import { JsonLink } from "./link";
+import { intField, type JsonMessage } from "./wire";
+
+// A runner that has not said `started` this long after its run is broken
+// (nothing of the tool ran, so the caller runs directly).
+const START_TIMEOUT_MS = 5000;
+
+export class CoprocessRun implements WarmProcess {
+  state: WarmProcess["state"] = "starting";
+  readonly ready: Promise<object | null>;
+  readonly exited: Promise<ExitInfo>;
+  rssKiB = 0;
+  readonly reportsToShim = false;
+  /** The runner's pid once it has started (before that, the coprocess's, for status). */
+  pid: number;
+  private link: JsonLink | null = null;
+  private resolveExit!: (info: ExitInfo) => void;
+  private resolveTaken: ((taken: boolean) => void) | null = null;
+  private runner = -1;
+  private reported = false;
+  private done = false;
+
+  constructor(readonly coprocess: Coprocess, private readonly log: Logger) {
+    this.pid = coprocess.pid;
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+    this.ready = coprocess.ready.then((hello) => {
+      if (!hello || this.state !== "starting") {
+        this.state = "gone";
+        return null;
+      }
+      this.state = "ready";
+      this.rssKiB = readRss(coprocess.pid);
+      return hello;
+    });
+  }
+
+  run(message: Message, fds: number[]): Promise<boolean> {
+    if (this.state !== "ready" || this.coprocess.state !== "ready") throw new Error(`coprocess ${this.coprocess.pid} is ${this.coprocess.state}`);
+    this.state = "running";
+    this.coprocess.outstanding++;
+    if (this.coprocess.mode === "serial") this.coprocess.busy = true;
+    const taken = new Promise<boolean>((resolve) => (this.resolveTaken = resolve));
+    const [mine, theirs] = native.socketpair();
+    try {
+      this.coprocess.send(message as JsonMessage, [...fds, theirs]);
+    } catch (error) {
+      native.close(mine);
+      this.finish(null);
+      throw error;
+    } finally {
+      native.close(theirs);
+    }
+    this.link = new JsonLink(mine, {
+      frame: (m) => this.handle(m),
+      ended: () => this.linkEnded(),
+      bad: (error) => {
+        this.log.warn({ pid: this.runner, err: error.message }, "bad frame on a coprocess run link");
+        this.linkEnded();
+      },
+    });
+    const timer = setTimeout(() => {
+      if (this.runner >= 0 || this.done) return;
+      this.coprocess.broken(`no started within ${START_TIMEOUT_MS / 1000}s of a run`);
+      this.link?.close();
+      this.linkEnded();
+    }, START_TIMEOUT_MS);
+    timer.unref();
+    void this.coprocess.ended.then((exit) => this.coprocessEnded(exit));
+    return taken;
+  }
+
+  go(): void {
+    try {
+      this.link?.send({ t: "go" });
+    } catch {
+      // It died meanwhile: its link's end says how.
+    }
+  }
+
+  kill(signal: NodeJS.Signals = "SIGKILL"): void {
+    const pid = this.runner >= 0 ? this.runner : -1;
+    if (pid < 0) return this.coprocess.kill(signal);
+    if (this.done) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  hangUp(): void {
+    this.link?.drain();
+    if (!this.reported && !this.done) this.kill("SIGHUP");
+  }
+
+  release(): void {
+    if (this.state === "ready" || this.state === "starting") {
+      this.state = "gone";
+      this.coprocess.reserved = false;
+    }
+  }
+
+  private handle(m: JsonMessage): void {
+    if (m.t === "started" && this.runner < 0) {
+      const pid = intField(m, "pid");
+      if (pid === null || !this.coprocess.owns(pid)) {
+        // Not its own child (or itself): nothing may go to that pid; the runner never gets `go`.
+        this.coprocess.broken(`a runner says pid ${String(m.pid)}, which is not ${this.coprocess.mode === "serial" ? "the coprocess" : "a child of the coprocess"}`);
+        this.link?.close();
+        return this.linkEnded();
+      }
+      this.runner = pid;
+      this.pid = pid;
+      this.resolveTaken?.(true);
+      this.resolveTaken = null;
+    } else if (m.t === "exit" && this.runner >= 0 && !this.reported) {
+      const code = intField(m, "code");
+      if (code === null || code < 0 || code > 255) {
+        this.log.warn({ pid: this.runner, code: m.code }, "bad exit code on a run link");
+        this.link?.close();
+        return this.linkEnded();
+      }
+      this.reported = true;
+      this.link?.close();
+      this.finish({ code, signal: null });
+      if (this.coprocess.mode === "fork") void this.coprocess.reap(this.runner);
+    } else {
+      this.log.warn({ pid: this.runner, t: String(m.t) }, "unexpected frame on a coprocess run link");
+      this.link?.close();
+      this.linkEnded();
+    }
+  }
+
+  /** The run link closed before the runner reported a status. */
+  private linkEnded(): void {
+    if (this.reported || this.done) return;
+    if (this.runner < 0) {
+      // Nothing ran (the runner never said `started`): the caller runs directly.
+      // A child that died before `started` cannot be reaped by pid: the coprocess goes.
+      if (this.coprocess.mode === "fork") this.coprocess.broken("a run link closed before started");
+      this.resolveTaken?.(false);
+      this.resolveTaken = null;
+      return this.finish({ code: null, signal: null });
+    }
+    if (this.coprocess.mode === "fork") {
+      void this.coprocess.reap(this.runner).then((exit) => this.finish(exit));
+    } else if (this.coprocess.state !== "gone") {
+      // A serial runner that let go of its link mid-run cannot report: it goes, and the caller hears why.
+      this.coprocess.broken("a serial run link closed before exit");
+    }
+  }
+
+  private coprocessEnded(exit: ExitInfo): void {
+    if (this.done) return;
+    this.resolveTaken?.(false);
+    this.resolveTaken = null;
+    // A serial coprocess is the runner: its death is the run's, unless the daemon killed it for cause.
+    if (this.coprocess.mode === "serial" && this.runner >= 0 && !this.coprocess.killedForCause) return this.finish(exit);
+    if (this.coprocess.mode === "fork" && this.runner >= 0 && this.link?.open) return; // the child may still report
+    this.finish(null);
+  }
+
+  /** The run is over: `exit` null when its status cannot be known (the caller gets an error). */
+  private finish(exit: ExitInfo | null): void {
+    if (this.done) return;
+    this.done = true;
+    this.state = "gone";
+    this.link?.close();
+    this.coprocess.busy = false;
+    this.coprocess.reserved = false;
+    this.coprocess.finishedOne();
+    this.resolveExit(exit ?? { code: null, signal: null, lost: `the coprocess running ${this.coprocess.command} could not say how the run ended` });
+  }
+}
+
+function readRss(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
