@@ -1,0 +1,123 @@
+// Coprocesses (protocol-spec/coprocess.md): tools in C and Python made warm
+// by their client library run through the real shim and daemon exactly as
+// directly, in fork and serial mode; each reader passes the shared vectors.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { utimesSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { JsonFrameReader, parseRunFields } from "../daemon/src/runtimes/coprocess/wire";
+import { COPROCESS_DIR, COPROCESS_VECTORS, readCoprocessVectors, renderBytes, sameWarm, viaShell } from "./helpers/coprocess";
+import { same } from "./helpers/compare";
+import { PYTHON, WarmEnv } from "./helpers/warm-env";
+
+const C_EXAMPLE = join(COPROCESS_DIR, "c", "example");
+const PY_EXAMPLE = join(COPROCESS_DIR, "python", "example.py");
+
+let w: WarmEnv;
+before(() => {
+  const made = spawnSync("make", ["-s", "-C", join(COPROCESS_DIR, "c")], { encoding: "utf8" });
+  assert.equal(made.status, 0, made.stderr);
+  w = new WarmEnv();
+  w.writeConfig({ tools: { example: { coprocess: { mode: "fork" } }, "example-serial": { coprocess: { command: [C_EXAMPLE], mode: "serial", pool: 2 }, env: ["EX_SERIAL"] } } });
+});
+after(async () => {
+  await w.stop();
+});
+
+test("the daemon's reader, the C library's and the Python library's pass the coprocess vectors", () => {
+  for (const v of readCoprocessVectors()) {
+    let got: string[] | null = null;
+    try {
+      const reader = new JsonFrameReader();
+      reader.push(v.frame);
+      const m = reader.next();
+      if (!m || reader.buffered > 0) throw new Error("no single frame");
+      const r = parseRunFields(m);
+      got = [`argv${r.argv.map(renderBytes).join("")}`, `env${r.env.map(renderBytes).join("")}`, `cwd${renderBytes(r.cwd)}`, `umask ${r.umask}`];
+    } catch {
+      got = null;
+    }
+    if (v.kind === "run") assert.deepEqual(got, v.want, v.name);
+    else assert.equal(got, null, `${v.name} must be refused`);
+  }
+  const count = readCoprocessVectors().length;
+  for (const [cmd, args] of [[join(COPROCESS_DIR, "c", "test-vectors"), [COPROCESS_VECTORS]], [PYTHON, [join(COPROCESS_DIR, "python", "test_vectors.py"), COPROCESS_VECTORS]]] as const) {
+    const r = spawnSync(cmd, args, { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout.split("\n").filter((l) => l.startsWith("ok ")).length, count, r.stdout);
+  }
+});
+
+/** The first run learns the names the coprocess declares (EX_DECLARED); from then on runs are warm. */
+async function learn(cmd: string[], env = w.env): Promise<void> {
+  w.run(cmd, { env });
+  await w.ready();
+}
+
+for (const [name, cmd] of [["C", [C_EXAMPLE]], ["Python", [PY_EXAMPLE]]] as const) {
+  test(`${name}: argv bytes (empty, non-UTF-8, large), env, cwd, umask, stdin and exit codes as directly`, async () => {
+    await learn([...cmd]);
+    sameWarm(w, [...cmd, "a b", "", "--flag", "ünï"]);
+    sameWarm(w, [...cmd, ...Array.from({ length: 2000 }, (_, i) => `arg${i}`)]);
+    sameWarm(w, [...cmd, "--stdin"], { input: "line 1\nline 2\n".repeat(5000) });
+    sameWarm(w, [...cmd], { env: { ...w.env, EX_EXIT: "0", EX_OTHER: "x=y", EX_EMPTY: "" } });
+    for (const code of ["1", "7", "255"]) sameWarm(w, [...cmd], { env: { ...w.env, EX_EXIT: code } });
+    const raw = viaShell(w, 'umask 077; cd /; exec $W "$@" "$(printf "x\\377y")" ""', [...cmd]);
+    same(raw.warm, raw.direct, "raw argv bytes, umask and cwd");
+    assert.match(raw.direct.stdout.toString("latin1"), /umask 0?77/);
+  });
+
+  test(`${name}: a death by signal (TERM, SEGV) is the caller's, as directly`, async () => {
+    await learn([...cmd]);
+    for (const sig of ["15", "11"]) {
+      const env = { ...w.env, EX_SIGNAL: sig, EX_KILL: sig };
+      const direct = w.run([...cmd, ...(name === "Python" ? ["--kill"] : [])], { direct: true, env });
+      const warm = w.run([...cmd, ...(name === "Python" ? ["--kill"] : [])], { env });
+      same(warm, direct, `signal ${sig}`);
+      assert.ok(direct.signal, `the direct run died by a signal (${sig})`);
+    }
+  });
+}
+
+test("serial mode: one run at a time per coprocess, the pool grows for concurrent callers, state restored between runs", async () => {
+  const env = { ...w.env, EX_SERIAL: "1" };
+  const bin = join(w.dir, "bin");
+  spawnSync("mkdir", ["-p", bin]);
+  spawnSync("ln", ["-s", C_EXAMPLE, join(bin, "example-serial")]);
+  const cmd = [join(bin, "example-serial")];
+  await learn(cmd, env);
+  sameWarm(w, [...cmd, "x"], { env: { ...env, EX_EXIT: "3" } });
+  sameWarm(w, [...cmd, "--stdin"], { env, input: "abc" });
+  const raw = viaShell(w, 'umask 077; cd /tmp; exec $W "$@"', cmd, { env });
+  same(raw.warm, raw.direct, "serial: umask and cwd");
+  // After a run in another cwd and umask, the next run sees its own.
+  sameWarm(w, [...cmd, "y"], { env });
+  // Three callers at once, each holding its run open until its stdin ends: three serial coprocesses.
+  const children = [1, 2, 3].map(() => w.start([...cmd, "--stdin"], { env, stdio: ["pipe", "pipe", "pipe"] }));
+  const outs = children.map((c) => new Promise<string>((resolve) => {
+    let out = "";
+    c.stdout!.on("data", (d) => (out += d));
+    c.on("close", (code) => resolve(`${code} ${out}`));
+  }));
+  // Each has started (it wrote to stderr, unbuffered) before any ends.
+  await Promise.all(children.map((c) => new Promise((resolve) => c.stderr!.once("data", resolve))));
+  const pool = w.status()!.pools.find((p) => p.tool.startsWith("example-serial"))!;
+  assert.ok(pool.pids.length >= 3, `three coprocesses for three callers: ${JSON.stringify(pool)}`);
+  for (const c of children) c.stdin!.end("bye");
+  for (const out of await Promise.all(outs)) assert.match(out, /^0 [^]*bye$/);
+});
+
+test("the Python example declares itself with its marker line; editing a watched file restarts its coprocess", async () => {
+  await learn([PY_EXAMPLE]);
+  const pool = () => w.status()!.pools.find((p) => p.tool.startsWith("example.py"))!;
+  const before = pool().pids;
+  sameWarm(w, [PY_EXAMPLE, "1"]);
+  const now = new Date();
+  utimesSync(PY_EXAMPLE, now, now); // a watched file changed (same content)
+  sameWarm(w, [PY_EXAMPLE, "2"]);
+  await w.ready("example.py");
+  assert.notDeepEqual(pool().pids, before, "a new coprocess after the change");
+  const status = spawnSync(join(COPROCESS_DIR, "..", "bin", "warm"), ["status"], { env: w.env, encoding: "utf8" });
+  assert.match(status.stdout, /example\.py \[coprocess ---\]/);
+});
