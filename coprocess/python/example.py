@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # warm: coprocess
 # An example coprocess CLI: prints what it was given (argv, a sorted env
-# subset, cwd, umask, stdin), and exits with WARM_EXAMPLE_EXIT. The warm
-# patch is the import and the last line.
+# subset, cwd, umask, stdin with --stdin), and ends as EX_EXIT / EX_SIGNAL
+# say (--raise raises). The warm patch is the import and the last line.
 import os
 import sys
 
@@ -24,9 +24,9 @@ def main(argv):
     sys.stderr.write("to stderr\n")
     if "--raise" in argv:
         raise RuntimeError("asked to")
-    if "--kill" in argv:
+    if os.environ.get("EX_SIGNAL"):
         out.flush()
-        os.kill(os.getpid(), 15)
+        os.kill(os.getpid(), int(os.environ["EX_SIGNAL"]))
     return int(os.environ.get("EX_EXIT", "0"))
 
 
