@@ -145,7 +145,7 @@ export class CoprocessRuntime extends RuntimePools<PoolContext> implements PoolO
       this.log.info({ tool: pool.label, env: fresh }, "coprocess declared env names: they join its key");
       return { usable: false, learned: true };
     }
-    this.changes.watch(ctx.toolId, [...ctx.files, ...hello.watch.filter((f) => isAbsolute(f))], []);
+    this.changes.watch(ctx.toolId, [...ctx.files, ...hello.watch.filter((f) => isAbsolute(f))]);
     return { usable: true, learned: false };
   }
 
