@@ -8,6 +8,7 @@ import { constants } from "node:os";
 import type { Logger } from "../../log";
 import { native } from "../../native";
 import type { ExitInfo } from "../../pool";
+import { poolStdio } from "../pool-stdio";
 import { JsonLink } from "./link";
 import { intField, type JsonMessage } from "./wire";
 
@@ -60,16 +61,8 @@ export class Coprocess {
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     const [mine, theirs] = native.socketpair();
-    const stdio: ("ignore" | "pipe" | number)[] = [];
-    const slaves: number[] = [];
-    for (let fd = 0; fd < 3; fd++) {
-      if (spec.mask[fd] === "t") {
-        const pty = native.openpty();
-        this.ptys.push(pty.master);
-        slaves.push(pty.slave);
-        stdio.push(pty.slave);
-      } else stdio.push(fd === 2 ? "pipe" : "ignore");
-    }
+    const { stdio, masters, slaves } = poolStdio(spec.mask);
+    this.ptys = masters;
     try {
       this.child = spawn(spec.command[0], spec.command.slice(1), {
         env: { ...spec.env, WARM_COPROCESS_FD: "3" },
