@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 static const char *const words[] = {
-	"link", "unlink", "links", "shell-init", "exec", "service", "logs", "doctor", "help", NULL
+	"link", "unlink", "links", "shell-init", "exec", "service", "logs", "doctor", "help", "coprocess-check", NULL
 };
 
 int cli_is_word(const char *word)

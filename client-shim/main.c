@@ -32,6 +32,7 @@ static const char usage_text[] =
 	"       warm logs [-f] [--json]      the daemon's log\n"
 	"       warm doctor                  check the setup and say how to fix it\n"
 	"       warm help [WORD]             help for one word\n"
+	"       warm coprocess-check -- CMD...  check a coprocess against the protocol\n"
 	"       warm --version | --help\n"
 	"A symlink to warm named <tool> acts as `warm <tool>`.\n"
 	"Environment: WARM_DISABLE=1 runs commands directly; WARM_DEBUG=1 traces\n"

@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import { JsonFrameReader, parseRunFields } from "../daemon/src/runtimes/coprocess/wire";
 import { COPROCESS_DIR, COPROCESS_VECTORS, readCoprocessVectors, renderBytes, sameWarm, viaShell } from "./helpers/coprocess";
 import { same } from "./helpers/compare";
-import { PYTHON, WarmEnv } from "./helpers/warm-env";
+import { PYTHON, WARM, WarmEnv } from "./helpers/warm-env";
 
 const C_EXAMPLE = join(COPROCESS_DIR, "c", "example");
 const PY_EXAMPLE = join(COPROCESS_DIR, "python", "example.py");
@@ -130,4 +130,19 @@ test("the Python example declares itself with its marker line; editing a watched
   assert.notDeepEqual(pool().pids, before, "a new coprocess after the change");
   const status = spawnSync(join(COPROCESS_DIR, "..", "bin", "warm"), ["status"], { env: w.env, encoding: "utf8" });
   assert.match(status.stdout, /example\.py \[coprocess ---\]/);
+});
+
+test("warm coprocess-check passes every case for each library's example (C in serial mode too), and fails a tool that is no coprocess", async () => {
+  const check = (cmd: string[], env = w.env) => spawnSync(WARM, ["coprocess-check", "--", ...cmd], { env, encoding: "utf8", timeout: 120_000 });
+  const runs: [string, string[], NodeJS.ProcessEnv?][] = [["C", [C_EXAMPLE]], ["C serial", [C_EXAMPLE], { ...w.env, EX_SERIAL: "1" }], ["Python", [PY_EXAMPLE]], ["Ruby", [RUBY_EXAMPLE]], ["Perl", [PERL_EXAMPLE]]];
+  for (const [name, cmd, env] of runs) {
+    if (missing(name)) continue;
+    const r = check(cmd, env);
+    assert.equal(r.status, 0, `${name}:\n${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /every case passed/);
+    assert.ok(r.stdout.split("\n").filter((l) => l.startsWith("ok ")).length >= 24, r.stdout);
+  }
+  const not = check(["/bin/true"]);
+  assert.equal(not.status, 1);
+  assert.match(not.stdout, /^FAIL hello: .*no valid hello/m);
 });

@@ -647,7 +647,7 @@ int warm_coprocess_serve(warm_main_fn fn, void *ctx, const struct warm_coprocess
 			else
 				snprintf(buf, sizeof(buf), "{\"t\":\"exit\",\"pid\":%lld,\"code\":%d}", m.pid, WEXITSTATUS(st));
 			if (wc_send_json(link, buf) < 0)
-				exit(255);
+				exit(0); /* the daemon closed the link: shutdown */
 		} else {
 			for (k = 0; k < nfds; k++)
 				close(fds[k]);

@@ -148,7 +148,8 @@ sub serve {
             my %status = waitpid($pid, 0) == $pid
                 ? (POSIX::WIFSIGNALED($?) ? (signal => POSIX::WTERMSIG($?) + 0) : (code => POSIX::WEXITSTATUS($?) + 0))
                 : (code => 255);
-            send_frame($link, { t => 'exit', pid => $pid, %status });
+            local $SIG{PIPE} = 'IGNORE'; # a closed link is shutdown, not a death by SIGPIPE
+            return 1 unless eval { send_frame($link, { t => 'exit', pid => $pid, %status }); 1 };
         } elsif (($m->{t} // '') eq 'run' && @$fds == 4) {
             my $fields = [parse_run($m)];
             my $pid = fork();

@@ -215,7 +215,10 @@ def serve(main, watch=(), env=(), mode="fork"):
                 status = {"signal": os.WTERMSIG(st)} if os.WIFSIGNALED(st) else {"code": os.WEXITSTATUS(st)}
             except ChildProcessError:
                 status = {"code": 255}
-            send_frame(link, dict(t="exit", pid=m["pid"], **status))
+            try:
+                send_frame(link, dict(t="exit", pid=m["pid"], **status))
+            except OSError:
+                return True  # the daemon closed the link: shutdown
         elif m.get("t") == "run" and len(fds) == 4:
             fields = parse_run(m)
             run_link = socket.socket(fileno=fds[3])

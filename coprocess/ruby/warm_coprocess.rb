@@ -110,7 +110,11 @@ module WarmCoprocess
         rescue Errno::ECHILD
           { "code" => 255 }
         end
-        send_frame(link, { "t" => "exit", "pid" => m["pid"] }.merge(status))
+        begin
+          send_frame(link, { "t" => "exit", "pid" => m["pid"] }.merge(status))
+        rescue SystemCallError
+          return true # the daemon closed the link: shutdown
+        end
       elsif m["t"] == "run" && ios.size == 4
         fields = parse_run(m)
         fork { child(link, ios, fields, main) }

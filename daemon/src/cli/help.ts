@@ -36,7 +36,7 @@ SYNOPSIS
 
 DESCRIPTION
     With a WORD (status, stop, link, unlink, links, shell-init, exec, service,
-    logs, doctor, help), its manual. Without, the list of words (as warm --help).
+    logs, doctor, help, coprocess-check), its manual. Without, the list of words (as warm --help).
 `;
 
 export async function run(args: string[], _ctx: Context): Promise<number> {

@@ -13,6 +13,7 @@ export const WORDS: Record<string, () => Promise<Word>> = {
   logs: () => import("./logs.js"),
   doctor: () => import("./doctor.js"),
   help: () => import("./help.js"),
+  "coprocess-check": () => import("./coprocess-check.js"),
 };
 
 async function main(argv: string[]): Promise<number> {
