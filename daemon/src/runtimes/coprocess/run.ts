@@ -11,8 +11,9 @@ import type { Coprocess } from "./coprocess";
 import { JsonLink } from "./link";
 import { intField, type JsonMessage } from "./wire";
 
-// A runner that has not said `started` this long after its run is broken
-// (nothing of the tool ran, so the caller runs directly).
+// A runner that has not said `started` this long after its run (or the
+// preload timeout, if shorter) is broken: nothing of the tool ran, so the
+// caller runs directly.
 const START_TIMEOUT_MS = 5000;
 
 export class CoprocessRun implements WarmProcess {
@@ -30,7 +31,10 @@ export class CoprocessRun implements WarmProcess {
   private reported = false;
   private done = false;
 
-  constructor(readonly coprocess: Coprocess, private readonly log: Logger) {
+  private readonly startTimeoutMs: number;
+
+  constructor(readonly coprocess: Coprocess, private readonly log: Logger, timeoutMs: number) {
+    this.startTimeoutMs = Math.min(START_TIMEOUT_MS, timeoutMs);
     this.pid = coprocess.pid;
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
     this.ready = coprocess.ready.then((hello) => {
@@ -41,6 +45,10 @@ export class CoprocessRun implements WarmProcess {
       this.state = "ready";
       this.rssKiB = readRss(coprocess.pid);
       return hello;
+    });
+    // A slot of a coprocess that ended is no slot: the pool skips it.
+    void coprocess.ended.then(() => {
+      if (this.state === "ready" || this.state === "starting") this.state = "gone";
     });
   }
 
@@ -70,10 +78,10 @@ export class CoprocessRun implements WarmProcess {
     });
     const timer = setTimeout(() => {
       if (this.runner >= 0 || this.done) return;
-      this.coprocess.broken(`no started within ${START_TIMEOUT_MS / 1000}s of a run`);
+      this.coprocess.broken(`no started within ${this.startTimeoutMs / 1000}s of a run`);
       this.link?.close();
       this.linkEnded();
-    }, START_TIMEOUT_MS);
+    }, this.startTimeoutMs);
     timer.unref();
     void this.coprocess.ended.then((exit) => this.coprocessEnded(exit));
     return taken;

@@ -130,7 +130,7 @@ export class CoprocessRuntime extends RuntimePools<PoolContext> implements PoolO
       ctx.coprocesses.push(c);
     }
     if (c.state === "starting" || c.mode === "serial") c.reserved = true;
-    return new CoprocessRun(c, this.log);
+    return new CoprocessRun(c, this.log, this.config().preloadTimeoutMs);
   }
 
   /** Learns from a coprocess's hello: names it declared join the key (a new pool), its files are watched. */
