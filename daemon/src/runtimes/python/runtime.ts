@@ -20,6 +20,7 @@ import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
 import type { ToolSettings } from "../../config";
+import { Learning } from "../../learning";
 import { type ExitInfo, Pool, type PoolOwner, type WarmProcess } from "../../pool";
 import { envLookup, type RunRequest } from "../../protocol/messages";
 import type { Program } from "../program";
@@ -48,6 +49,7 @@ interface PoolContext {
 export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwner, WarmRuntime {
   readonly kind = "python";
   private readonly outcomes = new RunOutcomes();
+  private readonly learning = new Learning();
 
   /** A dropped pool's template ends once its running children have (it reports how they end). */
   protected drop(key: string, pool: Pool): void {
@@ -177,12 +179,24 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     const fresh = info.envRead.filter((n) => !isKeyEnvName(n) && !ctx.keyNames.has(n));
     const cwdNews = info.cwdRead && ctx.plan.mode === "script" && !this.store.get(ctx.toolId).usesCwd;
     const umaskNews = info.umaskRead && !this.store.get(ctx.toolId).usesUmask;
-    if (info.clean && fresh.length === 0 && !cwdNews && !umaskNews) return true;
+    if (info.clean && fresh.length === 0 && !cwdNews && !umaskNews) {
+      this.learning.settled(ctx.toolId);
+      return true;
+    }
+    // A template that only showed what the key lacks (an env variable, the cwd, the umask) is no sign the next
+    // one, keyed on it, is unusable: callers still wait for it. One that preloaded something it must not is.
+    if (!info.clean) this.learning.unsettled(ctx.toolId);
     learned = this.store.addDropped(ctx.toolId, info.dropped.filter(([, why]) => !why.startsWith(FAILED))) || learned;
     const keyChanged = [this.store.addEnvNames(ctx.toolId, fresh), cwdNews && this.store.mark(ctx.toolId, "usesCwd"), umaskNews && this.store.mark(ctx.toolId, "usesUmask")].some(Boolean);
     if (keyChanged) this.drop(pool.key, pool); // later requests compute the new key and land in a new pool
     this.log.info({ tool: ctx.plan.target, dropped: info.dropped, env: fresh, learned: learned || keyChanged }, "python template not usable; learned from it");
     return false;
+  }
+
+  /** A caller waits for a starting template only if it will be usable: the tool's last one was, or it preloads nothing yet. */
+  mayWait(pool: Pool): boolean {
+    const ctx = this.contexts.get(pool);
+    return !!ctx && (this.learning.trusted(ctx.toolId) || this.store.get(ctx.toolId).modules.length === 0);
   }
 
   helperPids(pool: Pool): number[] {
