@@ -329,12 +329,13 @@ static int connect_running(void)
 	return -2;
 }
 
-/* Sends {t, v} and reads one reply into rep; 0 or -1 (printed). */
-static int ask(int fd, const char *t, struct frame_reader *rd, struct reply *rep)
+/* Sends {t, v} (with `now: true` when now) and reads one reply into rep;
+ * 0 or -1 (printed). */
+static int ask(int fd, const char *t, int now, struct frame_reader *rd, struct reply *rep)
 {
 	uint8_t buf[32];
 	const uint8_t *payload;
-	size_t len = request_simple(buf, t), plen;
+	size_t len = request_simple(buf, t, now), plen;
 	int err;
 
 	if (frame_send(fd, buf, len, NULL, 0) < 0) {
@@ -393,7 +394,7 @@ int client_status(int json)
 	if (fd < 0)
 		return 1;
 	frame_reader_init(&rd, fd);
-	if (ask(fd, "status", &rd, &rep) == 0) {
+	if (ask(fd, "status", 0, &rd, &rep) == 0) {
 		if (rep.type != REPLY_STATUS) {
 			say("unexpected reply to status");
 		} else if (json) {
@@ -409,7 +410,7 @@ int client_status(int json)
 	return rc;
 }
 
-int client_stop(void)
+int client_stop(int now)
 {
 	struct frame_reader rd;
 	struct reply rep;
@@ -424,14 +425,14 @@ int client_stop(void)
 	if (fd < 0)
 		return 1;
 	frame_reader_init(&rd, fd);
-	if (ask(fd, "stop", &rd, &rep) == 0) {
+	if (ask(fd, "stop", now, &rd, &rep) == 0) {
 		if (rep.type != REPLY_OK) {
 			say("unexpected reply to stop");
 		} else {
 			rc = 0;
-			/* Wait (a little) for the daemon to close the link as it
-			 * exits, so a run right after `warm stop` meets a new
-			 * daemon rather than the dying one. */
+			/* Wait (a little) for the daemon to close the link: it
+			 * has given up its socket by then, so a run right after
+			 * `warm stop` meets a new daemon rather than this one. */
 			pfd.fd = fd;
 			pfd.events = POLLIN;
 			while (poll(&pfd, 1, STOP_WAIT_MS) > 0 && read(fd, &c, 1) > 0)

@@ -7,8 +7,8 @@
  * should be run directly instead (nothing has started). */
 void client_run(const char *version, const char *exe, char **argv);
 
-/* `warm status [--json]` and `warm stop`: exit statuses. */
+/* `warm status [--json]` and `warm stop [--now]`: exit statuses. */
 int client_status(int json);
-int client_stop(void);
+int client_stop(int now);
 
 #endif

@@ -22,7 +22,8 @@ static const char usage_text[] =
 	"       warm node [node-flags] script [args...]\n"
 	"       warm -- <command> [args...]  run a command even if named like a word below\n"
 	"       warm status [--json]         show the daemon's state\n"
-	"       warm stop                    stop the daemon and its warm processes\n"
+	"       warm stop [--now]            stop the daemon and its warm processes (running\n"
+	"                                    tools finish first; --now ends them)\n"
 	"       warm link [TOOL...]          put warm links for tools in warm's bin dir\n"
 	"       warm unlink TOOL...          remove them\n"
 	"       warm links                   list them, what each runs and whether warm\n"
@@ -123,11 +124,13 @@ int main(int argc, char **argv)
 		return client_status(json);
 	}
 	if (strcmp(argv[i], "stop") == 0) {
-		if (i + 1 < argc) {
-			say("stop: unknown argument %s", argv[i + 1]);
+		int now = i + 1 < argc && strcmp(argv[i + 1], "--now") == 0;
+
+		if (i + 1 + now < argc) {
+			say("stop: unknown argument %s", argv[i + 1 + now]);
 			return 2;
 		}
-		return client_stop();
+		return client_stop(now);
 	}
 	run(argv + i);
 	return 0; /* not reached */

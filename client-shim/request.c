@@ -87,15 +87,19 @@ too_large:
 	return NULL;
 }
 
-size_t request_simple(uint8_t *buf, const char *t)
+size_t request_simple(uint8_t *buf, const char *t, int now)
 {
 	uint8_t *p = buf + 4;
 
-	p = mp_put_map(p, 2);
+	p = mp_put_map(p, now ? 3 : 2);
 	p = mp_put_cstr(p, "t");
 	p = mp_put_cstr(p, t);
 	p = mp_put_cstr(p, "v");
 	p = mp_put_int(p, PROTOCOL_VERSION);
+	if (now) {
+		p = mp_put_cstr(p, "now");
+		p = mp_put_bool(p, 1);
+	}
 	frame_put_len(buf, (uint32_t)(p - buf - 4));
 	return (size_t)(p - buf);
 }

@@ -31,8 +31,8 @@ struct run_request {
  * limit, ENOMEM when memory runs out. */
 uint8_t *request_run(const struct run_request *rq, size_t *len);
 
-/* Builds {t: <t>, v: 1} as a frame into buf (at least 32 bytes) for a
- * short t; returns its length. */
-size_t request_simple(uint8_t *buf, const char *t);
+/* Builds {t: <t>, v: 1} (and `now: true` when now) as a frame into buf
+ * (at least 32 bytes) for a short t; returns its length. */
+size_t request_simple(uint8_t *buf, const char *t, int now);
 
 #endif

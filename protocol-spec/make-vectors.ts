@@ -66,6 +66,7 @@ const k = (s: string) => str(s);
 
 vector("status-request", frame(map([[k("t"), str("status")], [k("v"), int(1)]])), '{"t": "status", "v": 1}');
 vector("stop-request-map16", frame([0xde, 0, 2, ...k("t"), ...str("stop"), ...k("v"), ...int(1)]), '{"t": "stop", "v": 1}');
+vector("stop-now-request", frame(map([[k("t"), str("stop")], [k("v"), int(1)], [k("now"), [0xc3]]])), '{"t": "stop", "v": 1, "now": true}');
 
 vector(
   "run-request",
@@ -112,6 +113,8 @@ vector("error-reply-utf8", frame(map([[k("t"), str("error")], [k("code"), str("v
   '{"t": "error", "code": "version", "why": "daemon speaks v1, got v9 \\xe2\\x80\\x94 \\xe2\\x80\\x9cx\\xe2\\x80\\x9d"}');
 vector("status-reply", frame(map([[k("t"), str("status")], [k("text"), str("pools: 0\n")], [k("json"), str('{"pools":[]}')]])),
   '{"t": "status", "text": "pools: 0\\x0a", "json": "{\\"pools\\":[]}"}');
+vector("error-reply-stopped", frame(map([[k("t"), str("error")], [k("code"), str("stopped")], [k("why"), str("the daemon was stopped (warm stop --now) while running node")]])),
+  '{"t": "error", "code": "stopped", "why": "the daemon was stopped (warm stop --now) while running node"}');
 vector("ok-reply", frame(map([[k("t"), str("ok")]])), '{"t": "ok"}');
 vector("scalars", frame(map([
   [k("nil"), [0xc0]], [k("yes"), [0xc3]], [k("no"), [0xc2]],

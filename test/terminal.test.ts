@@ -193,17 +193,6 @@ test("SIGPIPE: a tool writing forever into `| head -1` ends as promptly as direc
   assert.equal(r.stdout.toString(), "y\npipe=0\n");
 });
 
-test("the shim killed: the tool gets SIGHUP and nothing of the run is left", async () => {
-  const flag = join(w.dir, "hup-flag");
-  w.run([NODE, probe, "color"]);
-  await w.ready();
-  const child = w.start([NODE, probe, "hup-file", flag]);
-  await new Promise<void>((resolve) => child.stdout?.on("data", (d) => String(d).includes("READY") && resolve()));
-  child.kill("SIGKILL");
-  await w.until("the tool to get SIGHUP", () => existsSync(flag));
-  assert.equal(readFileSync(flag, "utf8"), "got SIGHUP");
-});
-
 test("INT, QUIT, HUP, WINCH reach the tool and its children; USR1, USR2, TERM reach the tool", async () => {
   w.run([NODE, probe, "color"]);
   await w.ready();

@@ -1466,9 +1466,8 @@ static napi_value js_exit_now(napi_env env, napi_callback_info info) {
   _exit((int)code);
 }
 
-// setParentDeathSignal(signal): prctl(PR_SET_PDEATHSIG). A warm process that
-// reports to the shim itself holds the client link, so the shim would not
-// see its daemon die; dying with it keeps "the daemon is gone" visible.
+// setParentDeathSignal(signal): prctl(PR_SET_PDEATHSIG), 0 to clear it. An
+// idle warm process ends with its daemon; one that took a run outlives it.
 static napi_value js_set_parent_death_signal(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int64_t sig;

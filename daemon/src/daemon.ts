@@ -1,5 +1,6 @@
 // Serves requests: `run` goes to a warm process of the right pool (or back
-// to the shim as `direct`), `status` reports, `stop` ends everything.
+// to the shim as `direct`), `status` reports, `stop` ends everything (the
+// tools running finish first, unless it says `now`).
 import { statSync } from "node:fs";
 import type { ChangeWatch } from "./change-watch";
 import type { ConfigSource } from "./config";
@@ -18,6 +19,11 @@ import type { Connection, ConnectionHandler, Request } from "./transport";
 export class Daemon implements ConnectionHandler {
   readonly stats = new Stats();
   private active = new Map<Connection, WarmProcess | null>();
+  /** Runs that `stop` with `now` ended: their callers are told so. */
+  private ended = new Set<Connection>();
+  private idleWaiters: (() => void)[] = [];
+  /** Set once the daemon stops: runs still arriving on open links go direct. */
+  stopping = false;
   lastActivity = Date.now();
 
   constructor(
@@ -26,13 +32,33 @@ export class Daemon implements ConnectionHandler {
     private readonly limits: Limits,
     private readonly config: ConfigSource,
     private readonly log: Logger,
-    private readonly stop: () => void,
+    /** Stops the daemon (see `stop` in protocol-spec): a shim's request, a signal, the idle timeout, another version. */
+    private readonly stop: (why: string, now: boolean) => void,
     private readonly version: string,
-    private readonly retire: () => void,
   ) {}
 
   get busy(): boolean {
     return this.active.size > 0;
+  }
+
+  /** Resolves once no run is in flight (at once if none is). */
+  idle(): Promise<void> {
+    return this.active.size === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private done(conn: Connection): void {
+    this.active.delete(conn);
+    this.ended.delete(conn);
+    if (this.active.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** `stop` with `now`: every running tool is killed, and its caller told why. */
+  endRunning(): void {
+    for (const [conn, wp] of this.active) {
+      if (!wp) continue;
+      this.ended.add(conn);
+      wp.kill("SIGKILL");
+    }
   }
 
   request(conn: Connection, req: Request): void {
@@ -46,8 +72,9 @@ export class Daemon implements ConnectionHandler {
       if (type === "run") return this.run(conn, req);
       if (type === "status") return conn.finish({ t: "status", ...this.status() });
       if (type === "stop") {
-        conn.finish({ t: "ok" });
-        return this.stop();
+        // Socket and lock go first: a run right after `warm stop` starts a new daemon.
+        this.stop("stop request", req.message.now === true);
+        return conn.finish({ t: "ok" });
       }
       throw new ProtocolError("bad-message", `unknown request type "${type}"`);
     } catch (error) {
@@ -63,8 +90,13 @@ export class Daemon implements ConnectionHandler {
     const warm = asString(req.message.warm, "warm");
     if (warm !== this.version) {
       // Answered first, then the daemon steps aside for one of the shim's version.
-      setImmediate(this.retire);
+      setImmediate(() => this.stop("a shim of another warm version", false));
       throw new ProtocolError("version", `daemon is warm ${this.version}, shim is warm ${warm}`);
+    }
+    if (this.stopping) {
+      for (const fd of req.fds) native.close(fd);
+      this.stats.direct++;
+      return conn.finish({ t: "direct", why: "the daemon is stopping" });
     }
     const request = parseRun(req.message, req.payload);
     const session = envLookup(request.env, EXEC_TAG);
@@ -82,7 +114,7 @@ export class Daemon implements ConnectionHandler {
       return this.direct(conn, prepared.direct, session);
     }
     this.active.set(conn, null);
-    void this.handOff(conn, req.fds, prepared, received, session);
+    void this.handOff(conn, req.fds, prepared, received, session, request.argv[0].toString("utf8"));
   }
 
   private prepare(request: RunRequest, fds: number[]): ({ runtime: WarmRuntime } & Prepared) | { direct: string } {
@@ -102,7 +134,7 @@ export class Daemon implements ConnectionHandler {
     return "direct" in prepared ? prepared : { runtime, ...prepared };
   }
 
-  private async handOff(conn: Connection, fds: number[], prepared: { runtime: WarmRuntime } & Prepared, received: bigint, session: string | undefined): Promise<void> {
+  private async handOff(conn: Connection, fds: number[], prepared: { runtime: WarmRuntime } & Prepared, received: bigint, session: string | undefined, argv0: string): Promise<void> {
     const { pool, toolId, runtime } = prepared;
     let wp: WarmProcess | string = "no warm process could be started";
     try {
@@ -123,12 +155,13 @@ export class Daemon implements ConnectionHandler {
       clearTimeout(early);
       setImmediate(refill);
       for (const fd of fds) native.close(fd);
-      this.active.delete(conn);
+      this.done(conn);
       if (typeof wp !== "string") wp.release();
       return this.direct(conn, typeof wp === "string" ? wp : "the caller went away", session);
     }
-    // A process that reports to the shim itself gets the client link (this
-    // connection) as a 4th fd; `started` and `exit` then skip the daemon.
+    // A Node or Python process gets the client link (this connection) as a
+    // 4th fd and tells the shim `started` and `exit` itself: its run
+    // outlives the daemon. A coprocess's runner tells the daemon, which relays.
     const toShim = wp.reportsToShim;
     let taken: Promise<boolean>;
     try {
@@ -139,11 +172,11 @@ export class Daemon implements ConnectionHandler {
     }
     // The warm process holds the caller's fds now; the daemon must not keep them (a pipe would never see EOF).
     for (const fd of fds) native.close(fd);
-    this.active.set(conn, wp); // a shim that goes away from here on sends its tool SIGHUP
+    this.active.set(conn, wp); // a shim that goes away from here on takes its tool with it
     if (!(await taken)) {
       // It died before taking the run (killed, crashed): nothing ran, and
       // the shim heard nothing from it, so the shim runs the command itself.
-      this.active.delete(conn);
+      this.done(conn);
       wp.kill();
       clearTimeout(early);
       setImmediate(refill);
@@ -152,18 +185,19 @@ export class Daemon implements ConnectionHandler {
     this.limits.running++;
     this.stats.handedOff(Number(process.hrtime.bigint() - received) / 1e3, session, wp.startupUs ?? 0);
     if (!toShim) {
-      // A relaying process: the daemon tells the shim, then lets the tool start.
-      conn.send({ t: "started", pid: wp.pid, pgid: wp.pid, reset_stdio: prepared.resetStdio });
+      conn.send({ t: "started", pid: wp.pid, pgid: wp.pid, reset_stdio: prepared.resetStdio ?? false });
       wp.go?.();
     }
     const exit = await wp.exited;
     this.limits.running--;
-    this.active.delete(conn);
+    const stopped = this.ended.has(conn);
+    this.done(conn);
     this.lastActivity = Date.now();
     this.stats.finished(Number(process.hrtime.bigint() - received) / 1e3);
     runtime.noteRun(toolId);
     // Unless the process told the shim itself: it died by a signal, or of a fatal exception (Node's own exit path).
     if (exit.told) conn.finish();
+    else if (stopped) conn.finish({ t: "error", code: "stopped", why: `the daemon was stopped (warm stop --now) while running ${argv0}` });
     else if (exit.lost) conn.finish({ t: "error", code: "internal", why: exit.lost });
     else if (exit.signal) conn.finish({ t: "exit", signal: exit.signal });
     else conn.finish({ t: "exit", code: exit.code ?? 255 });
@@ -171,10 +205,10 @@ export class Daemon implements ConnectionHandler {
     setImmediate(refill);
   }
 
-  /** The shim went away mid-run (killed, terminal closed): the tool gets SIGHUP, as in a direct run. */
+  /** The shim went away mid-run (SIGKILL, the one signal it cannot forward): the tool goes as it would have directly. */
   gone(conn: Connection): void {
     const wp = this.active.get(conn);
-    if (wp) wp.hangUp();
+    if (wp) wp.callerGone();
   }
 
   status(): { text: string; json: string } {

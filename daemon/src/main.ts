@@ -81,44 +81,32 @@ function main(): void {
   );
   const node = new NodeRuntime(store, log, () => config.current, limits, changes);
   runtimes.push(node, new PythonRuntime(store, log, () => config.current, limits, changes), new CoprocessRuntime(store, log, () => config.current, limits, changes));
-  let stopping = false;
-  const shutdown = (why: string) => {
-    if (stopping || retiring) return;
-    stopping = true;
-    log.info({ why }, "daemon stopping");
-    systemd.stopping();
-    listener.close();
-    removeSocket();
-    for (const runtime of runtimes) runtime.closeAll();
-    changes.close();
-    store.flush();
-    log.flush();
-    // Running tools finish on their own; give idle warm processes a moment to see EOF.
-    setTimeout(() => process.exit(0), 50).unref();
+  // Stopping (`warm stop`, SIGTERM, the idle timeout, a shim of another
+  // warm version) steps aside at once: socket and lock go, so the next shim
+  // starts a new daemon, and idle warm processes are let go; the tools
+  // already running finish here and are reported as usual, and the daemon
+  // exits after the last. `now` ends those tools instead.
+  const stop = (why: string, now: boolean) => {
+    if (!daemon.stopping) {
+      daemon.stopping = true;
+      log.info({ why, now }, "daemon stopping");
+      systemd.stopping();
+      listener.close();
+      removeSocket();
+      native.close(lock);
+      for (const runtime of runtimes) runtime.closeAll();
+      changes.close();
+      store.flush();
+      void daemon.idle().then(() => {
+        store.flush();
+        log.info("daemon stopped");
+        log.flush();
+        process.exit(0);
+      });
+    }
+    if (now) daemon.endRunning();
   };
-  // A shim of another warm version (an upgrade) makes this daemon step
-  // aside at once: socket and lock go, so the shim can start its own, while
-  // the tools already running finish here and are reported as usual.
-  let retiring = false;
-  const retire = () => {
-    if (retiring || stopping) return;
-    retiring = true;
-    log.info("a shim of another warm version: retiring");
-    systemd.stopping();
-    listener.close();
-    removeSocket();
-    native.close(lock);
-    for (const runtime of runtimes) runtime.closeAll();
-    changes.close();
-    store.flush();
-    const done = setInterval(() => {
-      if (daemon.busy) return;
-      clearInterval(done);
-      log.flush();
-      process.exit(0);
-    }, 100);
-  };
-  const daemon = new Daemon(runtimes, changes, limits, config, log, () => shutdown("stop request"), WARM_VERSION, retire);
+  const daemon = new Daemon(runtimes, changes, limits, config, log, stop, WARM_VERSION);
   const uid = process.getuid ? process.getuid() : 0;
   const listener = new Listener(listenFd, uid, daemon, (other) => log.warn({ uid: other }, "refused a connection from another user"));
 
@@ -126,13 +114,13 @@ function main(): void {
   // daemon down with it: log it loudly and keep serving.
   process.on("uncaughtException", (error) => log.error({ err: error.stack ?? String(error) }, "uncaught exception"));
   process.on("unhandledRejection", (error) => log.error({ err: (error as Error)?.stack ?? String(error) }, "unhandled rejection"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  // The first SIGTERM or SIGINT lets running tools finish; a second ends them.
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => stop(signal, daemon.stopping));
   process.on("SIGHUP", () => {}); // the shim's terminal closing is not our business
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const runtime of runtimes) runtime.sweep(now);
-    if (!daemon.busy && now - daemon.lastActivity > config.current.idleTimeoutMs) shutdown("idle timeout");
+    if (!daemon.busy && now - daemon.lastActivity > config.current.idleTimeoutMs) stop("idle timeout", false);
   }, 1000);
   sweep.unref();
   node.warmUp(join(__dirname, "version.js"), 300);

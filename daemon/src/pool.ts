@@ -28,8 +28,9 @@ export interface WarmProcess {
   startupUs?: number;
   /**
    * Whether it takes the client link as a 4th fd with its run and sends the
-   * shim `started` and `exit` itself, saving the daemon's relay hops; if
-   * not, the daemon sends `started` and then calls go().
+   * shim `started` and `exit` itself, so its run outlives the daemon (Node
+   * and Python processes); if not (a coprocess's runner), the daemon sends
+   * `started` and then calls go(), and relays the status.
    */
   readonly reportsToShim: boolean;
   /** Hands a run over with the caller's fds: true once taken (no tool code ran yet), false if it died first. */
@@ -37,10 +38,23 @@ export interface WarmProcess {
   /** Lets a process that took its run start the tool (only one that does not report to the shim waits for this). */
   go?(): void;
   kill(signal?: NodeJS.Signals): void;
-  /** The shim went away mid-run: the tool gets SIGHUP, as from a closed terminal, unless it had already finished. */
-  hangUp(): void;
+  /**
+   * The shim went away mid-run without the tool's status: only a signal it
+   * cannot forward (SIGKILL) does that, and the tool ends as if it had been
+   * the process killed (SIGKILL, itself alone), unless it had finished.
+   */
+  callerGone(): void;
   /** Lets an idle process go quietly. */
   release(): void;
+}
+
+/** SIGKILL to one process (not its group), if it is still there. */
+export function killPid(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
 }
 
 export interface PoolOwner {
@@ -61,6 +75,7 @@ const NOT_PROVEN = "no warm process ready, and none of this tool's has proven us
 const KEEPS_FAILING = "this tool's warm processes keep failing to start";
 const NOT_STARTED = "no warm process could be started";
 const NOT_USABLE = "the warm process started for this run could not be used (warm learned from it)";
+const CLOSED = "the tool's warm processes were let go (files changed, or the daemon is stopping)";
 
 // A pool whose processes keep coming up unusable without anything new being
 // learned stops refilling instead of spinning.
@@ -102,6 +117,7 @@ export class Pool {
   /** A ready process, or one started now for this caller; or why the caller runs directly. */
   async acquire(): Promise<WarmProcess | string> {
     this.lastUsed = Date.now();
+    if (this.closed) return CLOSED;
     while (this.readyList.length > 0) {
       const wp = this.readyList.shift()!;
       if (wp.state === "ready") {
@@ -121,6 +137,7 @@ export class Pool {
       if ((await entry.usable) && wp.state === "ready") return wp;
       break;
     }
+    if (this.closed) return CLOSED;
     if (this.broken) return KEEPS_FAILING;
     const started = this.start(true);
     if (!started) return NOT_STARTED;

@@ -1,6 +1,8 @@
 # One forked child: waits for its run, takes on the caller (fds, rlimit,
-# umask, cwd, env, argv, stdio), reports `taken`, waits for `go`, runs the
-# tool's entry as CPython would, and ends as CPython would (finish.py).
+# umask, cwd, env, argv, stdio), reports `taken` to the daemon and `started`
+# to the shim (on the client link, its run's 4th fd), runs the tool's entry
+# as CPython would, and ends as CPython would (finish.py), telling the shim
+# its status itself: a run outlives the daemon.
 import builtins
 import fcntl
 import importlib.machinery
@@ -31,23 +33,39 @@ def serve(fd, spec, touched):
         if got is None:
             os._exit(0)  # let go while idle
         msg, fds = got
-        if msg.get("t") != "run" or len(fds) != 3:
+        if msg.get("t") != "run" or len(fds) != 4:
             for fd in fds:
                 os.close(fd)
             os._exit(70)
         spec.want_pages = msg.get("want_pages") is True
-        taken = take(msg, fds, spec)
+        spec.client = wire.Link(fcntl.fcntl(fds[3], fcntl.F_DUPFD_CLOEXEC, 100))
+        os.close(fds[3])
+        taken = take(msg, fds[:3], spec)
         if any(os.isatty(fd) for fd in (0, 1, 2)):
             watch_dev_tty(link)
-        link.send({"t": "taken"})
-        got = link.read()
-        if got is None or got[0].get("t") != "go":
-            os._exit(0)  # the daemon went away before the tool started: it never runs
+        os.register_at_fork(after_in_child=lambda: let_go_links(link, spec.client))
+        # In this order: a child that dies before `taken` ran nothing (the
+        # daemon answers `direct`), and the shim never hears `started` from
+        # one that did not say `taken`. The daemon may be gone by now: the
+        # run goes on, reported to the shim alone.
+        link.tell({"t": "taken"})
+        pid = os.getpid()
+        spec.client.send({"t": "started", "pid": pid, "pgid": os.getpgid(0)})
     except KeyboardInterrupt:
         finish.die_by(signal.SIGINT)  # as a direct run interrupted while starting up
     except BaseException:
         os._exit(70)
     run(link, spec, taken)
+
+
+def let_go_links(*links):
+    """In a process the tool forks (without exec): the links are not its to
+    hold (a shim waiting for EOF would wait for it too)."""
+    for link in links:
+        try:
+            os.close(link.detach())
+        except OSError:
+            pass
 
 
 def take(msg, fds, spec):

@@ -5,7 +5,8 @@
 # and death by SIGINT after an uncaught KeyboardInterrupt. Then, instead of
 # tearing down the interpreter (milliseconds, and the template's objects
 # are not the tool's), files the tool left open are flushed, the status is
-# reported, every fd of the tool is closed and the child leaves by _exit.
+# reported to the daemon, every fd of the tool is closed, the status goes
+# to the shim on the client link, and the child leaves by _exit.
 import gc
 import io
 import os
@@ -80,12 +81,16 @@ def end(link, spec, code, sigint):
     modules = [["py", name] for name in loaded(spec)]
     if modules:
         link.tell({"t": "loaded", "modules": modules})
-    link.tell({"t": "exit", "signal": signal.SIGINT} if sigint else {"t": "exit", "code": code})
+    status = {"t": "exit", "signal": signal.SIGINT} if sigint else {"t": "exit", "code": code}
+    link.tell(status)
     # Every fd the tool could share with its caller closes now, so the caller
     # hears back at once (not after the kernel tears the process down).
-    keep = link.fileno()
-    os.closerange(0, keep)
-    os.closerange(keep + 1, 1 << 20)
+    keep = sorted((link.fileno(), spec.client.fileno()))
+    os.closerange(0, keep[0])
+    os.closerange(keep[0] + 1, keep[1])
+    os.closerange(keep[1] + 1, 1 << 20)
+    spec.client.tell(status)
+    spec.client.close()
     link.tell({"t": "closed"})
     if spec.want_pages:
         report_touched(link)

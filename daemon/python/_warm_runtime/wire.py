@@ -208,16 +208,18 @@ class Link:
         return data, fds
 
     def send(self, message, fds=()):
+        # MSG_NOSIGNAL: a tool may have made SIGPIPE deadly again, and a gone
+        # daemon must not kill a child that still has a status to tell the shim.
         frame = encode_frame(message)
         if fds:
             payload = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
-            sent = self.sock.sendmsg([frame], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, payload)])
+            sent = self.sock.sendmsg([frame], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, payload)], _socket.MSG_NOSIGNAL)
             frame = frame[sent:]
         while frame:
-            frame = frame[self.sock.send(frame):]
+            frame = frame[self.sock.send(frame, _socket.MSG_NOSIGNAL):]
 
     def tell(self, message):
-        """Sends, ignoring a daemon that is gone (nothing left to tell)."""
+        """Sends, ignoring a peer that is gone (nothing left to tell)."""
         try:
             self.send(message)
         except OSError:

@@ -11,8 +11,8 @@ export interface Prepared {
   toolId: string;
   /** The `run` message for the warm process. */
   message: Message;
-  /** Whether the shim restores its fds' flags and termios at exit (see `started` in the spec). */
-  resetStdio: boolean;
+  /** For a process the daemon relays for: `reset_stdio` in the `started` it sends (see the spec). */
+  resetStdio?: boolean;
 }
 
 export interface WarmRuntime {

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "../../log";
 import { native } from "../../native";
-import type { ExitInfo, WarmProcess } from "../../pool";
+import { type ExitInfo, killPid, type WarmProcess } from "../../pool";
 import type { Message } from "../../protocol/codec";
 import type { Coprocess } from "./coprocess";
 import { JsonLink } from "./link";
@@ -110,9 +110,9 @@ export class CoprocessRun implements WarmProcess {
     }
   }
 
-  hangUp(): void {
+  callerGone(): void {
     this.link?.drain();
-    if (!this.reported && !this.done) this.kill("SIGHUP");
+    if (!this.reported && !this.done && this.runner >= 0) killPid(this.runner);
   }
 
   release(): void {

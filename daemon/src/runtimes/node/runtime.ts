@@ -72,7 +72,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       this.contexts.set(pool, ctx);
     }
     pool.size = ctx.settings.pool.size;
-    return { pool, toolId, message: this.runMessage(request, plan), resetStdio: RESET_STDIO };
+    return { pool, toolId, message: this.runMessage(request, plan) };
   }
 
   /**

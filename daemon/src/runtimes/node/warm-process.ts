@@ -8,7 +8,7 @@ import { native } from "../../native";
 import type { Message } from "../../protocol/codec";
 import { RuntimeLink } from "../../runtime-link";
 import type { Logger } from "../../log";
-import type { ExitInfo, WarmProcess as WarmHandle } from "../../pool";
+import { type ExitInfo, killPid, type WarmProcess as WarmHandle } from "../../pool";
 import { constants } from "node:os";
 import type { ArgvQuery } from "./stand-ins";
 
@@ -45,9 +45,9 @@ export class WarmProcess implements WarmHandle {
   readonly exited: Promise<ExitInfo>;
   /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
   rssKiB = 0;
+  readonly reportsToShim = true;
   startupUs = 0;
   private readonly born = process.hrtime.bigint();
-  readonly reportsToShim = true;
   private link: RuntimeLink | null = null;
   private resolveReady!: (info: ReadyInfo | null) => void;
   private resolveExit!: (info: ExitInfo) => void;
@@ -181,12 +181,12 @@ export class WarmProcess implements WarmHandle {
     }
   }
 
-  hangUp(): void {
+  callerGone(): void {
     // The shim may have gone because this process gave it the tool's status:
     // read what the process said before judging (the tool's leftover
-    // children in its group must not get a SIGHUP a direct run never sends).
+    // children in its group must not be touched, as in a direct run).
     this.link?.drain();
-    if (this.reportedCode === null) this.kill("SIGHUP");
+    if (this.reportedCode === null && this.state !== "gone") killPid(this.pid);
   }
 
   /** Lets an idle warm process go quietly: it sees EOF on its link and exits. */

@@ -100,9 +100,8 @@ function main(): void {
   // --require, and must do nothing here.
   if (process.env.WARM_RUNTIME_LINK !== String(CTL) || !isMainThread) return;
   native.setCloexec(CTL, true);
-  // The daemon's death must reach the shim, which this process will hold a
-  // link to: it ends with the daemon (a daemon gone before this call leaves
-  // the link at EOF, and the process exits without serving).
+  // While idle or preloading it ends with the daemon (a daemon gone before
+  // this call leaves the link at EOF, and the process exits without serving).
   native.setParentDeathSignal(constants.signals.SIGKILL);
   const first = readFrame(CTL);
   if (!first || first.message.t !== "preload") process.exit(first ? 70 : 0);
@@ -143,6 +142,10 @@ function main(): void {
 
   const request = readFrame(CTL);
   if (!request) process.exit(0); // the daemon let this process go
+  // A run it took outlives the daemon: it tells the shim its status itself.
+  // Killed by the daemon's death before this line, it has not said
+  // `started`, and the shim (seeing the link close) runs the command itself.
+  native.setParentDeathSignal(0);
   if (request.message.t !== "run" || request.fds.length !== 4) process.exit(70);
   restoreMain();
   takeRequest(request.message, request.fds, preloaded, ownFds, mask);

@@ -1,9 +1,10 @@
 // The daemon's handle on one child forked from a Python template: a warm
-// process like a Node one (run → taken → go → exit/closed) on its own link,
-// except that its parent is the template, which reports how it ended.
+// process like a Node one (run → taken → exit/closed, reporting `started`
+// and `exit` to the shim itself) on its own link, except that its parent is
+// the template, which reports how it ended.
 import { readFileSync } from "node:fs";
 import type { Logger } from "../../log";
-import type { ExitInfo, WarmProcess } from "../../pool";
+import { type ExitInfo, killPid, type WarmProcess } from "../../pool";
 import type { Message } from "../../protocol/codec";
 import { RuntimeLink } from "../../runtime-link";
 import type { Template, TemplateChild } from "./template";
@@ -14,8 +15,8 @@ export class PythonChild implements WarmProcess, TemplateChild {
   readonly ready: Promise<object | null>;
   readonly exited: Promise<ExitInfo>;
   rssKiB = 0;
+  readonly reportsToShim = true;
   startupUs = 0;
-  readonly reportsToShim = false;
   /** The run it was given, once given. */
   request: Message | null = null;
   private link: RuntimeLink | null = null;
@@ -65,14 +66,6 @@ export class PythonChild implements WarmProcess, TemplateChild {
     return taken;
   }
 
-  go(): void {
-    try {
-      this.link?.send({ t: "go" });
-    } catch {
-      // It died meanwhile: the template reports how.
-    }
-  }
-
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
     if (this.pid < 0 || this.state === "gone") return;
     try {
@@ -86,8 +79,10 @@ export class PythonChild implements WarmProcess, TemplateChild {
     }
   }
 
-  hangUp(): void {
-    this.kill("SIGHUP");
+  callerGone(): void {
+    // Gone because the child gave it the status (read what it said first), or killed.
+    this.link?.drain();
+    if (!this.reported && this.pid > 0 && this.state !== "gone") killPid(this.pid);
   }
 
   release(): void {
@@ -115,8 +110,8 @@ export class PythonChild implements WarmProcess, TemplateChild {
     else if (m.t === "exit" && this.state === "running") {
       this.reported = { code: typeof m.code === "number" ? m.code : null, signal: typeof m.signal === "number" ? m.signal : null };
     } else if (m.t === "closed" && this.reported) {
-      // Every fd of the tool is closed: the caller can be answered now.
-      this.resolveExit(this.reported);
+      // Every fd of the tool is closed, and the shim has its status.
+      this.resolveExit({ ...this.reported, told: true });
     }
   }
 

@@ -86,8 +86,8 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     return {
       pool,
       toolId,
+      // No reset_stdio in the child's `started`: CPython leaves its fds' flags and the terminal as the tool left them.
       message: { t: "run", v: 1, argv: plan.origArgv, env: request.env, cwd: request.cwd, umask: request.umask, rlimits: request.rlimits, args_from: plan.argsFrom },
-      resetStdio: false, // CPython leaves its fds' flags and the terminal as the tool left them
     };
   }
 
