@@ -113,3 +113,22 @@ test("a package.json change, a shadowing package and a deleted module take effec
   writeFileSync(dep, 'module.exports = { value: "back" };\n');
   assert.equal(runBoth(cli), "back pkg-closer\n");
 });
+
+test("new entries above the entry's directory keep its warm processes, unless one is a node_modules", async () => {
+  // /tmp or a home directory above a tool gets new entries all the time (a CI flake dropped warm processes on each).
+  const root = join(w.work, "above");
+  const { cli } = project(root);
+  runBoth(cli);
+  await w.ready();
+  const pool = () => w.status()!.pools.find((p) => p.script === cli)!;
+  const before = pool();
+  mkdirSync(join(root, "a-new-dir"));
+  writeFileSync(join(root, "a-new-module.js"), "");
+  mkdirSync(join(w.work, "another-new-dir"));
+  assert.equal(runBoth(cli), "v000 pkg-main\n");
+  assert.deepEqual([pool().key, pool().hits, pool().misses], [before.key, before.hits + 1, before.misses], "the ready warm process served the run");
+  await w.ready();
+  mkdirSync(join(w.work, "node_modules"));
+  assert.equal(runBoth(cli), "v000 pkg-main\n");
+  assert.deepEqual([pool().hits, pool().misses], [0, 1], "a new node_modules above dropped the warm processes");
+});
