@@ -19,12 +19,17 @@ DESCRIPTION
     warm stop - stop the daemon
 
 SYNOPSIS
-    warm stop
+    warm stop [--now]
 
 DESCRIPTION
-    Stops the daemon and every warm process it started; tools already running
-    finish. The next warm run starts a daemon again (or, under the systemd
-    service, the socket starts one).
+    The daemon gives up its socket at once and lets its idle warm processes
+    go; tools already running finish, their callers get their status, and
+    the daemon exits after the last. The next warm run starts a daemon again
+    (or, under the systemd service, the socket starts one).
+
+    --now  ends the running tools instead (SIGKILL); their callers print
+           "warm: the daemon was stopped (warm stop --now) while running
+           <tool>" and exit 255.
 `,
 };
 
