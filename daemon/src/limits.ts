@@ -1,6 +1,9 @@
 // The global limits on warm processes, across every runtime's pools: a
-// count and a memory budget, where ready processes of the least recently
-// used other pools make room; and a pool's own memory limit.
+// count and a memory budget over every kind of warm process (ready and
+// starting ones, Python templates, and the processes of runs in flight),
+// where idle ones of the least recently used other pools make room (ready
+// processes, then a pool's idle template with it); and a pool's own memory
+// limit.
 import type { Config } from "./config";
 import type { Pool } from "./pool";
 
@@ -8,7 +11,24 @@ export class Limits {
   /** Invocations running now (their processes count against the limits too). */
   running = 0;
 
-  constructor(private readonly config: () => Config, private readonly pools: () => Pool[]) {}
+  constructor(
+    private readonly config: () => Config,
+    private readonly pools: () => Pool[],
+    /** Processes outside every pool that still count (a let-go template whose children still run). */
+    private readonly others: () => { count: number; kib: number } = () => ({ count: 0, kib: 0 }),
+  ) {}
+
+  /** How many warm processes there are now, and their memory (KiB). */
+  usage(): { count: number; kib: number } {
+    let { count, kib } = this.others();
+    count += this.running;
+    for (const pool of this.pools()) {
+      const helpers = pool.helpers;
+      count += pool.readyCount + pool.startingCount + helpers.count;
+      kib += pool.readyKiB + pool.startingCount * pool.expectedKiB + helpers.kib;
+    }
+    return { count, kib };
+  }
 
   canStartMore(asking: Pool, poolLimitMB: number): boolean {
     const config = this.config();
@@ -16,16 +36,11 @@ export class Limits {
     const expected = asking.expectedKiB;
     if (poolLimit > 0 && asking.readyKiB + asking.startingCount * expected + expected > poolLimit) return false;
     const over = () => {
-      let count = this.running;
-      let kib = 0;
-      for (const pool of this.pools()) {
-        count += pool.readyCount + pool.startingCount;
-        kib += pool.readyKiB + pool.startingCount * pool.expectedKiB;
-      }
+      const { count, kib } = this.usage();
       return count >= config.maxWarmProcesses || (config.maxMemoryMB > 0 && kib + expected > config.maxMemoryMB * 1024);
     };
     while (over()) {
-      const victim = this.pools().filter((p) => p !== asking && p.readyCount > 0).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+      const victim = this.pools().filter((p) => p !== asking && p.canGiveWay).sort((a, b) => a.lastUsed - b.lastUsed)[0];
       if (!victim?.evictOne()) return false;
     }
     return true;

@@ -71,7 +71,11 @@ function main(): void {
   );
   const store = new PreloadStore(join(paths.stateDir, "preload"), log);
   const runtimes: WarmRuntime[] = [];
-  const limits = new Limits(() => config.current, () => runtimes.flatMap((r) => [...r.pools.values()]));
+  const limits: Limits = new Limits(
+    () => config.current,
+    () => runtimes.flatMap((r) => [...r.pools.values()]),
+    (): { count: number; kib: number } => python.others(),
+  );
   const changes = new ChangeWatch(
     (tools) => {
       for (const runtime of runtimes) runtime.invalidate(tools);
@@ -80,7 +84,8 @@ function main(): void {
     [paths.runtimeDir, paths.stateDir, dirname(paths.log)],
   );
   const node = new NodeRuntime(store, log, () => config.current, limits, changes);
-  runtimes.push(node, new PythonRuntime(store, log, () => config.current, limits, changes), new CoprocessRuntime(store, log, () => config.current, limits, changes));
+  const python: PythonRuntime = new PythonRuntime(store, log, () => config.current, limits, changes);
+  runtimes.push(node, python, new CoprocessRuntime(store, log, () => config.current, limits, changes));
   // Stopping (`warm stop`, SIGTERM, the idle timeout, a shim of another
   // warm version) steps aside at once: socket and lock go, so the next shim
   // starts a new daemon, and idle warm processes are let go; the tools

@@ -66,6 +66,10 @@ export interface PoolOwner {
   canStartMore(pool: Pool): boolean;
   /** Processes of the pool's own beyond its warm ones (a Python template), for status. */
   helperPids?(pool: Pool): number[];
+  /** Those processes for the limits: how many, their memory (KiB), and whether they serve no run now (they may give way). */
+  helpers?(pool: Pool): { count: number; kib: number; idle: boolean };
+  /** Lets an idle pool go whole, helpers included (the limits need the room). */
+  dropIdle?(pool: Pool): void;
   /** Whether a caller may wait for a process still starting (one that may turn out unusable should not cost a caller); default yes. */
   mayWait?(pool: Pool): boolean;
 }
@@ -139,6 +143,8 @@ export class Pool {
     }
     if (this.closed) return CLOSED;
     if (this.broken) return KEEPS_FAILING;
+    // A caller is never refused, but idle processes of other pools make room for its process.
+    this.owner.canStartMore(this);
     const started = this.start(true);
     if (!started) return NOT_STARTED;
     return (await started.usable) && started.wp.state === "ready" ? started.wp : NOT_USABLE;
@@ -195,11 +201,26 @@ export class Pool {
 
   private lastKiB = 0;
 
-  /** Lets one ready process go (to make room for another pool's); false if none was ready. */
+  /** Helper processes (a Python template) as the limits count them. */
+  get helpers(): { count: number; kib: number; idle: boolean } {
+    return this.owner.helpers?.(this) ?? { count: 0, kib: 0, idle: false };
+  }
+
+  /** Whether something of this pool can give way to another pool: a ready process, or idle helpers. */
+  get canGiveWay(): boolean {
+    return this.readyList.length > 0 || (this.helpers.count > 0 && this.helpers.idle && this.starting.size === 0);
+  }
+
+  /** Lets one ready process go (to make room for another pool's), else the whole pool if only idle helpers are left; false if nothing could go. */
   evictOne(): boolean {
     const wp = this.readyList.shift();
-    wp?.release();
-    return wp !== undefined;
+    if (wp) {
+      wp.release();
+      return true;
+    }
+    if (!this.canGiveWay || !this.owner.dropIdle) return false;
+    this.owner.dropIdle(this);
+    return true;
   }
 
   /** Lets every idle process go; running ones finish their invocation. */

@@ -1,10 +1,13 @@
 // The part of a caller's environment that goes into a pool's key: the
 // variables a runtime always keys on and those its tool's modules were seen
 // to read (an unset one counts as a value). Also the environment a new warm
-// process starts with: exactly those variables, or (`wholeEnv`) all of the
-// caller's. For a tool whose modules enumerate the environment's names, the
-// whole set of names joins the key (the values of those not read stay out
-// of it).
+// process starts with: exactly those variables and HOME (see homeFacts),
+// or (`wholeEnv`) all of the caller's. For a tool whose modules enumerate
+// the environment's names, the whole set of names joins the key (the values
+// of those not read stay out of it).
+import { existsSync } from "node:fs";
+import { envLookup } from "../protocol/messages";
+
 export function keyEnv(entries: Buffer[], isKeyName: (name: string) => boolean, learned: Set<string>, allNames = false, wholeEnv = allNames): { env: NodeJS.ProcessEnv; pairs: string[] } {
   const env: NodeJS.ProcessEnv = {};
   const pairs: string[] = [];
@@ -22,4 +25,19 @@ export function keyEnv(entries: Buffer[], isKeyName: (name: string) => boolean, 
   for (const name of learned) if (env[name] === undefined) pairs.push(`${name}\0unset`);
   pairs.sort();
   return { env, pairs };
+}
+
+/**
+ * HOME is not in the key (each test of a suite may have its own): a module
+ * that reads it while loading is seen doing so, and HOME joins that tool's
+ * key like any variable. What the interpreter itself makes of it while it
+ * starts, before any module is watched, is in the key instead: `found`, the
+ * module directories under HOME that exist for this caller (Python's user
+ * site-packages, Node's ~/.node_modules). A new warm process starts with the
+ * caller's HOME, so its start-up finds exactly those.
+ */
+export function homeFacts(entries: Buffer[], env: NodeJS.ProcessEnv, lookups: (home: string | undefined) => string[]): { found: string[] } {
+  const home = envLookup(entries, "HOME");
+  if (home !== undefined && env.HOME === undefined) env.HOME = home;
+  return { found: lookups(home).filter((dir) => existsSync(dir)) };
 }

@@ -96,6 +96,13 @@ export function planNode(program: Program, request: RunRequest): PlanResult {
 }
 
 /** Env variables that change what a Node tool does while it loads. */
+/**
+ * Env variables always in the key: those node reads in C or in its own
+ * bootstrap, before any module can be watched (how it finds modules:
+ * NODE_PATH and NODE_OPTIONS, PATH, LD_*; locale, TZ, colour, libuv and
+ * OpenSSL settings). Others, HOME and TMPDIR among them, join a tool's key
+ * once a module reads them (os.homedir() and os.tmpdir() included).
+ */
 export function isKeyEnvName(name: string): boolean {
-  return /^(NODE_.*|LANG|LANGUAGE|LC_.*|TZ|TERM|COLORTERM|FORCE_COLOR|NO_COLOR|CI|PATH|HOME|TMPDIR|UV_.*|LD_.*|SSL_CERT_.*|OPENSSL_.*)$/.test(name);
+  return /^(NODE_.*|LANG|LANGUAGE|LC_.*|TZ|TERM|COLORTERM|FORCE_COLOR|NO_COLOR|CI|PATH|UV_.*|LD_.*|SSL_CERT_.*|OPENSSL_.*)$/.test(name);
 }

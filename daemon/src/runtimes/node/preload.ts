@@ -46,6 +46,20 @@ function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask
   // at load time): the daemon watches it like a module.
   restores.push(traceFileReads(phase, filesRead));
 
+  // os.homedir() and os.tmpdir() read HOME and TMPDIR (TMP, TEMP) in C,
+  // past the process.env trap below: record them as reads by name.
+  const osMod = require("node:os") as Record<string, unknown>;
+  for (const [name, vars] of [["homedir", ["HOME"]], ["tmpdir", ["TMPDIR", "TMP", "TEMP"]]] as const) {
+    const original = osMod[name] as () => string;
+    osMod[name] = function (this: unknown) {
+      if (phase.preloading) for (const v of vars) env.read.add(v);
+      return original.call(this);
+    };
+    restores.push(() => {
+      osMod[name] = original;
+    });
+  }
+
   ["stdin", "stdout", "stderr"].forEach((name, fd) => {
     const desc = Object.getOwnPropertyDescriptor(process, name);
     if (!desc?.get || !desc.configurable) return;

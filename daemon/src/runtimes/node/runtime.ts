@@ -9,10 +9,13 @@
 //     preload settings for the tool;
 //   - which of fds 0, 1, 2 are terminals (libraries decide on colour at load);
 //   - the values of NODE_*, LANG, LANGUAGE, LC_*, TZ, TERM, COLORTERM,
-//     FORCE_COLOR, NO_COLOR, CI, PATH, HOME, TMPDIR, UV_*, LD_*, SSL_CERT_*
-//     and OPENSSL_* (node and its libraries read them as they start), of the
-//     tool's `env` config, and of every variable a module of the tool was
-//     seen to read while loading (learned; unset counts as a value).
+//     FORCE_COLOR, NO_COLOR, CI, PATH, UV_*, LD_*, SSL_CERT_* and OPENSSL_*
+//     (node and its libraries read them as they start), of the tool's `env`
+//     config, and of every variable a module of the tool was seen to read
+//     while loading (learned; unset counts as a value; HOME and TMPDIR only
+//     then: a test suite gives each test its own);
+//   - ~/.node_modules and ~/.node_libraries, those that exist (node puts
+//     them on its global module paths as it starts).
 // The daemon runs as the caller's uid, so uid is implicitly part of it.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -21,7 +24,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ToolSettings } from "../../config";
 import { Pool, type PoolOwner } from "../../pool";
 import { identify, type Program } from "../program";
-import { keyEnv } from "../key-env";
+import { homeFacts, keyEnv } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
 import { RuntimePools } from "../runtime-pools";
 import type { ToolRecord } from "../../preload-store";
@@ -123,13 +126,14 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     // run would: what its modules see of it while loading is tracked (and
     // joins the key), and a module that lists the names lists the caller's.
     const { env, pairs } = keyEnv(request.env, isKeyEnvName, keyNames, record.enumeratesEnv, true);
+    const { found: homeModules } = homeFacts(request.env, env, (home) => (home === undefined ? [] : [join(home, ".node_modules"), join(home, ".node_libraries")]));
     // What the tool's modules asked of process.argv while loading, answered for this caller.
     const args = request.argv.slice(plan.argsFrom).map((a) => a.toString("utf8"));
     const argvNow = [plan.nodeExe, plan.script, ...args];
     const answers = record.argvQuestions.map(([op, arg]) => answer([op, arg, null] as ArgvQuery, argvNow));
     const startIn = record.usesCwd ? cwd : dirname(plan.scriptReal);
     const key = createHash("sha256")
-      .update(JSON.stringify([plan.nodeExe, plan.execArgv, plan.argv0, plan.script, plan.scriptReal, mask, pairs, answers, record.usesCwd ? cwd : null, settings.preload, settings.exclude]))
+      .update(JSON.stringify([plan.nodeExe, plan.execArgv, plan.argv0, plan.script, plan.scriptReal, mask, pairs, homeModules, answers, record.usesCwd ? cwd : null, settings.preload, settings.exclude]))
       .digest("hex")
       .slice(0, 32);
     const facets = keyFacets(plan, mask, pairs, record.argvQuestions, answers, record.usesCwd ? cwd : null);

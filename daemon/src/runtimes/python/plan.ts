@@ -142,7 +142,12 @@ function startsWith(path: string, magic: number[]): boolean {
   return buf.equals(Buffer.from(magic));
 }
 
-/** Env variables that change what a Python tool does while it loads (always in the key). */
+/**
+ * Env variables always in the key: those the interpreter reads in C or
+ * before any module can be watched (how it finds modules: PYTHON*, PATH,
+ * VIRTUAL_ENV, LD_*; its locale and stdio encoding; TZ; OpenSSL's). Others,
+ * HOME and TMPDIR among them, join a tool's key once a module reads them.
+ */
 export function isKeyEnvName(name: string): boolean {
-  return /^(PYTHON.*|LANG|LANGUAGE|LC_.*|TZ|HOME|PATH|TMPDIR|TERM|LD_.*|SSL_CERT_.*|OPENSSL_.*|VIRTUAL_ENV)$/.test(name);
+  return /^(PYTHON.*|LANG|LANGUAGE|LC_.*|TZ|PATH|TERM|LD_.*|SSL_CERT_.*|OPENSSL_.*|VIRTUAL_ENV)$/.test(name);
 }

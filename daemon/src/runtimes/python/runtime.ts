@@ -9,9 +9,14 @@
 //   - the mode and target: the script's realpath, `-m` and the module
 //     (with cwd, which is sys.path[0]), or `-c` (with cwd: '' on sys.path);
 //   - which of fds 0, 1, 2 are terminals;
-//   - the values of PYTHON*, LANG, LANGUAGE, LC_*, TZ, HOME, PATH, TMPDIR,
-//     TERM, LD_*, SSL_CERT_*, OPENSSL_*, VIRTUAL_ENV, of the tool's `env`
-//     config, and of every variable a module was seen to read while loading;
+//   - the values of PYTHON*, LANG, LANGUAGE, LC_*, TZ, PATH, TERM, LD_*,
+//     SSL_CERT_*, OPENSSL_*, VIRTUAL_ENV (what the interpreter reads in C or
+//     before any module: how it finds modules, its locale and stdio), of the
+//     tool's `env` config, and of every variable a module was seen to read
+//     while loading (HOME and TMPDIR only then: a test suite gives each test
+//     its own, and they should share a template);
+//   - the user site-packages base under HOME, when it exists (site.py reads
+//     HOME as the interpreter starts);
 //   - cwd, when a module read it while loading or PYTHONPATH is relative;
 //     the umask, when a module read it while loading (Mercurial does);
 //   - warm's preload settings for the tool.
@@ -19,12 +24,13 @@
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
+import { userInfo } from "node:os";
 import type { ToolSettings } from "../../config";
 import { Learning } from "../../learning";
 import { type ExitInfo, Pool, type PoolOwner, type WarmProcess } from "../../pool";
 import { envLookup, type RunRequest } from "../../protocol/messages";
 import type { Program } from "../program";
-import { keyEnv } from "../key-env";
+import { homeFacts, keyEnv } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
 import { RuntimePools } from "../runtime-pools";
 import { PythonChild } from "./child";
@@ -50,6 +56,8 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
   readonly kind = "python";
   private readonly outcomes = new RunOutcomes();
   private readonly learning = new Learning();
+  /** Every template alive, for the limits (a let-go one lives on while children of its run). */
+  private readonly templates = new Set<Template>();
 
   /** A dropped pool's template ends once its running children have (it reports how they end). */
   protected drop(key: string, pool: Pool): void {
@@ -67,11 +75,12 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     const { settings, toolId, record, mask } = tool;
     const keyNames = new Set([...record.envNames, ...settings.env]);
     const { env, pairs } = keyEnv(request.env, isKeyEnvName, keyNames);
+    const { found: userSite } = homeFacts(request.env, env, (home) => userSiteBases(plan.flags, request.env, home));
     const pythonPath = envLookup(request.env, "PYTHONPATH");
     const relativePath = pythonPath !== undefined && pythonPath.split(":").some((p) => !p.startsWith("/"));
     const keepCwd = plan.mode !== "script" || record.usesCwd || relativePath;
     const key = createHash("sha256")
-      .update(JSON.stringify(["python", plan.interpreter, plan.interpreterReal, plan.argv0, plan.flags, plan.mode, plan.target, mask, pairs,
+      .update(JSON.stringify(["python", plan.interpreter, plan.interpreterReal, plan.argv0, plan.flags, plan.mode, plan.target, mask, pairs, userSite,
         keepCwd ? cwd : null, record.usesUmask ? request.umask : null, settings.preload, settings.exclude]))
       .digest("hex")
       .slice(0, 32);
@@ -152,6 +161,8 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
       return null;
     }
     template.preloaded = modules.map(([, id]) => id).filter((id) => !ctx.settings.exclude.some((x) => x && id.includes(x)));
+    this.templates.add(template);
+    void template.exited.then(() => this.templates.delete(template));
     void template.ready.then((info) => {
       if (!info) return;
       const failed = new Set(info.dropped.filter(([, why]) => why.startsWith(FAILED)).map(([id]) => id));
@@ -204,6 +215,29 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     return template && template.state !== "gone" ? [template.pid] : [];
   }
 
+  helpers(pool: Pool): { count: number; kib: number; idle: boolean } {
+    const template = this.contexts.get(pool)?.template;
+    if (!template || template.state === "gone" || template.retired) return { count: 0, kib: 0, idle: false };
+    return { count: 1, kib: template.rssKiB, idle: !template.serving };
+  }
+
+  dropIdle(pool: Pool): void {
+    this.log.info({ tool: pool.label }, "an idle pool gives way to another under the limits");
+    this.drop(pool.key, pool);
+  }
+
+  /** Let-go templates that still wait for their running children: they count against the limits until they end. */
+  others(): { count: number; kib: number } {
+    let count = 0;
+    let kib = 0;
+    for (const template of this.templates) {
+      if (!template.retired || template.state === "gone" || !template.serving) continue;
+      count++;
+      kib += template.rssKiB;
+    }
+    return { count, kib };
+  }
+
   assess(): { usable: boolean; learned: boolean } {
     return { usable: true, learned: false }; // a forked child is as good as its template, assessed above
   }
@@ -216,4 +250,16 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
  */
 export function pythonToolId(plan: Pick<PythonPlan, "interpreterReal" | "mode" | "target">): string[] {
   return [plan.interpreterReal, plan.mode, plan.target, "roots"];
+}
+
+/**
+ * Where site.py would look for the user's site-packages (its base's lib/),
+ * as the caller's start-up would: none under -s, -I or PYTHONNOUSERSITE;
+ * else PYTHONUSERBASE or ~/.local, ~ being HOME or the passwd entry.
+ */
+function userSiteBases(flags: string[], entries: Buffer[], home: string | undefined): string[] {
+  const ignoresEnv = flags.some((f) => /^-[^-]*[EI]/.test(f));
+  if (flags.some((f) => /^-[^-]*[sI]/.test(f)) || (!ignoresEnv && envLookup(entries, "PYTHONNOUSERSITE"))) return [];
+  const base = (!ignoresEnv && envLookup(entries, "PYTHONUSERBASE")) || join(home ?? userInfo().homedir, ".local");
+  return [join(base, "lib")];
 }

@@ -4,6 +4,7 @@
 // asks for children: each `fork` is answered by `forked` with the daemon's
 // end of the child's own link. The template reports how each child ended.
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../log";
 import { native } from "../../native";
@@ -25,6 +26,7 @@ export interface TemplateReady {
 
 /** What a template tells its children's handles. */
 export interface TemplateChild {
+  readonly state: "starting" | "ready" | "running" | "gone";
   /** How the child ended, from the template's waitpid. */
   ended(exit: ExitInfo): void;
   /** The template is gone: nobody will waitpid this child for the daemon. */
@@ -57,15 +59,21 @@ export class Template {
   private readonly born = process.hrtime.bigint();
   /** The modules (roots) it preloaded, as far as the daemon knows (for outcomes.ts). */
   preloaded: string[] = [];
+  /** Resident memory once ready (KiB), for the limits. */
+  rssKiB = 0;
+  /** Resolves when the process has ended. */
+  readonly exited: Promise<void>;
   /** Children alive (idle or running), by pid: told how they ended. */
   readonly children = new Map<number, TemplateChild>();
   private resolveReady!: (info: TemplateReady | null) => void;
+  private resolveExited!: () => void;
   private forks: ((got: { pid: number; fd: number } | null) => void)[] = [];
   private link: RuntimeLink | null = null;
   private ptys: number[] = [];
 
   constructor(spec: TemplateSpec, private readonly log: Logger) {
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     const [mine, theirs] = native.socketpair();
     const stdio: ("ignore" | "pipe" | number)[] = [];
     const slaves: number[] = [];
@@ -171,6 +179,7 @@ export class Template {
     } else if (m.t === "ready" && this.state === "starting") {
       const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
       this.startupUs = Number(process.hrtime.bigint() - this.born) / 1e3;
+      this.rssKiB = readRss(this.pid);
       this.resolveReady({
         clean: m.clean === true,
         dropped: Array.isArray(m.dropped) ? (m.dropped as [string, string][]) : [],
@@ -196,12 +205,27 @@ export class Template {
     if (this.state === "starting") this.kill();
   }
 
+  /** Whether a child of it is running a tool now. */
+  get serving(): boolean {
+    for (const child of this.children.values()) if (child.state === "running") return true;
+    return false;
+  }
+
   private gone(): void {
+    this.resolveExited();
     this.state = "gone";
     this.resolveReady(null);
     this.close();
     for (const fd of this.ptys.splice(0)) native.close(fd);
     for (const child of this.children.values()) child.orphaned();
     this.children.clear();
+  }
+}
+
+function readRss(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
   }
 }
