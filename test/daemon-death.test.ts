@@ -4,6 +4,7 @@
 // with it, as a direct run's process would have been killed; nothing of
 // either is left behind.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -70,9 +71,10 @@ for (const runtime of RUNTIMES) {
     }
   });
 
-  test(`${runtime}: the daemon killed during ${CONCURRENT} concurrent runs, ${ROUNDS} rounds: every run completes and its caller gets its status`, async () => {
+  test(`${runtime}: the daemon killed during ${CONCURRENT} concurrent runs, ${ROUNDS} rounds: every run completes and its caller gets its status`, async (t) => {
     const w = new WarmEnv();
     let completedButError = 0;
+    let [warm, direct] = [0, 0];
     const failures: string[] = [];
     try {
       for (let round = 0; round < ROUNDS; round++) {
@@ -95,12 +97,15 @@ for (const runtime of RUNTIMES) {
           const r = await run.done;
           const pid = Number(/^pid (\d+)\n/.exec(r.out)?.[1] ?? -1);
           pids.push(pid);
+          if (pid === run.child.pid) direct++; // the shim ran it itself (nothing had started when the daemon died)
+          else warm++;
           const ok = r.code === i % 8 && r.signal === null && r.out === completed(pid, i % 8) && r.err === "";
           if (!ok) failures.push(`round ${round} run ${i}: ${JSON.stringify(r)}`);
           if (!ok && r.out.includes("done")) completedButError++;
         }
         await gone(w, `round ${round}'s daemon, warm processes and tools`, [...before, ...pids.filter((p) => p > 0)]);
       }
+      t.diagnostic(`${ROUNDS * CONCURRENT} runs: ${warm} warm, ${direct} direct; ${failures.length} wrong, ${completedButError} completed but the caller saw an error`);
       assert.equal(completedButError, 0, "runs whose tool completed but whose caller saw an error");
       assert.deepEqual(failures, []);
     } finally {
@@ -108,3 +113,24 @@ for (const runtime of RUNTIMES) {
     }
   });
 }
+
+test("python: a template hung while importing ends with its daemon", async () => {
+  const w = new WarmEnv();
+  try {
+    const tool = [PYTHON, fixture("python/hang/tool.py")];
+    w.writeConfig({ preloadTimeoutSeconds: 600, tools: { "tool.py": { preload: ["slow_dep"] } } }); // its template hangs importing it
+    const run = w.runAsync(tool);
+    let template = -1;
+    await w.until("a template busy importing", () => {
+      const pool = w.status()?.pools.find((p) => p.script.endsWith("tool.py") && p.starting > 0);
+      template = pool?.pids[0] ?? -1;
+      return template > 0 && /^R/.test(spawnSync("ps", ["-o", "stat=", "-p", String(template)], { encoding: "utf8" }).stdout.trim());
+    });
+    const daemon = w.status()!.pid;
+    process.kill(daemon, "SIGKILL");
+    await gone(w, "the daemon and its hung template", [daemon, template]);
+    assert.deepEqual(await run, { code: 0, out: "hang tool ran\n", err: "" }, "nothing had started: the shim ran it directly");
+  } finally {
+    await w.stop();
+  }
+});

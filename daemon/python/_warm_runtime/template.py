@@ -6,7 +6,7 @@ import atexit  # noqa: F401 - finish.py needs it; imported here so no run report
 import gc
 import importlib
 import os
-import ctypes  # noqa: F401 - pages.py needs it in every child; imported once here
+import ctypes  # pages.py needs it in every child too; imported once here
 import select
 import signal
 import sys
@@ -28,7 +28,14 @@ class Spec:
         self.installed = ()  # directories of installed code (imports.py)
 
 
+PR_SET_PDEATHSIG = 1
+
+
 def main():
+    # The template ends with the daemon even while it imports (a module that
+    # hangs would keep it from reading its link's end); the children it forks
+    # do not inherit this, and a run outlives the daemon.
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     fd = int(os.environ.pop("WARM_RUNTIME_LINK", "3"))
     os.set_inheritable(fd, False)
     link = wire.Link(fd)
