@@ -223,6 +223,7 @@ export class Daemon implements ConnectionHandler {
       hits: p.hits,
       misses: p.misses,
       broken: p.broken,
+      limited: p.limited,
       pids: p.pids(),
     }));
     const data: StatusData & object = {

@@ -91,6 +91,8 @@ export class Pool {
   private starting = new Map<WarmProcess, { usable: Promise<boolean>; claimed: boolean }>();
   private unusableInARow = 0;
   lastUsed = Date.now();
+  /** Below its size because the limits left no room at its last refill. */
+  limited = false;
   /** What the pool's key is made of, by name, to tell pools of one tool apart in `warm status`. */
   facets: Record<string, string> = {};
   hits = 0;
@@ -152,8 +154,13 @@ export class Pool {
 
   /** Starts processes until `size` are ready or starting. */
   refill(): void {
-    while (!this.closed && !this.broken && this.readyList.length + this.starting.size < this.size && this.owner.canStartMore(this)) {
-        if (!this.start(false)) break;
+    this.limited = false;
+    while (!this.closed && !this.broken && this.readyList.length + this.starting.size < this.size) {
+      if (!this.owner.canStartMore(this)) {
+        this.limited = true; // until its next caller: it gave way, or nothing could
+        break;
+      }
+      if (!this.start(false)) break;
     }
   }
 
@@ -216,6 +223,7 @@ export class Pool {
     const wp = this.readyList.shift();
     if (wp) {
       wp.release();
+      this.limited = true;
       return true;
     }
     if (!this.canGiveWay || !this.owner.dropIdle) return false;

@@ -11,6 +11,8 @@ export interface PoolStatus {
   hits: number;
   misses: number;
   broken: boolean;
+  /** Below its size because the limits left no room (until its next caller). */
+  limited: boolean;
 }
 
 export interface StatusData {
@@ -54,7 +56,7 @@ export function statusText(d: StatusData): string {
   const differs = differences(d.pools);
   d.pools.forEach((p, i) => {
     const label = differs[i] ? `${p.tool} (${differs[i]})` : p.tool;
-    lines.push(`  ${label}: ${p.ready} ready, ${p.starting} starting, ${p.hits} hits, ${p.misses} misses${p.broken ? " (stopped: keeps failing)" : ""}`);
+    lines.push(`  ${label}: ${p.ready} ready, ${p.starting} starting, ${p.hits} hits, ${p.misses} misses${p.broken ? " (stopped: keeps failing)" : ""}${p.limited ? " (gave way to other pools: the limits)" : ""}`);
   });
   return lines.join("\n") + "\n";
 }

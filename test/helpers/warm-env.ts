@@ -86,7 +86,7 @@ export class WarmEnv {
     });
   }
 
-  status(): { pid: number; pools: { tool: string; script: string; ready: number; starting: number; hits: number; misses: number; pids: number[] }[]; runs: number; direct: number; configError: string | null } | null {
+  status(): { pid: number; pools: { tool: string; script: string; ready: number; starting: number; limited: boolean; hits: number; misses: number; pids: number[] }[]; runs: number; direct: number; configError: string | null } | null {
     const r = spawnSync(WARM, ["status", "--json"], { env: this.env, encoding: "utf8" });
     if (r.status !== 0) return null;
     return JSON.parse(r.stdout);
@@ -107,7 +107,8 @@ export class WarmEnv {
     await this.until(() => `a ready warm process for ${tool ?? "every pool"}; status: ${JSON.stringify(this.status())}`, () => {
       const s = this.status();
       const pools = s?.pools.filter((p) => tool === undefined || p.tool.startsWith(tool)) ?? [];
-      return !!s && (tool === undefined || pools.length > 0) && pools.every((p) => p.ready >= count && p.starting === 0);
+      // A pool that gave way to others under the limits refills at its next caller.
+      return !!s && (tool === undefined || pools.length > 0) && pools.every((p) => (p.ready >= count || p.limited) && p.starting === 0);
     });
   }
 
