@@ -51,6 +51,26 @@ for (const runtime of RUNTIMES) {
     }
   });
 
+  test(`${runtime}: the daemon killed while a tool runs that then dies of an uncaught error: its caller gets status 1 and the error`, async () => {
+    const w = new WarmEnv();
+    try {
+      await warmFor(w, runtime);
+      const daemon = w.status()!.pid;
+      const gate = join(w.dir, "gate");
+      const run = startGated(w, runtime, gate, "throw");
+      const toolPid = await run.pid;
+      assert.notEqual(toolPid, run.child.pid, "the tool runs warm");
+      process.kill(daemon, "SIGKILL");
+      await gone(w, "the daemon", [daemon]);
+      writeFileSync(gate, "");
+      const r = await run.done;
+      assert.deepEqual([r.code, r.signal, r.out], [1, null, completed(toolPid, "throw")]);
+      assert.match(r.err, runtime === "node" ? /Error: gated failure\n/ : /RuntimeError: gated failure\n$/);
+    } finally {
+      await w.stop();
+    }
+  });
+
   test(`${runtime}: the shim killed (SIGKILL) while a tool that ignores SIGHUP writes: the tool is killed, nothing more is written`, async () => {
     const w = new WarmEnv();
     try {

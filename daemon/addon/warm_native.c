@@ -1466,6 +1466,65 @@ static napi_value js_exit_now(napi_env env, napi_callback_info info) {
   _exit((int)code);
 }
 
+// Node's own exit path (a fatal exception: Node prints it, then calls
+// exit()) never reaches exitNow. reportAtExit(link, client, keep) arms an
+// on_exit handler that does what exitNow does, with the status exit() was
+// given: the shim hears it from the process even when the daemon is gone.
+static struct {
+  int link, client;
+  int keep[MAX_FDS + 1];
+  size_t nkeep;
+} at_exit = {-1, -1, {0}, 0};
+
+// A whole frame of {t: <t>} or {t: <t>, code: <code>} (code >= 0) into buf (32 bytes).
+static size_t small_frame(uint8_t *buf, const char *t, int code) {
+  uint8_t *p = mp_put_map(buf + 4, code >= 0 ? 2 : 1);
+  p = mp_put_cstr(p, "t");
+  p = mp_put_cstr(p, t);
+  if (code >= 0) {
+    p = mp_put_cstr(p, "code");
+    p = mp_put_int(p, code);
+  }
+  size_t n = (size_t)(p - buf - 4);
+  buf[0] = buf[1] = buf[2] = 0;
+  buf[3] = (uint8_t)n;
+  return n + 4;
+}
+
+static void report_at_exit(int status, void *arg) {
+  (void)arg;
+  uint8_t exit_frame[32], closed_frame[32];
+  size_t exit_len = small_frame(exit_frame, "exit", status & 0xff);
+  size_t closed_len = small_frame(closed_frame, "closed", -1);
+  fflush(NULL);
+  write_all(at_exit.link, (const char *)exit_frame, exit_len);
+  close_tool_fds(at_exit.link, at_exit.keep, at_exit.nkeep);
+  write_all(at_exit.client, (const char *)exit_frame, exit_len);
+  close(at_exit.client);
+  write_all(at_exit.link, (const char *)closed_frame, closed_len);
+}
+
+static napi_value js_report_at_exit(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int link;
+  int64_t client;
+  if (!get_args(env, info, 3, argv, NULL) ||
+      !arg_fd(env, "reportAtExit", "link", argv[0], &link) ||
+      !arg_int(env, "reportAtExit", "client", argv[1], 0, INT_MAX, &client) ||
+      !arg_fds(env, "reportAtExit", argv[2], at_exit.keep, &at_exit.nkeep))
+    return NULL;
+  if (at_exit.link >= 0) return make_undefined(env);  // armed once per process
+  at_exit.keep[at_exit.nkeep++] = (int)client;
+  at_exit.link = link;
+  at_exit.client = (int)client;
+  if (on_exit(report_at_exit, NULL) != 0) {
+    at_exit.link = -1;
+    throw_errno(env, "reportAtExit", "on_exit", NULL, errno);
+    return NULL;
+  }
+  return make_undefined(env);
+}
+
 // setParentDeathSignal(signal): prctl(PR_SET_PDEATHSIG), 0 to clear it. An
 // idle warm process ends with its daemon; one that took a run outlives it.
 static napi_value js_set_parent_death_signal(napi_env env, napi_callback_info info) {
@@ -1592,6 +1651,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("runLoopOnce", js_run_loop_once),
       FN("exitNow", js_exit_now),
       FN("setParentDeathSignal", js_set_parent_death_signal),
+      FN("reportAtExit", js_report_at_exit),
       FN("setCommandLine", js_set_command_line),
   };
 #undef FN

@@ -99,6 +99,13 @@ export interface Native {
    * closedFrame to link; _exit(code). Never returns.
    */
   exitNow(code: number, link: number, exitFrame: Buffer, closedFrame: Buffer, keep: number[], client: number, clientFrame: Buffer): never;
+  /**
+   * For Node's own exit path (a fatal exception), which skips exitNow: on
+   * exit(), as exitNow does with the status exit() was given: `exit` to
+   * link, the tool's fds closed (all but link, client, keep), `exit` to
+   * client (closed), `closed` to link.
+   */
+  reportAtExit(link: number, client: number, keep: number[]): void;
   /** prctl(PR_SET_PDEATHSIG, signal): this process gets `signal` when the thread that started it ends. */
   setParentDeathSignal(signal: number): void;
   /** Rewrites what ps shows of this process (NUL-separated words), cut to the size of its original argv. */

@@ -9,7 +9,7 @@ export type Runtime = "node" | "python";
 export const RUNTIMES: Runtime[] = ["node", "python"];
 
 /** The command line that runs the gated tool of a runtime. */
-export function gatedArgs(runtime: Runtime, gate: string, code: number, tick = false): string[] {
+export function gatedArgs(runtime: Runtime, gate: string, code: number | "throw", tick = false): string[] {
   const tool = runtime === "node" ? [NODE, fixture("gated.js")] : [PYTHON, fixture("python/gated.py")];
   return [...tool, gate, String(code), ...(tick ? ["tick"] : [])];
 }
@@ -22,7 +22,7 @@ export interface GatedRun {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>;
 }
 
-export function startGated(w: WarmEnv, runtime: Runtime, gate: string, code: number, opts: { tick?: boolean; env?: NodeJS.ProcessEnv } = {}): GatedRun {
+export function startGated(w: WarmEnv, runtime: Runtime, gate: string, code: number | "throw", opts: { tick?: boolean; env?: NodeJS.ProcessEnv } = {}): GatedRun {
   const child = w.start(gatedArgs(runtime, gate, code, opts.tick), opts.env ? { env: opts.env } : {});
   let out = "";
   let err = "";
@@ -41,6 +41,6 @@ export function startGated(w: WarmEnv, runtime: Runtime, gate: string, code: num
 }
 
 /** What a gated run prints when it completes. */
-export function completed(pid: number, code: number): string {
+export function completed(pid: number, code: number | "throw"): string {
   return `pid ${pid}\ndone ${code}\n`;
 }

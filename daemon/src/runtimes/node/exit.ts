@@ -6,12 +6,14 @@
 // client link, says `closed` and _exits: the caller gets its status as soon
 // as nothing of the tool is left to observe.
 // A fatal exception takes Node's own path, so it is printed exactly as Node
-// prints it, and the daemon takes that status from waitpid.
+// prints it; its status goes out the same way from exit() (reportAtExit), so
+// the shim hears it even when the daemon is gone.
 import { native } from "../../native";
 import { encodeFrame, type WireValue } from "./wire";
 
 /** `client`: the client link, to which the status goes straight (protocol-spec, "Reporting to the shim"). */
 export function installExit(link: number, client: number, preloaded: Set<string>, warmDist: string, ownFds: number[]): void {
+  native.reportAtExit(link, client, ownFds);
   let fatal = false;
   process.on("uncaughtExceptionMonitor", () => {
     fatal = true;
