@@ -195,7 +195,7 @@ export class Daemon implements ConnectionHandler {
     this.lastActivity = Date.now();
     this.stats.finished(Number(process.hrtime.bigint() - received) / 1e3);
     runtime.noteRun(toolId);
-    // Unless the process told the shim itself: it died by a signal, or of a fatal exception (Node's own exit path).
+    // Unless the process told the shim itself: it died by a signal (or a coprocess's runner, which the daemon relays for).
     if (exit.told) conn.finish();
     else if (stopped) conn.finish({ t: "error", code: "stopped", why: `the daemon was stopped (warm stop --now) while running ${argv0}` });
     else if (exit.lost) conn.finish({ t: "error", code: "internal", why: exit.lost });
