@@ -1430,6 +1430,21 @@ static void close_tool_fds(int link, const int *keep, size_t nkeep) {
   }
 }
 
+// The end of a run, as the daemon and the shim see it: the status to the
+// daemon, the tool's fds closed (all but link and keep[], which holds
+// client), the status to the shim (client >= 0), and `closed` to the daemon.
+static void end_run(int link, const char *exit_frame, size_t exit_len, const int *keep, size_t nkeep,
+                    int client, const char *client_frame, size_t client_len, const char *closed_frame, size_t closed_len) {
+  fflush(NULL);
+  write_all(link, exit_frame, exit_len);
+  close_tool_fds(link, keep, nkeep);
+  if (client >= 0) {
+    write_all(client, client_frame, client_len);
+    close(client);
+  }
+  write_all(link, closed_frame, closed_len);
+}
+
 // exitNow(code, link, exitFrame, closedFrame, keep, client, clientFrame):
 // ends the process at once, after the tool's last 'exit' listener. Node
 // would spend ms tearing down V8 and the kernel more unmapping it before the
@@ -1455,14 +1470,7 @@ static napi_value js_exit_now(napi_env env, napi_callback_info info) {
       !arg_buffer(env, "exitNow", "clientFrame", argv[6], &client_frame, &client_len))
     return NULL;
   if (client >= 0) keep[nkeep++] = (int)client;
-  fflush(NULL);
-  write_all(link, exit_frame, exit_len);
-  close_tool_fds(link, keep, nkeep);
-  if (client >= 0) {
-    write_all((int)client, client_frame, client_len);
-    close((int)client);
-  }
-  write_all(link, closed_frame, closed_len);
+  end_run(link, exit_frame, exit_len, keep, nkeep, (int)client, client_frame, client_len, closed_frame, closed_len);
   _exit((int)code);
 }
 
@@ -1496,12 +1504,8 @@ static void report_at_exit(int status, void *arg) {
   uint8_t exit_frame[32], closed_frame[32];
   size_t exit_len = small_frame(exit_frame, "exit", status & 0xff);
   size_t closed_len = small_frame(closed_frame, "closed", -1);
-  fflush(NULL);
-  write_all(at_exit.link, (const char *)exit_frame, exit_len);
-  close_tool_fds(at_exit.link, at_exit.keep, at_exit.nkeep);
-  write_all(at_exit.client, (const char *)exit_frame, exit_len);
-  close(at_exit.client);
-  write_all(at_exit.link, (const char *)closed_frame, closed_len);
+  end_run(at_exit.link, (const char *)exit_frame, exit_len, at_exit.keep, at_exit.nkeep, at_exit.client,
+          (const char *)exit_frame, exit_len, (const char *)closed_frame, closed_len);
 }
 
 static napi_value js_report_at_exit(napi_env env, napi_callback_info info) {
