@@ -3,7 +3,7 @@
 import { statSync } from "node:fs";
 import type { ChangeWatch } from "./change-watch";
 import type { ConfigSource } from "./config";
-import type { Logger } from "./log";
+import { fileProblems, type Logger } from "./log";
 import { native } from "./native";
 import { PROTOCOL_VERSION, ProtocolError } from "./protocol/codec";
 import { asString, envLookup, messageType, parseRun, type RunRequest } from "./protocol/messages";
@@ -154,7 +154,10 @@ export class Daemon implements ConnectionHandler {
     if (!toShim) {
       // A relaying process: the daemon tells the shim, then lets the tool start.
       conn.send({ t: "started", pid: wp.pid, pgid: wp.pid, reset_stdio: prepared.resetStdio });
-      wp.go?.();
+      // A shim that gave up waiting shut its reading side, so `started`
+      // could not be written: the tool must never start (it ran directly).
+      if (conn.closed) wp.kill();
+      else wp.go?.();
     }
     const exit = await wp.exited;
     this.limits.running--;
@@ -197,6 +200,7 @@ export class Daemon implements ConnectionHandler {
       uptimeSeconds: Math.round(process.uptime()),
       configError: this.config.error,
       configWarnings: this.config.warnings,
+      fileProblems: fileProblems(),
       running: this.active.size,
       ...this.stats.summary(),
       pools,

@@ -19,6 +19,8 @@ export interface StatusData {
   uptimeSeconds: number;
   configError: string | null;
   configWarnings: string[];
+  /** State or log files the daemon goes on without (said once each). */
+  fileProblems: string[];
   running: number;
   runs: number;
   direct: number;
@@ -45,6 +47,7 @@ export function statusText(d: StatusData): string {
     `warm ${d.version}, daemon pid ${d.pid}, up ${d.uptimeSeconds}s`,
     ...(d.configError ? [`config error: ${d.configError} (using defaults)`] : []),
     ...d.configWarnings.map((w) => `config warning: ${w}`),
+    ...d.fileProblems.map((p) => `going on without: ${p}`),
     `runs: ${d.runs} warm, ${d.direct} direct, ${d.running} running`,
     `latency p50: hand-off ${ms(d.handOffP50Ms)}, whole run ${ms(d.runP50Ms)}`,
   ];

@@ -22,7 +22,7 @@ import { preloadStdio } from "./preload-stdio";
 import { rehearse } from "./rehearse";
 import { showReady, showRun } from "./command-line";
 import { emptyHeap } from "./empty-heap";
-import type { WireValue } from "./wire";
+import { encodeFrame, type WireValue } from "./wire";
 
 const CTL = 3;
 const WARM_DIST = dirname(dirname(__dirname));
@@ -150,7 +150,14 @@ function main(): void {
   // dies before `taken` ran nothing (the daemon answers `direct`), and the
   // shim never hears `started` from one that did not say `taken`.
   send(CTL, { t: "taken" });
-  send(request.fds[3], { t: "started", pid: process.pid, pgid: process.pid, reset_stdio: request.message.reset_stdio === true });
+  try {
+    native.sendAll(request.fds[3], encodeFrame({ t: "started", pid: process.pid, pgid: process.pid, reset_stdio: request.message.reset_stdio === true }));
+  } catch {
+    // The shim gave up waiting (it shuts its reading side first, so this
+    // write fails) and ran the command itself: the tool must not run here.
+    // No exit listener may run either: fds 0-2 are the caller's now.
+    process.kill(process.pid, "SIGKILL");
+  }
   // Only once 0-2 are the caller's: closing the preload pty's master hangs
   // up its slave, and that must not race with fds still pointing at it.
   stdio.close();
