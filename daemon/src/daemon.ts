@@ -82,7 +82,7 @@ export class Daemon implements ConnectionHandler {
       return this.direct(conn, prepared.direct, session);
     }
     this.active.set(conn, null);
-    void this.handOff(conn, req.fds, prepared, received, session);
+    void this.handOff(conn, req.fds, prepared, received, session, waitBudgetMs(request.env));
   }
 
   private prepare(request: RunRequest, fds: number[]): ({ runtime: WarmRuntime } & Prepared) | { direct: string } {
@@ -102,11 +102,11 @@ export class Daemon implements ConnectionHandler {
     return "direct" in prepared ? prepared : { runtime, ...prepared };
   }
 
-  private async handOff(conn: Connection, fds: number[], prepared: { runtime: WarmRuntime } & Prepared, received: bigint, session: string | undefined): Promise<void> {
+  private async handOff(conn: Connection, fds: number[], prepared: { runtime: WarmRuntime } & Prepared, received: bigint, session: string | undefined, waitMs: number): Promise<void> {
     const { pool, toolId, runtime } = prepared;
     let wp: WarmProcess | string = "no warm process could be started";
     try {
-      wp = await pool.acquire();
+      wp = await pool.acquire(waitMs);
     } catch (error) {
       this.log.error({ err: (error as Error).message }, "acquire failed");
     }
@@ -213,6 +213,19 @@ export class Daemon implements ConnectionHandler {
     this.stats.ranDirect(why, session);
     conn.finish({ t: "direct", why });
   }
+}
+
+/**
+ * How long a caller may wait for a warm process still starting: the shim
+ * runs the command itself once WARM_TIMEOUT_MS (default 1500, as in
+ * client-shim/deadline.c) has passed, so the daemon answers `direct` a
+ * little before that and keeps the process for the next caller.
+ */
+function waitBudgetMs(env: Buffer[]): number {
+  const v = envLookup(env, "WARM_TIMEOUT_MS");
+  const n = v !== undefined && /^[0-9]+$/.test(v) ? Number(v) : NaN;
+  const limit = n > 0 && n <= 24 * 3600 * 1000 ? n : 1500;
+  return limit > 600 ? limit - 300 : limit / 2;
 }
 
 // Index of RLIMIT_NOFILE's soft limit in the request's rlimits (protocol-spec).

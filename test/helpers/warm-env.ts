@@ -42,6 +42,11 @@ export class WarmEnv {
       XDG_RUNTIME_DIR: join(this.dir, "run"),
       XDG_STATE_HOME: join(this.dir, "state"),
       XDG_CONFIG_HOME: join(this.dir, "config"),
+      // Tests assert what warm does once a run is handed over; on a loaded
+      // machine a cold start can take longer than the shim's default limit
+      // (1500 ms), after which it would (rightly) run directly. The limit
+      // itself is tested with its default in trust.test.ts.
+      WARM_TIMEOUT_MS: "10000",
       ...extraEnv,
     };
   }
