@@ -127,7 +127,7 @@ static int await_tool(int fd, const char *name, const struct stdio_state *before
 
 	frame_reader_init(&rd, fd);
 	for (;;) {
-		if (!started && !timed_out && deadline_bound(fd) < 0)
+		if (!started && !timed_out && deadline_bound(fd, SO_RCVTIMEO) < 0)
 			err = WIRE_IO;
 		else
 			err = frame_read(&rd, &payload, &len);
@@ -396,14 +396,14 @@ static int ask(int fd, const char *t, struct frame_reader *rd, struct reply *rep
 		say("sending %s to the daemon: %s", t, strerror(errno));
 		return -1;
 	}
-	err = frame_read(rd, &payload, &plen);
+	err = deadline_bound(fd, SO_RCVTIMEO) < 0 ? WIRE_IO : frame_read(rd, &payload, &plen);
 	if (err == WIRE_OK)
 		err = reply_parse(payload, plen, rep);
 	if (err == WIRE_EOF) {
 		say("the daemon closed the link without replying to %s", t);
 		return -1;
 	}
-	if (err == WIRE_IO && errno == EAGAIN) {
+	if (err == WIRE_IO && (errno == EAGAIN || errno == ETIMEDOUT)) {
 		say("the daemon did not answer %s within %ld ms (WARM_TIMEOUT_MS)", t, deadline_limit_ms());
 		return -1;
 	}

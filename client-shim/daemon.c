@@ -76,7 +76,7 @@ int daemon_connect(const struct daemon_path *dp, int *fd, pid_t *pid, int for_fd
 	/* SO_SNDTIMEO bounds a connect that waits for room in a full accept
 	 * backlog: it fails with EAGAIN once the deadline passes. */
 	for (;;) {
-		if (deadline_bound(s) < 0) {
+		if (deadline_bound(s, SO_SNDTIMEO) < 0) {
 			e = errno;
 			break;
 		}

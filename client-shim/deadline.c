@@ -54,7 +54,7 @@ static int set_timeo(int fd, int opt, long ms)
 	return setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
 }
 
-int deadline_bound(int fd)
+int deadline_bound(int fd, int opt)
 {
 	long left = deadline_left_ms();
 
@@ -62,9 +62,7 @@ int deadline_bound(int fd)
 		errno = ETIMEDOUT;
 		return -1;
 	}
-	if (set_timeo(fd, SO_SNDTIMEO, left) < 0 || set_timeo(fd, SO_RCVTIMEO, left) < 0)
-		return -1;
-	return 0;
+	return set_timeo(fd, opt, left);
 }
 
 void deadline_lift(int fd)

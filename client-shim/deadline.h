@@ -17,10 +17,10 @@ long deadline_left_ms(void);
 /* The configured limit itself, in ms. */
 long deadline_limit_ms(void);
 
-/* Bounds the socket's blocking send/connect (SO_SNDTIMEO) and receive
- * (SO_RCVTIMEO) by what is left; 0, or -1 when nothing is left (errno
- * ETIMEDOUT). A call that runs out fails with EAGAIN. */
-int deadline_bound(int fd);
+/* Bounds the socket's blocking send and connect (opt SO_SNDTIMEO) or its
+ * receive (SO_RCVTIMEO) by what is left; 0, or -1 when nothing is left
+ * (errno ETIMEDOUT). A call that runs out fails with EAGAIN. */
+int deadline_bound(int fd, int opt);
 
 /* Lifts the receive bound: once the tool has started the shim waits as
  * long as the tool runs. */
