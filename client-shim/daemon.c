@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #define SOCK_NAME "daemon.sock"
-/* The daemon touches its socket every second (HEARTBEAT_MS in
- * daemon/src/main.ts): one not touched for this long is not running its
- * loop (stopped, stuck), and a request sent to it would leave the caller's
- * fds in its queue, holding a pipe open, until it reads them. */
+/* The daemon sets its socket's mtime to now every second, and its atime to
+ * 0 to say it does (daemon/src/main.ts, heartbeat): one not touched for
+ * this long is not running its loop (stopped, stuck), and a request sent
+ * to it would leave the caller's fds in its queue, holding a pipe open,
+ * until it reads them. (A socket systemd holds for a daemon not yet
+ * started has its creation time as atime: no heartbeat to judge.) */
 #define HEARTBEAT_STALE_S 4
 /* Below this many processes (`ulimit -u`) warm starts no daemon: it and
  * its warm processes would use up what the user's own commands need. */
@@ -66,7 +68,7 @@ int daemon_connect(const struct daemon_path *dp, int *fd, pid_t *pid, int for_fd
 		    S_ISLNK(st.st_mode) ? "it is a symlink" : !S_ISSOCK(st.st_mode) ? "not a socket" : "owned by another uid");
 		return DAEMON_REFUSED;
 	}
-	stale = for_fds && time(NULL) - st.st_mtime > HEARTBEAT_STALE_S;
+	stale = for_fds && st.st_atime == 0 && time(NULL) - st.st_mtime > HEARTBEAT_STALE_S;
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return DAEMON_NONE;

@@ -22,11 +22,13 @@ import { dirname, join } from "node:path";
 /**
  * The socket's mtime says the loop runs: a shim finding it older than a
  * few seconds (client-shim/daemon.c, HEARTBEAT_STALE_S) sends this daemon
- * no fds, which would sit in a queue nobody reads, holding the caller's pipes.
+ * no fds, which would sit in a queue nobody reads, holding the caller's
+ * pipes. Its atime 0 says a daemon keeps this heartbeat at all (a socket
+ * systemd holds before the first activation has its creation time there).
  */
 function heartbeat(socket: string, now: number): void {
   try {
-    utimesSync(socket, now / 1000, now / 1000);
+    utimesSync(socket, 0, now / 1000);
   } catch {
     // gone while stopping
   }
