@@ -373,7 +373,10 @@ for (const kind of ["node", "python"] as const) {
 }
 
 test("a state dir that cannot be made is reported once; runs go on; SIGTERM ends the daemon", async () => {
-  for (const state of ["/proc/self/x", "/dev/null"]) {
+  // A read-only file system too, where root may mount one (a bind mount, remounted read-only).
+  const ro = mkdtempSync(join(tmpdir(), "warm-trust-ro-"));
+  const mounted = isRoot && spawnSync("mount", ["--bind", ro, ro]).status === 0 && spawnSync("mount", ["-o", "remount,bind,ro", ro]).status === 0;
+  for (const state of ["/proc/self/x", "/dev/null", ...(mounted ? [ro] : [])]) {
     const env = new WarmEnv({ XDG_STATE_HOME: state });
     delete env.env.WARM_TIMEOUT_MS;
     const script = join(env.work, "hello.js");
@@ -393,11 +396,13 @@ test("a state dir that cannot be made is reported once; runs go on; SIGTERM ends
       const pid = env.status()!.pid;
       process.kill(pid, "SIGTERM");
       await env.until("the daemon to exit on SIGTERM", () => gone(pid) || /^\S+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8")));
-      worst(`XDG_STATE_HOME=${state}`, outcomes);
+      worst(`XDG_STATE_HOME=${state === ro ? "a read-only mount" : state}`, outcomes);
     } finally {
       await env.stop();
     }
   }
+  if (isRoot) spawnSync("umount", [ro]);
+  rmSync(ro, { recursive: true, force: true });
 });
 
 test("a daemon that cannot start: the shim runs directly, and the daemon is gone and reaped", async (t) => {
