@@ -123,6 +123,7 @@ static int await_tool(int fd, const char *name, const struct stdio_state *before
 	const uint8_t *payload;
 	size_t len;
 	int started = 0, err, reset = 0, timed_out = 0, unread = 0;
+	long sent_at = deadline_used_ms();
 	pid_t tool_pgid = 0;
 
 	frame_reader_init(&rd, fd);
@@ -139,7 +140,9 @@ static int await_tool(int fd, const char *name, const struct stdio_state *before
 			 * (protocol-spec, "Reporting to the shim"); what is
 			 * already queued is still read below. */
 			timed_out = 1;
-			unread = request_unread(fd);
+			/* Judged only when it had a fair while to read (a slow
+			 * start may have used most of the limit before). */
+			unread = request_unread(fd) && deadline_used_ms() - sent_at >= deadline_limit_ms() / 3;
 			TRACE("no answer within %ld ms (%s)", deadline_limit_ms(),
 			      unread ? "the daemon did not read the request" : "the hand-over is slow");
 			shutdown(fd, SHUT_RD);

@@ -40,6 +40,11 @@ long deadline_left_ms(void)
 	return left > 0 ? (long)left : 0;
 }
 
+long deadline_used_ms(void)
+{
+	return (long)(now_ms() - (end_ms - limit_ms));
+}
+
 long deadline_limit_ms(void)
 {
 	return limit_ms;

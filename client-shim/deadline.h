@@ -14,6 +14,9 @@ void deadline_start(void);
 /* Milliseconds left (0 once past; never negative). */
 long deadline_left_ms(void);
 
+/* Milliseconds since deadline_start. */
+long deadline_used_ms(void);
+
 /* The configured limit itself, in ms. */
 long deadline_limit_ms(void);
 
