@@ -22,8 +22,8 @@ export interface WarmProcess {
   /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
   rssKiB: number;
   /**
-   * What getting it ready took (us, from starting the interpreter to ready:
-   * the start-up a direct run pays and a warm run skips); 0 until then.
+   * The CPU time getting it ready took (us, from starting the interpreter to
+   * ready: the start-up a direct run pays and a warm run skips); 0 until then.
    */
   startupUs?: number;
   /**

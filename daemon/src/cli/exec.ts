@@ -31,9 +31,12 @@ DESCRIPTION
 
     At the end, one line on stderr: the runs of this session that went warm,
     those the daemon sent to run directly, and the start-up time saved: for
-    each warm run, the time its warm process took to get ready (the start a
-    direct run pays) less the hand-off, as the daemon measured them. Runs that
-    never reached the daemon are not counted.
+    each warm run, the CPU time its warm process took to get ready (the start
+    a direct run pays, done ahead here) less the hand-off, as the daemon
+    measured them. It is not wall time: on a busy machine those start-ups
+    still compete with CMD for the same CPUs (back to back, a Node warm run is
+    no faster than a direct one). Runs that never reached the daemon are not
+    counted.
 
     CMD gets WARM_EXEC_ID (whose runs the daemon counts for this session) and
     WARM_EXEC_BIN (the private links dir) in its environment.

@@ -11,6 +11,7 @@ import type { Logger } from "../../log";
 import type { ExitInfo, WarmProcess as WarmHandle } from "../../pool";
 import { constants } from "node:os";
 import type { ArgvQuery } from "./stand-ins";
+import { cpuUs } from "../../proc-cpu";
 
 export const WORKER_JS = join(__dirname, "worker.js");
 
@@ -46,7 +47,6 @@ export class WarmProcess implements WarmHandle {
   /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
   rssKiB = 0;
   startupUs = 0;
-  private readonly born = process.hrtime.bigint();
   readonly reportsToShim = true;
   private link: RuntimeLink | null = null;
   private resolveReady!: (info: ReadyInfo | null) => void;
@@ -132,7 +132,7 @@ export class WarmProcess implements WarmHandle {
       };
       if (info.clean) this.state = "ready";
       this.rssKiB = readRss(this.pid);
-      this.startupUs = Number(process.hrtime.bigint() - this.born) / 1e3;
+      this.startupUs = cpuUs(this.pid);
       this.resolveReady(info);
     } else if (m.t === "loaded" && Array.isArray(m.modules)) {
       this.onLoaded(m.modules as [string, string][]);
