@@ -21,6 +21,8 @@ export interface TemplateReady {
   cwdRead: boolean;
   umaskRead: boolean;
   filesRead: string[];
+  /** Directories a module listed while loading: any entry appearing or going there counts. */
+  dirsListed: string[];
   dirs: string[];
 }
 
@@ -178,6 +180,7 @@ export class Template {
         cwdRead: m.cwd_read === true,
         umaskRead: m.umask_read === true,
         filesRead: strings(m.files_read),
+        dirsListed: strings(m.dirs_listed),
         dirs: strings(m.dirs),
       });
     }
