@@ -205,7 +205,8 @@ export class Daemon implements ConnectionHandler {
       ...this.stats.summary(),
       pools,
     };
-    return { text: statusText(data), json: JSON.stringify({ ...data, pools: pools.map((p, i) => ({ ...p, differs: differences(pools)[i] })) }) };
+    const differs = differences(pools);
+    return { text: statusText(data), json: JSON.stringify({ ...data, pools: pools.map((p, i) => ({ ...p, differs: differs[i] })) }) };
   }
 
   /** Tells the shim to run the command itself, and counts why. */
