@@ -54,6 +54,8 @@ export interface PoolOwner {
   helperPids?(pool: Pool): number[];
   /** Whether a caller may wait for a process still starting (one that may turn out unusable should not cost a caller); default yes. */
   mayWait?(pool: Pool): boolean;
+  /** Whether to start a process for a caller that found none (default yes); if not, it runs directly and one starts in the background. */
+  mayStartForCaller?(pool: Pool): boolean;
 }
 
 // Why a caller runs directly when the pool has no process for it.
@@ -61,6 +63,7 @@ const NOT_PROVEN = "no warm process ready, and none of this tool's has proven us
 const KEEPS_FAILING = "this tool's warm processes keep failing to start";
 const NOT_STARTED = "no warm process could be started";
 const NOT_USABLE = "the warm process started for this run could not be used (warm learned from it)";
+const NONE_READY = "no warm process ready (one starts in the background; starting one for this run would be slower than running it directly)";
 /** A process starting: whether it turned out usable, and whether a caller is waiting for it. */
 interface StartEntry {
   usable: Promise<boolean>;
@@ -130,6 +133,10 @@ export class Pool {
       break;
     }
     if (this.broken) return KEEPS_FAILING;
+    if (this.owner.mayStartForCaller?.(this) === false) {
+      this.refill();
+      return NONE_READY;
+    }
     const started = this.start(true);
     if (!started) return NOT_STARTED;
     return this.claim(started.wp, started.entry, end);

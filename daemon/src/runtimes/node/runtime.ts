@@ -142,6 +142,16 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     return !!ctx && (this.learning.trusted(ctx.toolId) || this.store.get(ctx.toolId).modules.length === 0);
   }
 
+  /**
+   * A process started now for a caller loads what a direct run loads, and
+   * more: it pays only for the first run of a tool, which teaches warm what
+   * it loads. Otherwise the caller runs directly while one starts for the next.
+   */
+  mayStartForCaller(pool: Pool): boolean {
+    const ctx = this.contexts.get(pool);
+    return !!ctx && this.store.get(ctx.toolId).modules.length === 0;
+  }
+
   override canStartMore(pool: Pool): boolean {
     const ctx = this.contexts.get(pool);
     return !!ctx && !this.learning.gaveUp(ctx.toolId) && super.canStartMore(pool);
