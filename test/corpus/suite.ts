@@ -1,0 +1,52 @@
+// The corpus as node:test tests: one test per tool, one daemon for the file.
+// Each command must be identical through warm (stdout, stderr, status, files
+// written) on every warm run, and run the way the table says (warm, or
+// directly for the reason given).
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { WarmEnv } from "../helpers/warm-env";
+import { CORPUS_PATH, Corpus, WARM_RUNS } from "./runner";
+import type { Tool } from "./types";
+
+/** The tool's command is not on the corpus PATH (a Debian package not installed). */
+function notInstalled(tool: Tool): boolean {
+  const cmd = tool.cases[0].argv[0];
+  return !CORPUS_PATH.split(":").some((dir) => existsSync(join(dir, cmd)));
+}
+
+export function corpusTests(tools: Tool[]): void {
+  let w: WarmEnv;
+  let corpus: Corpus;
+  before(() => {
+    w = new WarmEnv();
+    corpus = new Corpus(w);
+  });
+  after(async () => {
+    await w.stop();
+  });
+  for (const tool of tools) {
+    const missing = notInstalled(tool);
+    test(`${tool.tool} (${tool.from})`, { skip: missing && `${tool.cases[0].argv[0]} is not installed (${tool.from}; README "Setup")` }, async (t) => {
+      corpus.prepare(tool);
+      const term = corpus.terminal(tool);
+      try {
+        for (const c of tool.cases) {
+          await t.test(c.name, { skip: c.pending && `pending: ${c.pending} (test/corpus/PENDING.md)` }, async () => {
+            const r = await corpus.check(tool, c, term);
+            assert.deepEqual(r.diffs, [], `${tool.tool} ${c.argv.join(" ")}: warm runs differ from the direct run`);
+            if (tool.expect.warm) {
+              assert.equal(r.ways, "w".repeat(WARM_RUNS), `${tool.tool} ${c.argv.join(" ")}: every run warm (w) or directly (d); directly because: ${r.why}`);
+            } else {
+              assert.equal(r.warm, 0, `${tool.tool} ${c.argv.join(" ")} runs directly`);
+              assert.match(r.why, new RegExp(tool.expect.why), `${tool.tool}: why it runs directly`);
+            }
+          });
+        }
+      } finally {
+        term.close();
+      }
+    });
+  }
+}
