@@ -34,7 +34,9 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const at = args.indexOf("--runs");
   const runs = at >= 0 ? Number(args.splice(at, 2)[1]) : 7;
-  const tools = [...nodeTools, ...pythonTools].filter((t) => args.length === 0 || args.includes(t.tool));
+  // Pending commands (test/corpus/PENDING.md) last: a pool that never stops starting processes would load the machine under the others.
+  const all = [...nodeTools, ...pythonTools].filter((t) => args.length === 0 || args.includes(t.tool));
+  const tools = [...all.filter((t) => !t.cases.some((c) => c.pending)), ...all.filter((t) => t.cases.some((c) => c.pending))];
   const hyperfineless = "not used (timed by spawnSync, see the method)";
   const machine = describeMachine(hyperfineless, REPO);
   const t0 = Date.now();

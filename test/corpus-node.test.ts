@@ -1,5 +1,6 @@
-// The real-tool corpus, npm's CLIs: see test/corpus/ (the table, its runner).
-import { nodeTools } from "./corpus/node-tools";
+// The real-tool corpus, npm's linters, formatters and compilers: see
+// test/corpus/ (the table, its runner).
+import { nodeLintTools } from "./corpus/node-tools";
 import { corpusTests } from "./corpus/suite";
 
-corpusTests(nodeTools);
+corpusTests(nodeLintTools);

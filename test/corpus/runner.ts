@@ -58,6 +58,9 @@ export class Corpus {
     this.tmp = join(w.dir, "tmp");
     mkdirSync(this.home);
     mkdirSync(this.tmp);
+    // npm's update check asks the registry now and then, and prints a notice
+    // when the answer comes back in time: not the tool's output under test.
+    writeFileSync(join(this.home, ".npmrc"), "update-notifier=false\nfund=false\naudit=false\n");
     // The same PATH, home, temp dir and locale on every machine.
     this.env = { ...w.env, PATH: CORPUS_PATH, HOME: this.home, TMPDIR: this.tmp, LANG: "C.UTF-8", WARM_DEBUG: "1" };
     delete this.env.LC_ALL;

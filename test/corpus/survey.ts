@@ -1,5 +1,5 @@
-// `npx tsx test/corpus/survey.ts [tool...]`: runs the corpus (or the named
-// tools) as the tests do and prints the table the issue asks for, tool x
+// `npx tsx test/corpus/survey.ts [--all] [tool...]`: runs the corpus (or the
+// named tools) as the tests do and prints the table the issue asks for, tool x
 // command -> identical / runs directly (why) / differs, without asserting.
 // `--json FILE` also writes every result.
 import { writeFileSync } from "node:fs";
@@ -20,7 +20,13 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const jsonAt = args.indexOf("--json");
   const jsonFile = jsonAt >= 0 ? args.splice(jsonAt, 2)[1] : null;
-  const tools = [...nodeTools, ...pythonTools].filter((t) => args.length === 0 || args.includes(t.tool));
+  // Pending commands (test/corpus/PENDING.md) run when their tool is named, or with --all.
+  const all = args.includes("--all");
+  const named = args.filter((a) => a !== "--all");
+  const tools = [...nodeTools, ...pythonTools]
+    .filter((t) => named.length === 0 || named.includes(t.tool))
+    .map((t) => (all || named.length > 0 ? t : { ...t, cases: t.cases.filter((c) => !c.pending) }))
+    .filter((t) => t.cases.length > 0);
   const w = new WarmEnv();
   const corpus = new Corpus(w);
   const results: CaseResult[] = [];
