@@ -1,5 +1,5 @@
-// The real-tool corpus, npm's linters, formatters and compilers: see
-// test/corpus/ (the table, its runner).
+// The real-tool corpus, npm's linters and formatters: see test/corpus/ (the
+// table, its runner).
 import { nodeLintTools } from "./corpus/node-tools";
 import { corpusTests } from "./corpus/suite";
 

@@ -13,7 +13,7 @@ const bundleSrc = { "src/index.js": 'import { two } from "./two.js";\nconsole.lo
 const okJs = "export function add(a, b) {\n  return a + b;\n}\n";
 const ugly = "const  x = {a:1,\n b:2}\nfunction   g( ) {return x.a+x.b}\nconsole.log( g() )\n";
 
-/** Linters, formatters, compilers (one test file). */
+/** Linters and formatters (one test file). */
 export const nodeLintTools: Tool[] = [
   {
     tool: "eslint",
@@ -43,6 +43,10 @@ export const nodeLintTools: Tool[] = [
     ],
     expect: { warm: true },
   },
+];
+
+/** Compilers (another test file). */
+export const nodeCompileTools: Tool[] = [
   {
     tool: "tsc",
     from: "npm typescript",
@@ -320,4 +324,4 @@ export const nodeCliTools: Tool[] = [
   },
 ];
 
-export const nodeTools: Tool[] = [...nodeLintTools, ...nodeBuildTools, ...nodeCliTools];
+export const nodeTools: Tool[] = [...nodeLintTools, ...nodeCompileTools, ...nodeBuildTools, ...nodeCliTools];

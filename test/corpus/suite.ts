@@ -16,8 +16,12 @@ function notInstalled(tool: Tool): boolean {
   return !CORPUS_PATH.split(":").some((dir) => existsSync(join(dir, cmd)));
 }
 
-/** The daemon's reasons while it learns a tool: the process started for a run learned something while loading, or none has proven usable yet. */
-const LEARNING = /warm learned from it|has proven usable yet|no warm process could be started/;
+/**
+ * The daemon's reasons for running a warm tool's run directly while no
+ * usable warm process is ready for it: the tool's first runs (learning), or
+ * a replacement still starting. Any other reason fails the test.
+ */
+const LEARNING = /warm learned from it|has proven usable yet|no warm process could be started|no warm process ready|no warm process was ready/;
 
 export function corpusTests(tools: Tool[]): void {
   let w: WarmEnv;
