@@ -33,15 +33,15 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "addon.h"
 #include "run_view.h"
 #include "../../client-shim/msgpack.h"
 
 #include <node_api.h>
 #include <uv.h>
 
-// SCM_MAX_FD in the kernel: the most fds one sendmsg may carry. Receiving
-// with room for that many means MSG_CTRUNC only happens for odd senders.
-#define MAX_FDS 253
+// Receiving with room for MAX_FDS (addon.h) fds means MSG_CTRUNC only
+// happens for odd senders.
 #define MAX_IO INT_MAX
 
 // ---------------------------------------------------------------------------
@@ -73,7 +73,7 @@ static const char *errno_name(int err) {
 
 // If a napi call failed without leaving a JS exception pending, throw one
 // describing it, so the caller can simply return NULL.
-static void throw_napi_failure(napi_env env, const char *fn) {
+void throw_napi_failure(napi_env env, const char *fn) {
   bool pending = false;
   if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
   const napi_extended_error_info *info = NULL;
@@ -84,17 +84,9 @@ static void throw_napi_failure(napi_env env, const char *fn) {
   napi_throw_error(env, NULL, msg);
 }
 
-#define NAPI_OK(env, fn, call)                                                 \
-  do {                                                                         \
-    if ((call) != napi_ok) {                                                   \
-      throw_napi_failure((env), (fn));                                         \
-      return NULL;                                                             \
-    }                                                                          \
-  } while (0)
-
 // Throws e.g. Error("recv: recvmsg: Bad file descriptor (EBADF)") with
 // code "EBADF" and syscall "recvmsg". `detail` (a path, say) is optional.
-static void throw_errno(napi_env env, const char *fn, const char *syscall,
+void throw_errno(napi_env env, const char *fn, const char *syscall,
                         const char *detail, int err) {
   const char *name = errno_name(err);
   char msg[1024];
@@ -123,7 +115,7 @@ static void throw_arg(napi_env env, const char *fn, const char *what,
 // Arguments and results
 
 // Fetches exactly n arguments (missing ones are undefined) and `this`.
-static bool get_args(napi_env env, napi_callback_info info, size_t n,
+bool get_args(napi_env env, napi_callback_info info, size_t n,
                      napi_value *argv, napi_value *self) {
   size_t argc = n;
   if (napi_get_cb_info(env, info, &argc, argv, self, NULL) != napi_ok) {
@@ -133,7 +125,7 @@ static bool get_args(napi_env env, napi_callback_info info, size_t n,
   return true;
 }
 
-static bool arg_int(napi_env env, const char *fn, const char *what,
+bool arg_int(napi_env env, const char *fn, const char *what,
                     napi_value v, int64_t min, int64_t max, int64_t *out) {
   napi_valuetype t;
   double d;
@@ -153,7 +145,7 @@ static bool arg_int(napi_env env, const char *fn, const char *what,
   return true;
 }
 
-static bool arg_fd(napi_env env, const char *fn, const char *what,
+bool arg_fd(napi_env env, const char *fn, const char *what,
                    napi_value v, int *out) {
   int64_t x;
   if (!arg_int(env, fn, what, v, 0, INT_MAX, &x)) return false;
@@ -172,7 +164,7 @@ static bool arg_bool(napi_env env, const char *fn, const char *what,
   return true;
 }
 
-static bool arg_buffer(napi_env env, const char *fn, const char *what,
+bool arg_buffer(napi_env env, const char *fn, const char *what,
                        napi_value v, char **data, size_t *len) {
   bool is = false;
   void *p = NULL;
@@ -212,7 +204,7 @@ static char *arg_path(napi_env env, const char *fn, const char *what,
 }
 
 // Optional fd list (undefined/null = none), at most MAX_FDS entries.
-static bool arg_fds(napi_env env, const char *fn, napi_value v, int *fds,
+bool arg_fds(napi_env env, const char *fn, napi_value v, int *fds,
                     size_t *nfds) {
   napi_valuetype t;
   bool is_array = false;
@@ -239,19 +231,19 @@ static bool arg_fds(napi_env env, const char *fn, napi_value v, int *fds,
   return true;
 }
 
-static napi_value make_int(napi_env env, int64_t x) {
+napi_value make_int(napi_env env, int64_t x) {
   napi_value v = NULL;
   if (napi_create_int64(env, x, &v) != napi_ok) return NULL;
   return v;
 }
 
-static napi_value make_null(napi_env env) {
+napi_value make_null(napi_env env) {
   napi_value v = NULL;
   napi_get_null(env, &v);
   return v;
 }
 
-static napi_value make_undefined(napi_env env) {
+napi_value make_undefined(napi_env env) {
   napi_value v = NULL;
   napi_get_undefined(env, &v);
   return v;
@@ -268,7 +260,7 @@ static napi_value make_int_array(napi_env env, const int *xs, size_t n) {
   return arr;
 }
 
-static bool set_int_prop(napi_env env, napi_value obj, const char *key,
+bool set_int_prop(napi_env env, napi_value obj, const char *key,
                          int64_t x) {
   napi_value v = make_int(env, x);
   return v && napi_set_named_property(env, obj, key, v) == napi_ok;
@@ -280,7 +272,7 @@ static void close_all(const int *fds, size_t n) {
 
 // poll() until fd has `events` (or an error/hangup, which the caller's next
 // syscall then reports). Returns 0, or -1 with errno.
-static int wait_for(int fd, short events) {
+int wait_for(int fd, short events) {
   struct pollfd p = {.fd = fd, .events = events};
   for (;;) {
     int r = poll(&p, 1, -1);
@@ -1392,80 +1384,6 @@ static napi_value js_run_loop_once(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// Writes all of data, waiting for room on a non-blocking fd (the client
-// link is shared with the daemon, which keeps it non-blocking).
-static void write_all(int fd, const char *data, size_t len) {
-  while (len > 0) {
-    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(fd, POLLOUT) == 0) continue;
-    if (n <= 0) return;  // the peer is gone: the wait status still tells
-    data += n;
-    len -= (size_t)n;
-  }
-}
-
-// Closes every fd the tool could have made visible to others: all but the
-// link, those in keep[] (open before the tool ran: Node's and libuv's own)
-// and anonymous inodes (epoll, eventfd, timerfd: other threads' loops).
-static void close_tool_fds(int link, const int *keep, size_t nkeep) {
-  int fds[4096];
-  size_t n = 0;
-  DIR *d = opendir("/proc/self/fd");
-  if (!d) return;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL && n < sizeof fds / sizeof fds[0]) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    int fd = atoi(e->d_name);
-    if (fd != dirfd(d)) fds[n++] = fd;
-  }
-  closedir(d);
-  for (size_t i = 0; i < n; i++) {
-    int fd = fds[i];
-    bool kept = fd == link;
-    for (size_t k = 0; k < nkeep && !kept; k++) kept = keep[k] == fd;
-    struct stat st;
-    if (kept || fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) == 0) continue;
-    close(fd);
-  }
-}
-
-// exitNow(code, link, exitFrame, closedFrame, keep, client, clientFrame):
-// ends the process at once, after the tool's last 'exit' listener. Node
-// would spend ms tearing down V8 and the kernel more unmapping it before the
-// daemon could see the exit; instead: flush C stdio, tell the daemon the
-// status (exitFrame), close the tool's fds so pipes see EOF and locks are
-// released as at death, tell the shim (clientFrame on the client link, when
-// client >= 0), tell the daemon that is done (closedFrame), and _exit.
-static napi_value js_exit_now(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  int64_t code, client;
-  int link;
-  char *exit_frame, *closed_frame, *client_frame;
-  size_t exit_len, closed_len, client_len;
-  int keep[MAX_FDS + 1];  // the listed fds, and the client link
-  size_t nkeep = 0;
-  if (!get_args(env, info, 7, argv, NULL) ||
-      !arg_int(env, "exitNow", "code", argv[0], 0, 255, &code) ||
-      !arg_fd(env, "exitNow", "link", argv[1], &link) ||
-      !arg_buffer(env, "exitNow", "exitFrame", argv[2], &exit_frame, &exit_len) ||
-      !arg_buffer(env, "exitNow", "closedFrame", argv[3], &closed_frame, &closed_len) ||
-      !arg_fds(env, "exitNow", argv[4], keep, &nkeep) ||
-      !arg_int(env, "exitNow", "client", argv[5], -1, INT_MAX, &client) ||
-      !arg_buffer(env, "exitNow", "clientFrame", argv[6], &client_frame, &client_len))
-    return NULL;
-  if (client >= 0) keep[nkeep++] = (int)client;
-  fflush(NULL);
-  write_all(link, exit_frame, exit_len);
-  close_tool_fds(link, keep, nkeep);
-  if (client >= 0) {
-    write_all((int)client, client_frame, client_len);
-    close((int)client);
-  }
-  write_all(link, closed_frame, closed_len);
-  _exit((int)code);
-}
-
 // setParentDeathSignal(signal): prctl(PR_SET_PDEATHSIG). A warm process that
 // reports to the shim itself holds the client link, so the shim would not
 // see its daemon die; dying with it keeps "the daemon is gone" visible.
@@ -1591,7 +1509,6 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("inotifyRead", js_inotify_read),
       FN("getrlimits", js_getrlimits),
       FN("runLoopOnce", js_run_loop_once),
-      FN("exitNow", js_exit_now),
       FN("setParentDeathSignal", js_set_parent_death_signal),
       FN("setCommandLine", js_set_command_line),
   };
@@ -1599,7 +1516,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   NAPI_OK(env, "init",
           napi_define_properties(env, exports, sizeof fns / sizeof fns[0],
                                  fns));
-  return exports;
+  return fork_define(env, exports) && exit_define(env, exports) ? exports : NULL;
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
