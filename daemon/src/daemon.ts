@@ -192,6 +192,7 @@ export class Daemon implements ConnectionHandler {
       hits: p.hits,
       misses: p.misses,
       broken: p.broken,
+      mode: p.describe(),
       pids: p.pids(),
     }));
     const data: StatusData & object = {

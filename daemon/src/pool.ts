@@ -56,6 +56,8 @@ export interface PoolOwner {
   mayWait?(pool: Pool): boolean;
   /** Whether to start a process for a caller that found none (default yes); if not, it runs directly and one starts in the background. */
   mayStartForCaller?(pool: Pool): boolean;
+  /** How the pool starts its processes and why, for status ("" if nothing to say). */
+  describe?(pool: Pool): string;
 }
 
 // Why a caller runs directly when the pool has no process for it.
@@ -231,6 +233,10 @@ export class Pool {
 
   processes(): WarmProcess[] {
     return [...this.readyList, ...this.starting.keys()];
+  }
+
+  describe(): string {
+    return this.owner.describe?.(this) ?? "";
   }
 
   /** Every pid of the pool: its helpers (a Python template) first, then its warm processes. */

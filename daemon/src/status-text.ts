@@ -11,6 +11,8 @@ export interface PoolStatus {
   hits: number;
   misses: number;
   broken: boolean;
+  /** How the pool starts its processes and why (Node: "fork: ..." or "spawn: ..."); "" if nothing to say. */
+  mode: string;
 }
 
 export interface StatusData {
@@ -57,7 +59,7 @@ export function statusText(d: StatusData): string {
   const differs = differences(d.pools);
   d.pools.forEach((p, i) => {
     const label = differs[i] ? `${p.tool} (${differs[i]})` : p.tool;
-    lines.push(`  ${label}: ${p.ready} ready, ${p.starting} starting, ${p.hits} hits, ${p.misses} misses${p.broken ? " (stopped: keeps failing)" : ""}`);
+    lines.push(`  ${label}: ${p.ready} ready, ${p.starting} starting, ${p.hits} hits, ${p.misses} misses${p.broken ? " (stopped: keeps failing)" : ""}${p.mode ? `; ${p.mode}` : ""}`);
   });
   return lines.join("\n") + "\n";
 }

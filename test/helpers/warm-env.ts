@@ -47,6 +47,8 @@ export class WarmEnv {
       // (1500 ms), after which it would (rightly) run directly. The limit
       // itself is tested with its default in trust.test.ts.
       WARM_TIMEOUT_MS: "10000",
+      // How the daemon serves Node tools, for running the suite in each mode (fork, spawn, auto; unset: the default, spawn).
+      ...(process.env.WARM_TEST_NODE_MODE ? { WARM_NODE_MODE: process.env.WARM_TEST_NODE_MODE } : {}),
       ...extraEnv,
     };
   }

@@ -19,7 +19,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ToolSettings } from "../../config";
-import { Pool, type PoolOwner } from "../../pool";
+import { Pool, type PoolOwner, type WarmProcess as WarmHandle } from "../../pool";
 import { identify, type Program } from "../program";
 import { keyEnv } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
@@ -29,9 +29,12 @@ import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
 import { parseRun, type RunRequest } from "../../protocol/messages";
 import { isKeyEnvName, type NodePlan, planNode } from "./plan";
 import { answer, type ArgvQuery } from "./stand-ins";
-import { type ReadyInfo, WarmProcess } from "./warm-process";
 import { resolutionLookups } from "./lookups";
 import { Learning, MAX_LEARNING_TRIES } from "../../learning";
+import { NodeChild } from "./child";
+import { type ModeChoice, NodeModes } from "./mode";
+import { NodeTemplate } from "./template";
+import { type LaunchSpec, type ProcessHooks, type ReadyInfo, WarmProcess } from "./warm-process";
 
 // The reason preload.ts gives for a module that threw while loading.
 const FAILED = "failed to load";
@@ -49,6 +52,10 @@ interface PoolContext {
   cwd: string;
   /** The key's parts by name, for `warm status`. */
   facets: Record<string, string>;
+  /** The template its children are forked from, in fork mode. */
+  template: NodeTemplate | null;
+  /** How its last process was started, and why. */
+  choice: ModeChoice | null;
 }
 
 // Node restores fds 0-2 at exit as it found them at start-up; a warm process
@@ -58,6 +65,13 @@ const RESET_STDIO = true;
 export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner, WarmRuntime {
   readonly kind = "node";
   private readonly learning = new Learning();
+  private readonly modes = new NodeModes();
+
+  /** A dropped pool's template ends once its running children have. */
+  protected drop(key: string, pool: Pool): void {
+    super.drop(key, pool);
+    this.contexts.get(pool)?.template?.retire();
+  }
 
   prepare(program: Program, request: RunRequest, fds: number[]): Prepared | { direct: string } {
     const keyed = this.key(program, request, fds);
@@ -133,7 +147,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       .digest("hex")
       .slice(0, 32);
     const facets = keyFacets(plan, mask, pairs, record.argvQuestions, answers, record.usesCwd ? cwd : null);
-    return { key, plan, toolId, ctx: { plan, toolId, mask, env, keyNames, settings, args, cwd: startIn, facets } };
+    return { key, plan, toolId, ctx: { plan, toolId, mask, env, keyNames, settings, args, cwd: startIn, facets, template: null, choice: null } };
   }
 
   /** A caller may wait for a starting process only if it will be usable: the tool's last one was, or it preloads nothing yet (a learning run). */
@@ -162,7 +176,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     if (tools !== "all") for (const tool of tools.keys()) this.learning.changed(tool);
   }
 
-  launch(pool: Pool): WarmProcess | null {
+  launch(pool: Pool): WarmHandle | null {
     const ctx = this.contexts.get(pool);
     if (!ctx) return null;
     const record = this.store.get(ctx.toolId);
@@ -187,27 +201,74 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       // process, started in the background, learns the ES ones).
       learn_esm: record.esm || (record.runs >= 1 && record.runs < 3),
     };
+    const spec: LaunchSpec = {
+      nodeExe: ctx.plan.nodeExe,
+      args: [...ctx.plan.execArgv, ctx.plan.script, ...ctx.args],
+      argv0: ctx.plan.argv0,
+      cwd: ctx.cwd,
+      env: ctx.env,
+      preload,
+      readyTimeoutMs: this.config().preloadTimeoutMs,
+    };
+    const choice = this.modes.choose(ctx.toolId, ctx.settings.mode, record.runs < 2);
+    if (choice.mode !== ctx.choice?.mode) this.log.info({ tool: pool.label, mode: choice.mode, why: choice.why }, "node pool mode");
+    ctx.choice = choice;
     try {
-      return new WarmProcess(
-        {
-          nodeExe: ctx.plan.nodeExe,
-          args: [...ctx.plan.execArgv, ctx.plan.script, ...ctx.args],
-          argv0: ctx.plan.argv0,
-          cwd: ctx.cwd,
-          env: ctx.env,
-          preload,
-          readyTimeoutMs: this.config().preloadTimeoutMs,
-        },
-        this.log,
-        (loaded) => this.store.addLoaded(ctx.toolId, loaded, ctx.plan.scriptReal),
-        () => {
-          if (this.store.mark(ctx.toolId, "needsTty")) this.log.info({ tool: ctx.plan.scriptReal }, "tool opens /dev/tty: runs directly at a terminal from now on");
-        },
-      );
+      if (choice.mode === "spawn") {
+        ctx.template?.retire();
+        ctx.template = null;
+        return new WarmProcess(spec, this.log, this.hooks(ctx, null));
+      }
+      let template = ctx.template;
+      if (!template || template.retired || !template.alive) {
+        template = this.startTemplate(pool, ctx, spec);
+        ctx.template = template;
+      }
+      const child = new NodeChild(template, this.log, this.hooks(ctx, template));
+      void child.ready.then((ok) => {
+        if (ok || child.failure?.code !== "ENOTSAFE") return;
+        this.modes.noteCannotFork(ctx.toolId, child.failure.why);
+        template.retire();
+        this.log.warn({ tool: pool.label, why: child.failure.why }, "node template cannot fork: spawned processes from now on");
+      });
+      return child;
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, "could not start a warm process");
       return null;
     }
+  }
+
+  private hooks(ctx: PoolContext, template: NodeTemplate | null): Omit<ProcessHooks, "templateFrame"> {
+    return {
+      loaded: (loaded) => {
+        // New modules: the next template preloads them; this one ends with its children.
+        if (this.store.addLoaded(ctx.toolId, loaded, ctx.plan.scriptReal) && template && ctx.template === template) template.retire();
+      },
+      needsTty: () => {
+        if (this.store.mark(ctx.toolId, "needsTty")) this.log.info({ tool: ctx.plan.scriptReal }, "tool opens /dev/tty: runs directly at a terminal from now on");
+      },
+      cost: (us) => this.modes.noteCost(ctx.toolId, us),
+    };
+  }
+
+  private startTemplate(pool: Pool, ctx: PoolContext, spec: LaunchSpec): NodeTemplate {
+    const template = new NodeTemplate(spec, this.log, this.hooks(ctx, null));
+    void template.ready.then((info) => {
+      if (!info) return;
+      if (this.assess(pool, info).usable) template.usable = true;
+      else template.retire();
+    });
+    return template;
+  }
+
+  helperPids(pool: Pool): number[] {
+    const template = this.contexts.get(pool)?.template;
+    return template?.alive ? [template.pid] : [];
+  }
+
+  describe(pool: Pool): string {
+    const choice = this.contexts.get(pool)?.choice;
+    return choice ? `${choice.mode}: ${choice.why}` : "";
   }
 
   private preloadList(record: ToolRecord, ctx: PoolContext): [string, string][] {
@@ -229,6 +290,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
   }
 
   assess(pool: Pool, ready: object): { usable: boolean; learned: boolean } {
+    if ("forked" in ready) return { usable: true, learned: false }; // as good as its template, assessed when it was ready
     const info = ready as ReadyInfo;
     const ctx = this.contexts.get(pool);
     if (!ctx) return { usable: false, learned: false };
