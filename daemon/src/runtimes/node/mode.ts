@@ -3,9 +3,10 @@
 // compilation threads), which makes long CPU-heavy runs slower (a 1.4 s
 // tsc run took 2.4 s); a pre-started process costs a whole node start-up
 // per run, which back to back competes with the runs themselves. So warm
-// learns what a tool's runs cost (CPU time, as each run reports it) and
-// forks the cheap ones. A tool's config ("mode") or WARM_NODE_MODE (for
-// tests and benchmarks: the daemon's environment) decides instead.
+// can learn what a tool's runs cost (CPU time, as each run reports it) and
+// fork the cheap ones ("auto"). A tool's config ("mode") or WARM_NODE_MODE
+// in the daemon's environment ("fork", "spawn", "auto") decides; without
+// either, Node tools are served by spawned processes, as before templates.
 
 export type Mode = "fork" | "spawn";
 
@@ -23,14 +24,14 @@ export class NodeModes {
   private costMs = new Map<string, number>();
   private cannotFork = new Map<string, string>();
 
-  constructor(private readonly forced: Mode | undefined = envMode()) {}
+  constructor(private readonly forced: Mode | "auto" = envMode()) {}
 
   /** `learning`: the tool's first runs, which learn what it loads (ES modules only through hooks on a thread, which a template cannot have). */
   choose(toolId: string, configured: Mode | undefined, learning: boolean): ModeChoice {
-    if (configured === "spawn" || (!configured && this.forced === "spawn")) return { mode: "spawn", why: configured ? "set in the config" : "WARM_NODE_MODE" };
+    if (configured === "spawn" || (!configured && this.forced === "spawn")) return { mode: "spawn", why: configured ? "set in the config" : "the default (WARM_NODE_MODE=auto or a tool's \"mode\" turns forking on)" };
     if (learning) return { mode: "spawn", why: "learning what it loads" };
     if (configured) return { mode: configured, why: "set in the config" };
-    if (this.forced) return { mode: this.forced, why: "WARM_NODE_MODE" };
+    if (this.forced === "fork") return { mode: "fork", why: "WARM_NODE_MODE=fork" };
     const cannot = this.cannotFork.get(toolId);
     if (cannot) return { mode: "spawn", why: `cannot fork: ${cannot}` };
     const ms = this.costMs.get(toolId);
@@ -52,7 +53,7 @@ export class NodeModes {
   }
 }
 
-function envMode(): Mode | undefined {
+function envMode(): Mode | "auto" {
   const v = process.env.WARM_NODE_MODE;
-  return v === "fork" || v === "spawn" ? v : undefined;
+  return v === "fork" || v === "auto" ? v : "spawn";
 }

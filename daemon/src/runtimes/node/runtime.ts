@@ -86,6 +86,9 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       this.contexts.set(pool, ctx);
     }
     pool.size = ctx.settings.pool.size;
+    // The config of now decides how its next processes start (mode), not the config it was made under.
+    const kept = this.contexts.get(pool);
+    if (kept) kept.settings = ctx.settings;
     return { pool, toolId, message: this.runMessage(request, plan), resetStdio: RESET_STDIO };
   }
 

@@ -19,6 +19,9 @@ export interface TemplateChild {
 
 export type Forked = { pid: number; fd: number } | { failed: string; code: string };
 
+// A fork takes about a millisecond; a template that has not answered in this long is hung (stopped, stuck): it is killed.
+const FORK_TIMEOUT_MS = 5000;
+
 export class NodeTemplate {
   readonly process: WarmProcess;
   readonly ready: Promise<ReadyInfo | null>;
@@ -28,6 +31,7 @@ export class NodeTemplate {
   retired = false;
   readonly children = new Map<number, TemplateChild>();
   private forks: ((got: Forked) => void)[] = [];
+  private forkTimers: NodeJS.Timeout[] = [];
 
   constructor(spec: LaunchSpec, private readonly log: Logger, hooks: Omit<ProcessHooks, "templateFrame">) {
     this.process = new WarmProcess(
@@ -56,8 +60,17 @@ export class NodeTemplate {
         this.process.sendFrame({ t: "fork" });
         this.forks.push(resolve);
       } catch {
-        resolve({ failed: "the template's link is closed", code: "EGONE" });
+        return resolve({ failed: "the template's link is closed", code: "EGONE" });
       }
+      const timer = setTimeout(() => {
+        if (!this.forks.includes(resolve)) return;
+        this.log.warn({ pid: this.pid, ms: FORK_TIMEOUT_MS }, "node template did not fork in time; killed");
+        this.retired = true;
+        this.process.kill();
+        for (const pending of this.forks.splice(0)) pending({ failed: "the template did not answer", code: "ETIMEDOUT" });
+      }, FORK_TIMEOUT_MS);
+      timer.unref();
+      this.forkTimers.push(timer);
     });
   }
 
@@ -69,9 +82,11 @@ export class NodeTemplate {
 
   private frame(m: Message, fds: number[]): void {
     if (m.t === "forked" && typeof m.pid === "number" && fds.length === 1) {
+      clearTimeout(this.forkTimers.shift());
       const resolve = this.forks.shift();
       if (resolve) return resolve({ pid: m.pid, fd: fds[0] });
     } else if (m.t === "fork_failed") {
+      clearTimeout(this.forkTimers.shift());
       this.forks.shift()?.({ failed: String(m.why), code: String(m.code) });
     } else if (m.t === "exit" && typeof m.pid === "number") {
       const child = this.children.get(m.pid);
@@ -84,6 +99,7 @@ export class NodeTemplate {
   }
 
   private gone(): void {
+    for (const timer of this.forkTimers.splice(0)) clearTimeout(timer);
     for (const resolve of this.forks.splice(0)) resolve({ failed: "the template ended", code: "EGONE" });
     for (const child of this.children.values()) child.orphaned();
     this.children.clear();
