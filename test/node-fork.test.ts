@@ -3,7 +3,7 @@
 // have, tools are served by fork or spawn as their runs' cost says, and
 // faults around forking never run a tool twice or hang.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
 import { fixture, NODE, WarmEnv } from "./helpers/warm-env";
@@ -62,17 +62,43 @@ test("cheap runs are forked, runs that cost much CPU keep spawned processes; the
   w.writeConfig({});
 });
 
+/** Until the process is gone or a zombie (killed, not yet reaped). */
+async function dead(pid: number): Promise<void> {
+  await w.until(`pid ${pid} to die`, () => !existsSync(`/proc/${pid}`) || /^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, "utf8")));
+}
+
 test("the template killed, or a waiting child killed: the next runs are right, none is lost", async () => {
   const direct = w.run([NODE, fixture("probe.js"), "quiet"], { direct: true });
   await untilForked("probe.js", ["quiet"]);
-  const [template, child] = pool("probe.js")!.pids;
+  const [, child] = pool("probe.js")!.pids;
   process.kill(child, "SIGKILL");
+  await dead(child);
   same(w.run([NODE, fixture("probe.js"), "quiet"]), direct, "after its child was killed");
   await w.ready("probe.js");
-  process.kill(pool("probe.js")!.pids[0] === template ? template : pool("probe.js")!.pids[0], "SIGKILL");
+  // Its waiting child dies with it (a running one too: that run ends with warm's error, status 255).
+  const [template, waiting] = pool("probe.js")!.pids;
+  process.kill(template, "SIGKILL");
+  await dead(template);
+  await dead(waiting);
   same(w.run([NODE, fixture("probe.js"), "quiet"]), direct, "after its template was killed");
   await untilForked("probe.js", ["quiet"]);
   same(w.run([NODE, fixture("probe.js"), "quiet"]), direct, "from a new template");
+});
+
+test("a run that ends after a full GC (V8 posts jobs to worker threads a child does not have) ends", async () => {
+  const args = [NODE, "--expose-gc", fixture("full-gc.js")];
+  const direct = w.run(args, { direct: true });
+  w.writeConfig({ tools: { "full-gc.js": { mode: "fork" } } });
+  try {
+    for (let i = 0; i < 3; i++) {
+      same(w.run(args), direct, `run ${i}`);
+      await w.ready("full-gc.js");
+    }
+    assert.match(pool("full-gc.js")!.mode, /^fork/);
+    for (let i = 0; i < 3; i++) same(w.run(args), direct, `forked run ${i}`);
+  } finally {
+    w.writeConfig({});
+  }
 });
 
 test("a template that hangs while forking: its callers run directly, then a new template serves", async () => {

@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -34,6 +35,74 @@
 
 #define MAX_THREADS 256
 #define MAX_CHILDREN 1024
+
+// Worker tasks in a child. V8 posts tasks to Node's platform threads even
+// under --single-threaded (a full GC's parallel jobs, which the main thread
+// also joins and finishes), and when the loop empties Node waits until
+// every posted task has run: in a child, which has none of those threads,
+// forever. So the child's NodePlatform vtable slots for posting worker
+// tasks (found in the template, written in the child's copy of the page)
+// queue them instead, and they run on the child's own thread from its loop
+// (a job's extra workers then find nothing left and return).
+#define MAX_TASKS 1024
+static void **worker_slot, **delayed_slot;
+static void *tasks[MAX_TASKS];
+static size_t ntasks;
+static uv_idle_t task_idle;
+
+// A v8::Task's vtable: [0] destructor, [1] deleting destructor, [2] Run.
+static void run_and_delete(void *task) {
+  void **vtable = *(void ***)task;
+  ((void (*)(void *))vtable[2])(task);
+  ((void (*)(void *))vtable[1])(task);
+}
+
+static void run_tasks(uv_idle_t *idle) {
+  uv_idle_stop(idle);
+  for (size_t i = 0; i < ntasks; i++) {
+    void *task = tasks[i];
+    tasks[i] = NULL;
+    run_and_delete(task);
+  }
+  ntasks = 0;
+}
+
+// NodePlatform::CallOnWorkerThread(std::unique_ptr<v8::Task>) in the child:
+// the unique_ptr arrives by reference (Itanium ABI), and is taken over here.
+static void queue_task(void *platform, void **task) {
+  (void)platform;
+  void *t = *task;
+  *task = NULL;
+  if (!t) return;
+  if (ntasks == MAX_TASKS) run_tasks(&task_idle);
+  tasks[ntasks++] = t;
+  uv_idle_start(&task_idle, run_tasks);
+}
+
+static void queue_delayed_task(void *platform, void **task, double delay) {
+  (void)delay;
+  queue_task(platform, task);
+}
+
+// The vtable slot of NodePlatform holding `fn`, or NULL.
+static void **platform_slot(const char *fn) {
+  void **vtable = dlsym(RTLD_DEFAULT, "_ZTVN4node12NodePlatformE");
+  void *target = dlsym(RTLD_DEFAULT, fn);
+  if (!vtable || !target) return NULL;
+  for (int i = 2; i < 64; i++)
+    if (vtable[i] == target) return &vtable[i];
+  return NULL;
+}
+
+static bool write_slot(void **slot, void *value) {
+  long page = sysconf(_SC_PAGESIZE);
+  void *start = (void *)((uintptr_t)slot & ~(uintptr_t)(page - 1));
+  size_t len = (uintptr_t)(slot + 1) - (uintptr_t)start > (size_t)page ? 2 * (size_t)page : (size_t)page;
+  if (mprotect(start, len, PROT_READ | PROT_WRITE) != 0) return false;
+  *slot = value;
+  mprotect(start, len, PROT_READ);
+  return true;
+}
 
 static pid_t baseline[MAX_THREADS];
 static size_t nbaseline;
@@ -91,6 +160,8 @@ static napi_value js_fork_baseline(napi_env env, napi_callback_info info) {
     return NULL;
   }
   nbaseline = (size_t)n;
+  worker_slot = platform_slot("_ZN4node12NodePlatform18CallOnWorkerThreadESt10unique_ptrIN2v84TaskESt14default_deleteIS3_EE");
+  delayed_slot = platform_slot("_ZN4node12NodePlatform25CallDelayedOnWorkerThreadESt10unique_ptrIN2v84TaskESt14default_deleteIS3_EEd");
   have_baseline = true;
   return make_int(env, n);
 }
@@ -104,6 +175,7 @@ static void throw_unsafe(napi_env env, const char *why) {
 // Why forking now would give a broken child, or NULL.
 static const char *unsafe_now(uv_loop_t *loop) {
   if (!have_baseline) return "forkBaseline() was not called";
+  if (!worker_slot || !delayed_slot) return "this node binary does not export NodePlatform's worker-task functions";
   if (loop->active_reqs.count != 0) return "a libuv request is in flight (async I/O started while loading)";
   pid_t now[MAX_THREADS];
   ssize_t n = list_threads(now, MAX_THREADS);
@@ -173,7 +245,9 @@ static napi_value js_fork_child(napi_env env, napi_callback_info info) {
     for (size_t i = 0; i < nkids; i++) close(kids[i].pidfd);
     nkids = 0;
     have_baseline = false;  // a child never forks
-    if (uv_loop_fork(loop) != 0 || setsid() < 0) _exit(70);
+    if (uv_loop_fork(loop) != 0 || setsid() < 0 || uv_idle_init(loop, &task_idle) != 0 ||
+        !write_slot(worker_slot, (void *)queue_task) || !write_slot(delayed_slot, (void *)queue_delayed_task))
+      _exit(70);
     // Like the template, it ends with the daemon (the template dies with
     // it): a template gone before this line leaves it to exit at once.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(0);
