@@ -213,7 +213,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       preload,
       readyTimeoutMs: this.config().preloadTimeoutMs,
     };
-    const choice = this.modes.choose(ctx.toolId, ctx.settings.mode, record.runs < 2);
+    const choice = this.modes.choose(ctx.toolId, ctx.settings.mode, record.runs < 2, modules.some(([kind]) => kind !== "cjs"));
     if (choice.mode !== ctx.choice?.mode) this.log.info({ tool: pool.label, mode: choice.mode, why: choice.why }, "node pool mode");
     ctx.choice = choice;
     try {
@@ -224,7 +224,9 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       }
       let template = ctx.template;
       if (!template || template.retired || !template.alive) {
-        template = this.startTemplate(pool, ctx, spec);
+        // CommonJS only: a template's import() of ES modules never completes (see mode.ts); its children load them.
+        const cjs = { ...spec, preload: { ...preload, modules: modules.filter(([kind]) => kind === "cjs") } };
+        template = this.startTemplate(pool, ctx, cjs);
         ctx.template = template;
       }
       const child = new NodeChild(template, this.log, this.hooks(ctx, template));
