@@ -162,11 +162,16 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
   /**
    * A process started now for a caller loads what a direct run loads, and
    * more: it pays only for the first run of a tool, which teaches warm what
-   * it loads. Otherwise the caller runs directly while one starts for the next.
+   * it loads, or when it is a fork. Otherwise the caller runs directly while
+   * one starts for the next.
    */
   mayStartForCaller(pool: Pool): boolean {
     const ctx = this.contexts.get(pool);
-    return !!ctx && this.store.get(ctx.toolId).modules.length === 0;
+    if (!ctx) return false;
+    // A child forked from a template already usable costs a fork, not a start-up: worth waiting for.
+    const template = ctx.template;
+    if (ctx.choice?.mode === "fork" && template?.usable && template.alive && !template.retired) return true;
+    return this.store.get(ctx.toolId).modules.length === 0;
   }
 
   override canStartMore(pool: Pool): boolean {
