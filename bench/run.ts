@@ -1,7 +1,8 @@
 // The warm benchmark suite: `npx tsx bench/run.ts` measures every case in
-// one run and writes bench/results.md (overwriting it). See bench/README.md.
+// one run and writes bench/results.md (overwriting it, except the section
+// bench/corpus.ts writes). See bench/README.md.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { type CaseResult, type CaseSpec, cmd, type Peer, runCase } from "./lib/bench-case";
@@ -9,12 +10,14 @@ import { generateCli, linesPerModule } from "./lib/generate-cli";
 import { hyperfineVersion, type Timing } from "./lib/hyperfine";
 import { buildFloorClient, FLOOR_CLIENT } from "./lib/design-floor";
 import { describeMachine } from "./lib/machine";
+import { writeMain } from "./lib/results-section";
 import { Chg } from "./lib/chg";
 import { generateHgRepo } from "./lib/hg-repo";
 import { PRETTIERD, Prettierd } from "./lib/peer";
 import { type Goal, renderReport } from "./lib/report";
 import { rssKiB, type WarmInstance } from "./lib/warm-instance";
 import { writeChart } from "./chart";
+import { runCoprocessCases } from "./coprocess";
 
 const REPO = resolve(__dirname, "..");
 const WARM = "bin/warm";
@@ -226,11 +229,11 @@ function goals(results: CaseResult[]): { goals: Goal[]; notes: string[] } {
   const notes: string[] = [];
   let path: number | null = null;
   if (warmNoop && trueNoop && st) {
-    const inProcess = (st.runP50Us - st.handOffP50Us) / 1000;
+    const inProcess = st.runP50Ms - st.handOffP50Ms;
     path = warmNoop.p50 - trueNoop.p50 - inProcess;
     notes.push(
       `warm no-op p50 ${warmNoop.p50.toFixed(3)} ms = process spawn floor (/bin/true, same paced run) ${trueNoop.p50.toFixed(3)} ms + the no-op run inside the warm process ${inProcess.toFixed(3)} ms + the shim ↔ daemon path ${path.toFixed(3)} ms (the remainder).`,
-      `From the daemon receiving the request to the warm process saying it has taken the run (hand-off p50; it counts the warm process waking and taking over the fds, env, cwd and argv): ${(st.handOffP50Us / 1000).toFixed(3)} ms.`,
+      `From the daemon receiving the request to the warm process saying it has taken the run (hand-off p50; it counts the warm process waking and taking over the fds, env, cwd and argv): ${st.handOffP50Ms.toFixed(3)} ms.`,
       `Everything warm adds over spawning a process that does nothing (warm no-op p50 − /bin/true p50, an upper bound that also counts the in-process run): ${(warmNoop.p50 - trueNoop.p50).toFixed(3)} ms.`,
     );
   }
@@ -288,18 +291,19 @@ async function main(): Promise<void> {
   generateHgRepo(join(REPO, HG_REPO));
   const results: CaseResult[] = [];
   for (const spec of cases(cli.modules, linesPerModule(cli))) results.push(await runCase(spec, REPO));
+  const coprocess = await runCoprocessCases(REPO); // bench/coprocess.ts: its own section of the report
   const { goals: g, notes } = goals(results);
-  const leftover = [...results.flatMap((c) => c.leftover), ...strays()];
+  const leftover = [...results.flatMap((c) => c.leftover), ...coprocess.results.flatMap((c) => c.leftover), ...strays()];
   const seconds = (Date.now() - t0) / 1000;
   const loadAfter = loadavg()
     .map((x) => x.toFixed(2))
     .join(" ");
   const md = renderReport({ machine, loadAfter, seconds, goals: g, overheadNotes: notes, cases: results, leftover });
-  writeFileSync(join(REPO, "bench", "results.md"), md);
+  writeMain(join(REPO, "bench", "results.md"), `${md.trimEnd()}\n\n${coprocess.section}`);
   writeChart(join(REPO, "bench"));
   process.stderr.write(`\nwrote bench/results.md (${seconds.toFixed(0)} s)\n`);
   for (const goal of g) process.stderr.write(`  ${goal.met === null ? "n/a" : goal.met ? "met    " : "NOT MET"}  ${goal.goal}: ${goal.measured}\n`);
-  const failed = results.filter((c) => c.error || c.checks.some((ch) => !ch.ok));
+  const failed = [...results, ...coprocess.results].filter((c) => c.error || c.checks.some((ch) => !ch.ok));
   if (failed.length > 0) process.stderr.write(`cases with failures: ${failed.map((c) => c.spec.id).join(", ")} (see bench/results.md)\n`);
   if (leftover.length > 0) process.stderr.write(`left running: ${leftover.join(", ")}\n`);
   process.exitCode = failed.length > 0 || leftover.length > 0 ? 1 : 0;

@@ -1,6 +1,8 @@
 #include "client.h"
 #include "daemon.h"
+#include "deadline.h"
 #include "frame.h"
+#include "marker.h"
 #include "msgpack.h"
 #include "reply.h"
 #include "request.h"
@@ -14,7 +16,10 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,8 +65,6 @@ static char *absolute(const char *exe, const char *cwd)
 	return p;
 }
 
-/* Reads replies until the tool ends (exits) or nothing has started and the
- * command should run directly (returns). */
 /* What the tool would run with besides its uid: gid, supplementary groups
  * and resource limits (a warm process has the daemon's; it may only serve
  * callers whose are the same). */
@@ -97,22 +100,60 @@ static int credentials(int64_t **ids, size_t *nids, int64_t *rlimits)
 	return 0;
 }
 
-/* Returns (only when nothing started) 1 if the daemon was of another warm
- * version (it retires; a new one can be started), else 0. */
-static int await_tool(int fd, const char *name, const struct stdio_state *before)
+enum { AWAIT_DIRECT, AWAIT_OTHER_VERSION, AWAIT_UNRESPONSIVE };
+
+/* Whether the daemon has yet to read what we sent it (bytes still in our
+ * socket's send queue): then it is stopped or stuck, not merely slow to
+ * hand the run over. */
+static int request_unread(int fd)
+{
+	int queued = 0;
+
+	return ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0;
+}
+
+/* Reads replies until the tool ends (exits) or nothing has started and the
+ * command should run directly (returns AWAIT_*). Until `started` every
+ * read is bounded by the deadline. A marker_dirfd >= 0 names the
+ * directory whose "unresponsive" marker goes once the daemon answers. */
+static int await_tool(int fd, const char *name, const struct stdio_state *before, int marker_dirfd)
 {
 	struct frame_reader rd;
 	struct reply rep;
 	const uint8_t *payload;
 	size_t len;
-	int started = 0, err, reset = 0;
+	int started = 0, err, reset = 0, timed_out = 0, unread = 0;
+	long sent_at = deadline_used_ms();
 	pid_t tool_pgid = 0;
 
 	frame_reader_init(&rd, fd);
 	for (;;) {
-		err = frame_read(&rd, &payload, &len);
+		if (!started && !timed_out && deadline_bound(fd, SO_RCVTIMEO) < 0)
+			err = WIRE_IO;
+		else
+			err = frame_read(&rd, &payload, &len);
+		if (!started && !timed_out && err == WIRE_IO
+		    && (errno == EAGAIN || errno == ETIMEDOUT)) {
+			/* Out of time. Shutting our reading side makes any later
+			 * write to this link fail, so a warm process that has not
+			 * yet sent `started` never will, and never starts the tool
+			 * (protocol-spec, "Reporting to the shim"); what is
+			 * already queued is still read below. */
+			timed_out = 1;
+			/* Judged only when it had a fair while to read (a slow
+			 * start may have used most of the limit before). */
+			unread = request_unread(fd) && deadline_used_ms() - sent_at >= deadline_limit_ms() / 3;
+			TRACE("no answer within %ld ms (%s)", deadline_limit_ms(),
+			      unread ? "the daemon did not read the request" : "the hand-over is slow");
+			shutdown(fd, SHUT_RD);
+			continue;
+		}
 		if (err == WIRE_OK)
 			err = reply_parse(payload, len, &rep);
+		if (err == WIRE_OK && marker_dirfd >= 0 && !timed_out) {
+			marker_clear(marker_dirfd); /* it answered */
+			marker_dirfd = -1;
+		}
 		if (err == WIRE_OK && started
 		    && (rep.type == REPLY_DIRECT || rep.type == REPLY_STARTED)) {
 			rep.bad = "unexpected after started";
@@ -142,6 +183,7 @@ static int await_tool(int fd, const char *name, const struct stdio_state *before
 			goto direct;
 		case REPLY_STARTED:
 			started = 1;
+			deadline_lift(fd); /* the tool runs as long as it runs */
 			tool_pgid = rep.pgid;
 			reset = rep.reset_stdio;
 			signals_forward(rep.pid, rep.pgid);
@@ -165,7 +207,8 @@ static int await_tool(int fd, const char *name, const struct stdio_state *before
 				TRACE("daemon error %.*s: %.*s", rep.code_name.len,
 				      rep.code_name.s, rep.why.len, rep.why.s);
 				frame_reader_free(&rd);
-				return rep.code_name.len == 7 && memcmp(rep.code_name.s, "version", 7) == 0;
+				return rep.code_name.len == 7 && memcmp(rep.code_name.s, "version", 7) == 0
+					       ? AWAIT_OTHER_VERSION : AWAIT_DIRECT;
 			}
 			say("%.*s", rep.why.len, rep.why.s);
 			exit(255);
@@ -175,7 +218,7 @@ static int await_tool(int fd, const char *name, const struct stdio_state *before
 	}
 direct:
 	frame_reader_free(&rd);
-	return 0;
+	return timed_out && unread ? AWAIT_UNRESPONSIVE : AWAIT_DIRECT;
 }
 
 void client_run(const char *version, const char *exe, char **argv)
@@ -184,11 +227,12 @@ void client_run(const char *version, const char *exe, char **argv)
 	struct run_request rq;
 	struct stdio_state before;
 	int64_t *ids = NULL, rlimits[2 * NRLIMITS];
-	char reason[128], *cwd, *abs_exe;
+	char reason[256], *cwd, *abs_exe;
 	static const int stdio[3] = { 0, 1, 2 };
 	uint8_t *frame;
 	size_t len, argc;
-	int fd, i, r, attempt, other_version;
+	int fd, i, r, attempt, marked;
+	pid_t pid = 0;
 
 	/* A closed 0/1/2 cannot be passed (and our own socket would take its
 	 * number): leave such runs alone. */
@@ -249,10 +293,10 @@ void client_run(const char *version, const char *exe, char **argv)
 		return;
 	}
 
+	deadline_start();
 	r = daemon_dir(&dp, 1, reason, sizeof(reason));
 	if (r == DIR_INSECURE) {
-		say("refusing %s: %s (must be a directory owned by uid %ld with mode 0700); running %s directly",
-		    dp.dir, reason, (long)geteuid(), argv[0]);
+		say("refusing %s: %s; running %s directly", dp.dir, reason, argv[0]);
 		free(frame);
 		return;
 	}
@@ -261,28 +305,41 @@ void client_run(const char *version, const char *exe, char **argv)
 		free(frame);
 		return;
 	}
+	if (marker_check(dp.dirfd, &marked)) {
+		close(dp.dirfd);
+		free(frame);
+		return;
+	}
 	/* A daemon of another warm version answers `version` and retires at
 	 * once (socket and lock released): one more try starts ours. */
 	for (attempt = 0; attempt < 2; attempt++) {
-		fd = daemon_connect_or_start(&dp);
-		if (fd < 0)
+		r = daemon_connect_or_start(&dp, &fd, &pid);
+		if (r == DAEMON_UNRESPONSIVE)
+			marker_set(dp.dirfd, pid, "did not accept or start in time");
+		if (r != DAEMON_OK)
 			break;
 		/* Saved before the tool can touch them. */
 		stdio_state_save(&before);
 		signals_hold();
 		if (frame_send(fd, frame, len, stdio, 3) < 0) {
 			TRACE("sending the request: %s", strerror(errno));
+			if (errno == EAGAIN)
+				marker_set(dp.dirfd, pid, "did not read the request in time");
 			close(fd);
 			break;
 		}
 		TRACE("sent run (%zu bytes)", len);
-		other_version = await_tool(fd, argv[0], &before);
+		r = await_tool(fd, argv[0], &before, marked ? dp.dirfd : -1);
 		close(fd);
-		if (!other_version)
+		marked = 0;
+		if (r == AWAIT_UNRESPONSIVE)
+			marker_set(dp.dirfd, pid, "did not read the request in time");
+		if (r != AWAIT_OTHER_VERSION)
 			break;
 		signals_release();
 		TRACE("the daemon was of another warm version; starting ours");
 	}
+	close(dp.dirfd);
 	free(frame);
 	signals_release(); /* only reached when the command runs directly */
 }
@@ -292,8 +349,9 @@ void client_run(const char *version, const char *exe, char **argv)
 static int connect_running(void)
 {
 	struct daemon_path dp;
-	char reason[128];
-	int r, fd, i;
+	char reason[256];
+	pid_t pid;
+	int r, fd = -1, i;
 
 	/* Our socket must not land on a closed 0/1/2 (we print to 1 and 2). */
 	for (i = 0; i < 3; i++) {
@@ -304,28 +362,28 @@ static int connect_running(void)
 				close(n);
 		}
 	}
+	deadline_start();
 	r = daemon_dir(&dp, 0, reason, sizeof(reason));
 	if (r == DIR_MISSING)
 		return -1;
 	if (r == DIR_INSECURE) {
-		say("refusing %s: %s (must be a directory owned by uid %ld with mode 0700)",
-		    dp.dir, reason, (long)geteuid());
+		say("refusing %s: %s", dp.dir, reason);
 		return -2;
 	}
 	if (r != DIR_OK) {
 		say("%s: %s", dp.dir, strerror(errno));
 		return -2;
 	}
-	fd = daemon_connect(&dp);
-	if (fd >= 0) {
-		TRACE("connected to %s", dp.sock);
+	r = daemon_connect(&dp, &fd, &pid, 0);
+	close(dp.dirfd);
+	if (r == DAEMON_OK) {
+		TRACE("connected to %s", dp.dir);
 		return fd;
 	}
-	if (errno == ENOENT || errno == ECONNREFUSED) {
-		TRACE("connect %s: %s", dp.sock, strerror(errno));
+	if (r == DAEMON_NONE)
 		return -1;
-	}
-	say("cannot connect to %s: %s", dp.sock, strerror(errno));
+	if (r == DAEMON_UNRESPONSIVE)
+		say("the daemon at %s did not accept within %ld ms (WARM_TIMEOUT_MS)", dp.dir, deadline_limit_ms());
 	return -2;
 }
 
@@ -342,11 +400,15 @@ static int ask(int fd, const char *t, int now, struct frame_reader *rd, struct r
 		say("sending %s to the daemon: %s", t, strerror(errno));
 		return -1;
 	}
-	err = frame_read(rd, &payload, &plen);
+	err = deadline_bound(fd, SO_RCVTIMEO) < 0 ? WIRE_IO : frame_read(rd, &payload, &plen);
 	if (err == WIRE_OK)
 		err = reply_parse(payload, plen, rep);
 	if (err == WIRE_EOF) {
 		say("the daemon closed the link without replying to %s", t);
+		return -1;
+	}
+	if (err == WIRE_IO && (errno == EAGAIN || errno == ETIMEDOUT)) {
+		say("the daemon did not answer %s within %ld ms (WARM_TIMEOUT_MS)", t, deadline_limit_ms());
 		return -1;
 	}
 	if (err == WIRE_IO) {

@@ -132,6 +132,12 @@ vector("loaded-message", frame(map([
   [k("t"), str("loaded")],
   [k("modules"), arr([arr([str("cjs"), str("/p/a.js")]), arr([str("esm"), str("file:///p/b.mjs")])])],
 ])), '{"t": "loaded", "modules": [["cjs", "/p/a.js"], ["esm", "file:///p/b.mjs"]]}');
+vector("node-template-child-exit", frame(map([
+  [k("t"), str("exit")], [k("pid"), int(4242)], [k("code"), int(0)], [k("cpu_us"), int(1234)],
+])), '{"t": "exit", "pid": 4242, "code": 0, "cpu_us": 1234}');
+vector("node-fork-failed", frame(map([
+  [k("t"), str("fork_failed")], [k("code"), str("ENOTSAFE")], [k("why"), str("a thread")],
+])), '{"t": "fork_failed", "code": "ENOTSAFE", "why": "a thread"}');
 const many = Array.from({ length: 20 }, (_, i) => bin(`a${i}`));
 vector("argv-array16", frame(map([[k("t"), str("run")], [k("argv"), arr(many)]])),
   `{"t": "run", "argv": [${Array.from({ length: 20 }, (_, i) => `b"a${i}"`).join(", ")}]}`);

@@ -3,7 +3,7 @@
 // directly, in fork and serial mode; each reader passes the shared vectors.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { utimesSync } from "node:fs";
+import { existsSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { JsonFrameReader, parseRunFields } from "../daemon/src/runtimes/coprocess/wire";
@@ -145,4 +145,21 @@ test("warm coprocess-check passes every case for each library's example (C in se
   const not = check(["/bin/true"]);
   assert.equal(not.status, 1);
   assert.match(not.stdout, /^FAIL hello: .*no valid hello/m);
+});
+
+test("the caller's signals reach the run: its child in fork mode, the coprocess in serial mode; the shim dies of the same signal", async () => {
+  const bin = join(w.dir, "bin");
+  spawnSync("mkdir", ["-p", bin]);
+  if (!existsSync(join(bin, "example-serial"))) spawnSync("ln", ["-s", C_EXAMPLE, join(bin, "example-serial")]);
+  const serialEnv = { ...w.env, EX_SERIAL: "1" };
+  for (const [cmd, env] of [[[C_EXAMPLE, "--stdin"], w.env], [[join(bin, "example-serial"), "--stdin"], serialEnv]] as const) {
+    await learn([...cmd], env);
+    const child = w.start([...cmd], { env, stdio: ["pipe", "pipe", "pipe"] });
+    // The tool has started (it wrote to stderr) and blocks reading its stdin.
+    await new Promise((resolve) => child.stderr!.once("data", resolve));
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    child.kill("SIGTERM");
+    assert.equal(await ended, "SIGTERM", `${cmd[0]}: the shim re-raised the tool's death by SIGTERM`);
+    child.stdin!.destroy();
+  }
 });

@@ -300,8 +300,8 @@ test("at the limit on warm processes, the least recently used pool makes room", 
 test("memory limits: a pool stays under its own, all pools under the global one", async () => {
   const other = new WarmEnv();
   try {
-    // A warm process for these probes takes some 40-50 MiB.
-    other.writeConfig({ maxMemoryMB: 80, tools: { "probe.js": { pool: { size: 3, maxMemoryMB: 100 } } } });
+    // A warm process for these probes takes some 40-50 MiB (spawned: forked children share their template's pages).
+    other.writeConfig({ maxMemoryMB: 80, tools: { "probe.js": { mode: "spawn", pool: { size: 3, maxMemoryMB: 100 } }, "limits.js": { mode: "spawn" } } });
     other.run([NODE, fixture("probe.js"), "quiet"]);
     await other.until("probe.js's pool to settle", () => {
       const p = other.status()!.pools.find((x) => x.tool.startsWith("probe.js"));

@@ -3,7 +3,7 @@
 // so, and the exit status is the command's (127 when it is missing, its
 // signal when it dies of one).
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CliEnv } from "./helpers/cli-env";
@@ -71,4 +71,14 @@ test("a child started by absolute path (process.execPath) is out of reach; $WARM
   // node -e runs directly (the daemon says so: 1 direct), the execPath child never reaches warm
   // (not counted), and the child started through $WARM_EXEC_BIN runs warm.
   assert.deepEqual(summary(r.stderr.toString()), { warm: 1, direct: 1 });
+});
+
+test("when warm cannot set up (an unsafe socket directory), the command still runs, directly", () => {
+  const env = { ...w.env, XDG_RUNTIME_DIR: join(w.dir, "unsafe") };
+  mkdirSync(join(w.dir, "unsafe", "warm"), { recursive: true, mode: 0o755 });
+  chmodSync(join(w.dir, "unsafe", "warm"), 0o755);
+  const r = w.run(["exec", "--", "sh", "-c", "mytool x; exit 3"], { env });
+  assert.equal(r.status, 3);
+  assert.equal(r.stdout.toString(), w.run(["sh", "-c", "mytool x"], { direct: true, env }).stdout.toString());
+  assert.match(r.stderr.toString(), /^warm exec: refusing .*unsafe\/warm: mode 755 lets others in \(must be 0700\); running sh without warm$/m);
 });

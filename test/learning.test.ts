@@ -125,3 +125,14 @@ test("a module that keeps require.main.filename while loading is preloaded with 
   assert.equal(runBoth(cli).out, `${cli}\n`);
   assert.deepEqual(record("learning/lib/main-filename.js").dropped, {});
 });
+
+test("a caller no warm process is ready for runs directly (a cold start would be slower) while one starts for the next run; only a tool's first run waits, to learn", async () => {
+  const cli = fixture("learning/main-reader.js"); // learned above
+  const env = { LANG: "C" }; // a key no pool has yet
+  const count = () => (w.status() as unknown as { directByReason: Record<string, number> }).directByReason["no warm process ready (one starts in the background; starting one for this run would be slower than running it directly)"] ?? 0;
+  const n = count();
+  runBoth(cli, env);
+  assert.equal(count(), n + 1, "the first run of the new key ran directly");
+  await settled(cli);
+  assert.equal(JSON.parse(runBoth(cli, env).report).preloaded, true, "the next one found a warm process with the modules loaded");
+});

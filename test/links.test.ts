@@ -2,11 +2,12 @@
 // the installed shim copy, run their tool warm with the same output as a
 // direct run, and bad names or colliding files are refused, nothing overwritten.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CliEnv } from "./helpers/cli-env";
-import { ROOT } from "./helpers/warm-env";
+import { ROOT, WARM } from "./helpers/warm-env";
 
 let w: CliEnv;
 before(() => {
@@ -30,8 +31,9 @@ test("warm link installs the shim and links Node and Python CLIs to it", () => {
 
 test("a linked Node CLI and Python CLI run warm, with the direct run's output", () => {
   for (const [tool, args] of [["mytool", ["a", "b c"]], ["pytool", ["out", "hello"]]] as const) {
-    // The same PATH for both (tools print their env): the direct run names the tool's own file, as the PATH lookup would.
-    const direct = w.run([join(w.tools, tool), ...args], { direct: true, env: w.linkedEnv });
+    // The direct run names the tool's own file, as the PATH lookup would. pytool prints its env, so it
+    // gets the same PATH (its #! is absolute); mytool's `#!/usr/bin/env node` must not find the node link.
+    const direct = w.run([join(w.tools, tool), ...args], { direct: true, env: tool === "pytool" ? w.linkedEnv : w.env });
     const before = w.warmRuns();
     const linked = w.run([join(w.bin, tool), ...args], { direct: true, env: w.linkedEnv });
     assert.equal(linked.status, direct.status);
@@ -109,3 +111,47 @@ test("--help lists every word, and warm help WORD gives its manual", () => {
   assert.equal(bad.status, 2);
   assert.match(bad.stderr.toString(), /no word nosuch/);
 });
+
+test("links outlive the checkout they were made from: its tools run directly, doctor says why, warm link mends it", () => {
+  // A checkout of its own (shim, daemon files, package.json; node_modules shared), then moved away.
+  const checkout = join(w.dir, "checkout");
+  mkdirSync(join(checkout, "bin"), { recursive: true });
+  copyFileSync(join(ROOT, "bin", "warm"), join(checkout, "bin", "warm"));
+  chmodSync(join(checkout, "bin", "warm"), 0o755);
+  cpSync(join(ROOT, "daemon"), join(checkout, "daemon"), { recursive: true });
+  copyFileSync(join(ROOT, "package.json"), join(checkout, "package.json"));
+  symlinkSync(join(ROOT, "node_modules"), join(checkout, "node_modules"));
+  const env = { ...w.linkedEnv, XDG_RUNTIME_DIR: join(w.dir, "run-moved") };
+  mkdirSync(env.XDG_RUNTIME_DIR, { mode: 0o700 });
+  try {
+    movedCheckout(checkout, env);
+  } finally {
+    spawnSync(WARM, ["stop"], { env });
+  }
+});
+
+function movedCheckout(checkout: string, env: NodeJS.ProcessEnv): void {
+  const made = spawnSync(join(checkout, "bin", "warm"), ["link", "mytool"], { env, encoding: "utf8" });
+  assert.equal(made.status, 0, made.stderr);
+  assert.equal(realpathSync(join(w.data, "warm", "daemon")), join(checkout, "daemon"));
+  renameSync(checkout, `${checkout}-moved`);
+  rmSync(`${checkout}-moved`, { recursive: true });
+
+  // Without warm's links on PATH: `#!/usr/bin/env node` would find the node link.
+  const direct = w.run([join(w.tools, "mytool"), "m"], { direct: true, env: { ...env, PATH: w.env.PATH } });
+  const linked = w.run([join(w.bin, "mytool"), "m"], { direct: true, env });
+  assert.equal(linked.status, 0);
+  assert.equal(linked.stdout.toString(), direct.stdout.toString());
+  assert.equal(linked.stderr.toString(), "");
+  const doctor = w.run(["doctor"], { env });
+  assert.equal(doctor.status, 1);
+  assert.match(doctor.stdout.toString(), /^PROBLEM the installed shim's daemon files \(.*\) are gone \(a moved or removed checkout\): linked tools run directly\n {8}fix: run warm link from warm's checkout$/m);
+
+  assert.equal(w.run(["link"], { env }).status, 0);
+  assert.equal(realpathSync(join(w.data, "warm", "daemon")), join(ROOT, "daemon"));
+  const runs = () => (JSON.parse(spawnSync(WARM, ["status", "--json"], { env, encoding: "utf8" }).stdout || '{"runs":0}') as { runs: number }).runs;
+  const before = runs();
+  const again = w.run([join(w.bin, "mytool"), "m"], { direct: true, env });
+  assert.equal(again.stdout.toString(), direct.stdout.toString());
+  assert.equal(runs(), before + 1, "ran warm again");
+}

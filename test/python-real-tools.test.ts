@@ -95,25 +95,27 @@ test("sys.argv kept while loading (default argument, closure, the object, a copy
   await w.until(() => `argv_joiner to be recorded as dropped: ${why()}`, () => /from sys\.argv/.test(why()));
 });
 
-test("never stale: files a module read while loading with pathlib, io.open(PathLike), os.open and os.stat; /dev/null is never watched", async () => {
+test("never stale: files a module read while loading with pathlib, io.open(PathLike), os.open and os.stat, a directory it listed; /dev/null is never watched", async () => {
   const script = fixture("python/data_tool.py");
   for (const f of "abcd") writeFileSync(join(venv.site, `data_${f}.txt`), `${f}1`);
   rmSync(join(venv.site, "data_e.txt"), { force: true });
+  mkdirSync(join(venv.site, "data_plugins"), { recursive: true });
+  writeFileSync(join(venv.site, "data_plugins", "one"), "");
   const run = () => w.run([venv.python, script]).stdout.toString();
   let out = "";
   for (let i = 0; i < 4 && !/ preloaded\n$/.test(out.replace("not preloaded", "")); i++) {
     out = run();
     await settle("data_tool.py");
   }
-  assert.equal(out, "a1 b1 c1 d1 False preloaded\n");
+  assert.equal(out, "a1 b1 c1 d1 False one preloaded\n");
   // A device written anywhere (as every shell redirection to /dev/null does) drops nothing.
   const template = (w.status()!.pools.find((p) => p.script === script)?.pids ?? []).slice();
   spawnSync("sh", ["-c", "echo x > /dev/null; : > /dev/null"]);
-  assert.equal(run(), "a1 b1 c1 d1 False preloaded\n");
+  assert.equal(run(), "a1 b1 c1 d1 False one preloaded\n");
   await settle("data_tool.py");
   const now = w.status()!.pools.find((p) => p.script === script)?.pids ?? [];
   assert.ok(now.some((pid) => template.includes(pid)), `the template lives on: ${template} then ${now}`);
-  let expected = ["a1", "b1", "c1", "d1", "False"];
+  let expected = ["a1", "b1", "c1", "d1", "False", "one"];
   for (const [i, f] of ["a", "b", "c", "d"].entries()) {
     writeFileSync(join(venv.site, `data_${f}.txt`), `${f}2${"x".repeat(i)}`);
     expected[i] = `${f}2${"x".repeat(i)}`;
@@ -121,8 +123,12 @@ test("never stale: files a module read while loading with pathlib, io.open(PathL
     await settle("data_tool.py");
   }
   writeFileSync(join(venv.site, "data_e.txt"), "");
-  expected = [...expected.slice(0, 4), "True"];
+  expected = [...expected.slice(0, 4), "True", "one"];
   assert.equal(run().split(" preloaded")[0].replace(" not", ""), expected.join(" "), "after data_e.txt appeared");
+  await settle("data_tool.py");
+  writeFileSync(join(venv.site, "data_plugins", "two"), "");
+  expected = [...expected.slice(0, 5), "one,two"];
+  assert.equal(run().split(" preloaded")[0].replace(" not", ""), expected.join(" "), "after a file appeared in a directory listed while loading");
 });
 
 test("a module that reads the terminal's size while loading is not preloaded: at a terminal, the caller's size", async () => {

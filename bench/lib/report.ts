@@ -56,7 +56,7 @@ function pool(m: ModeResult): string | null {
   return `Pool counters over these ${all} warm runs (${m.plan.warmup} warmup + ${m.plan.runs} timed): ${m.hits} hits, ${m.misses} misses (a miss waits for a warm process started for it).`;
 }
 
-function caseSection(c: CaseResult, n: number): string[] {
+export function caseSection(c: CaseResult, n: number): string[] {
   const s = c.spec;
   const out = [`## ${n}. ${s.title}`, "", s.what, ""];
   if (c.error) out.push("**This case failed:**", "", "```", c.error, "```", "");
@@ -77,7 +77,7 @@ function caseSection(c: CaseResult, n: number): string[] {
   }
   const st = c.pacedStatus;
   if (st) {
-    out.push(`Daemon-side latencies after the paced runs (\`warm status --json\`, over the daemon's whole window, learning runs included): hand-off p50 ${st.handOffP50Us.toFixed(0)} µs (request received → caller's fds sent to the warm process), run p50 ${(st.runP50Us / 1000).toFixed(2)} ms (request received → tool finished).`, "");
+    out.push(`Daemon-side latencies after the paced runs (\`warm status --json\`, over the daemon's whole window, learning runs included): hand-off p50 ${(st.handOffP50Ms * 1000).toFixed(0)} µs (request received → caller's fds sent to the warm process), run p50 ${st.runP50Ms.toFixed(2)} ms (request received → tool finished).`, "");
   }
   if (c.trace.length > 0) {
     const n = Math.max(...c.trace.map((t) => t.n));

@@ -27,8 +27,8 @@ export interface WarmStatus {
   running: number;
   runs: number;
   direct: number;
-  handOffP50Us: number;
-  runP50Us: number;
+  handOffP50Ms: number;
+  runP50Ms: number;
   pools: PoolStatus[];
 }
 

@@ -33,15 +33,15 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "addon.h"
 #include "run_view.h"
 #include "../../client-shim/msgpack.h"
 
 #include <node_api.h>
 #include <uv.h>
 
-// SCM_MAX_FD in the kernel: the most fds one sendmsg may carry. Receiving
-// with room for that many means MSG_CTRUNC only happens for odd senders.
-#define MAX_FDS 253
+// Receiving with room for MAX_FDS (addon.h) fds means MSG_CTRUNC only
+// happens for odd senders.
 #define MAX_IO INT_MAX
 
 // ---------------------------------------------------------------------------
@@ -73,7 +73,7 @@ static const char *errno_name(int err) {
 
 // If a napi call failed without leaving a JS exception pending, throw one
 // describing it, so the caller can simply return NULL.
-static void throw_napi_failure(napi_env env, const char *fn) {
+void throw_napi_failure(napi_env env, const char *fn) {
   bool pending = false;
   if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
   const napi_extended_error_info *info = NULL;
@@ -84,17 +84,9 @@ static void throw_napi_failure(napi_env env, const char *fn) {
   napi_throw_error(env, NULL, msg);
 }
 
-#define NAPI_OK(env, fn, call)                                                 \
-  do {                                                                         \
-    if ((call) != napi_ok) {                                                   \
-      throw_napi_failure((env), (fn));                                         \
-      return NULL;                                                             \
-    }                                                                          \
-  } while (0)
-
 // Throws e.g. Error("recv: recvmsg: Bad file descriptor (EBADF)") with
 // code "EBADF" and syscall "recvmsg". `detail` (a path, say) is optional.
-static void throw_errno(napi_env env, const char *fn, const char *syscall,
+void throw_errno(napi_env env, const char *fn, const char *syscall,
                         const char *detail, int err) {
   const char *name = errno_name(err);
   char msg[1024];
@@ -123,7 +115,7 @@ static void throw_arg(napi_env env, const char *fn, const char *what,
 // Arguments and results
 
 // Fetches exactly n arguments (missing ones are undefined) and `this`.
-static bool get_args(napi_env env, napi_callback_info info, size_t n,
+bool get_args(napi_env env, napi_callback_info info, size_t n,
                      napi_value *argv, napi_value *self) {
   size_t argc = n;
   if (napi_get_cb_info(env, info, &argc, argv, self, NULL) != napi_ok) {
@@ -133,7 +125,7 @@ static bool get_args(napi_env env, napi_callback_info info, size_t n,
   return true;
 }
 
-static bool arg_int(napi_env env, const char *fn, const char *what,
+bool arg_int(napi_env env, const char *fn, const char *what,
                     napi_value v, int64_t min, int64_t max, int64_t *out) {
   napi_valuetype t;
   double d;
@@ -153,7 +145,7 @@ static bool arg_int(napi_env env, const char *fn, const char *what,
   return true;
 }
 
-static bool arg_fd(napi_env env, const char *fn, const char *what,
+bool arg_fd(napi_env env, const char *fn, const char *what,
                    napi_value v, int *out) {
   int64_t x;
   if (!arg_int(env, fn, what, v, 0, INT_MAX, &x)) return false;
@@ -172,7 +164,7 @@ static bool arg_bool(napi_env env, const char *fn, const char *what,
   return true;
 }
 
-static bool arg_buffer(napi_env env, const char *fn, const char *what,
+bool arg_buffer(napi_env env, const char *fn, const char *what,
                        napi_value v, char **data, size_t *len) {
   bool is = false;
   void *p = NULL;
@@ -212,7 +204,7 @@ static char *arg_path(napi_env env, const char *fn, const char *what,
 }
 
 // Optional fd list (undefined/null = none), at most MAX_FDS entries.
-static bool arg_fds(napi_env env, const char *fn, napi_value v, int *fds,
+bool arg_fds(napi_env env, const char *fn, napi_value v, int *fds,
                     size_t *nfds) {
   napi_valuetype t;
   bool is_array = false;
@@ -239,19 +231,19 @@ static bool arg_fds(napi_env env, const char *fn, napi_value v, int *fds,
   return true;
 }
 
-static napi_value make_int(napi_env env, int64_t x) {
+napi_value make_int(napi_env env, int64_t x) {
   napi_value v = NULL;
   if (napi_create_int64(env, x, &v) != napi_ok) return NULL;
   return v;
 }
 
-static napi_value make_null(napi_env env) {
+napi_value make_null(napi_env env) {
   napi_value v = NULL;
   napi_get_null(env, &v);
   return v;
 }
 
-static napi_value make_undefined(napi_env env) {
+napi_value make_undefined(napi_env env) {
   napi_value v = NULL;
   napi_get_undefined(env, &v);
   return v;
@@ -268,7 +260,7 @@ static napi_value make_int_array(napi_env env, const int *xs, size_t n) {
   return arr;
 }
 
-static bool set_int_prop(napi_env env, napi_value obj, const char *key,
+bool set_int_prop(napi_env env, napi_value obj, const char *key,
                          int64_t x) {
   napi_value v = make_int(env, x);
   return v && napi_set_named_property(env, obj, key, v) == napi_ok;
@@ -280,7 +272,7 @@ static void close_all(const int *fds, size_t n) {
 
 // poll() until fd has `events` (or an error/hangup, which the caller's next
 // syscall then reports). Returns 0, or -1 with errno.
-static int wait_for(int fd, short events) {
+int wait_for(int fd, short events) {
   struct pollfd p = {.fd = fd, .events = events};
   for (;;) {
     int r = poll(&p, 1, -1);
@@ -1392,143 +1384,6 @@ static napi_value js_run_loop_once(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// Writes all of data, waiting for room on a non-blocking fd (the client
-// link is shared with the daemon, which keeps it non-blocking).
-static void write_all(int fd, const char *data, size_t len) {
-  while (len > 0) {
-    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(fd, POLLOUT) == 0) continue;
-    if (n <= 0) return;  // the peer is gone: the wait status still tells
-    data += n;
-    len -= (size_t)n;
-  }
-}
-
-// Closes every fd the tool could have made visible to others: all but the
-// link, those in keep[] (open before the tool ran: Node's and libuv's own)
-// and anonymous inodes (epoll, eventfd, timerfd: other threads' loops).
-static void close_tool_fds(int link, const int *keep, size_t nkeep) {
-  int fds[4096];
-  size_t n = 0;
-  DIR *d = opendir("/proc/self/fd");
-  if (!d) return;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL && n < sizeof fds / sizeof fds[0]) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    int fd = atoi(e->d_name);
-    if (fd != dirfd(d)) fds[n++] = fd;
-  }
-  closedir(d);
-  for (size_t i = 0; i < n; i++) {
-    int fd = fds[i];
-    bool kept = fd == link;
-    for (size_t k = 0; k < nkeep && !kept; k++) kept = keep[k] == fd;
-    struct stat st;
-    if (kept || fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) == 0) continue;
-    close(fd);
-  }
-}
-
-// The end of a run, as the daemon and the shim see it: the status to the
-// daemon, the tool's fds closed (all but link and keep[], which holds
-// client), the status to the shim (client >= 0), and `closed` to the daemon.
-static void end_run(int link, const char *exit_frame, size_t exit_len, const int *keep, size_t nkeep,
-                    int client, const char *client_frame, size_t client_len, const char *closed_frame, size_t closed_len) {
-  fflush(NULL);
-  write_all(link, exit_frame, exit_len);
-  close_tool_fds(link, keep, nkeep);
-  if (client >= 0) {
-    write_all(client, client_frame, client_len);
-    close(client);
-  }
-  write_all(link, closed_frame, closed_len);
-}
-
-// exitNow(code, link, exitFrame, closedFrame, keep, client, clientFrame):
-// ends the process at once, after the tool's last 'exit' listener. Node
-// would spend ms tearing down V8 and the kernel more unmapping it before the
-// daemon could see the exit; instead: flush C stdio, tell the daemon the
-// status (exitFrame), close the tool's fds so pipes see EOF and locks are
-// released as at death, tell the shim (clientFrame on the client link, when
-// client >= 0), tell the daemon that is done (closedFrame), and _exit.
-static napi_value js_exit_now(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  int64_t code, client;
-  int link;
-  char *exit_frame, *closed_frame, *client_frame;
-  size_t exit_len, closed_len, client_len;
-  int keep[MAX_FDS + 1];  // the listed fds, and the client link
-  size_t nkeep = 0;
-  if (!get_args(env, info, 7, argv, NULL) ||
-      !arg_int(env, "exitNow", "code", argv[0], 0, 255, &code) ||
-      !arg_fd(env, "exitNow", "link", argv[1], &link) ||
-      !arg_buffer(env, "exitNow", "exitFrame", argv[2], &exit_frame, &exit_len) ||
-      !arg_buffer(env, "exitNow", "closedFrame", argv[3], &closed_frame, &closed_len) ||
-      !arg_fds(env, "exitNow", argv[4], keep, &nkeep) ||
-      !arg_int(env, "exitNow", "client", argv[5], -1, INT_MAX, &client) ||
-      !arg_buffer(env, "exitNow", "clientFrame", argv[6], &client_frame, &client_len))
-    return NULL;
-  if (client >= 0) keep[nkeep++] = (int)client;
-  end_run(link, exit_frame, exit_len, keep, nkeep, (int)client, client_frame, client_len, closed_frame, closed_len);
-  _exit((int)code);
-}
-
-// Node's own exit path (a fatal exception: Node prints it, then calls
-// exit()) never reaches exitNow. reportAtExit(link, client, keep) arms an
-// on_exit handler that does what exitNow does, with the status exit() was
-// given: the shim hears it from the process even when the daemon is gone.
-static struct {
-  int link, client;
-  int keep[MAX_FDS + 1];
-  size_t nkeep;
-} at_exit = {-1, -1, {0}, 0};
-
-// A whole frame of {t: <t>} or {t: <t>, code: <code>} (code >= 0) into buf (32 bytes).
-static size_t small_frame(uint8_t *buf, const char *t, int code) {
-  uint8_t *p = mp_put_map(buf + 4, code >= 0 ? 2 : 1);
-  p = mp_put_cstr(p, "t");
-  p = mp_put_cstr(p, t);
-  if (code >= 0) {
-    p = mp_put_cstr(p, "code");
-    p = mp_put_int(p, code);
-  }
-  size_t n = (size_t)(p - buf - 4);
-  buf[0] = buf[1] = buf[2] = 0;
-  buf[3] = (uint8_t)n;
-  return n + 4;
-}
-
-static void report_at_exit(int status, void *arg) {
-  (void)arg;
-  uint8_t exit_frame[32], closed_frame[32];
-  size_t exit_len = small_frame(exit_frame, "exit", status & 0xff);
-  size_t closed_len = small_frame(closed_frame, "closed", -1);
-  end_run(at_exit.link, (const char *)exit_frame, exit_len, at_exit.keep, at_exit.nkeep, at_exit.client,
-          (const char *)exit_frame, exit_len, (const char *)closed_frame, closed_len);
-}
-
-static napi_value js_report_at_exit(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  int link;
-  int64_t client;
-  if (!get_args(env, info, 3, argv, NULL) ||
-      !arg_fd(env, "reportAtExit", "link", argv[0], &link) ||
-      !arg_int(env, "reportAtExit", "client", argv[1], 0, INT_MAX, &client) ||
-      !arg_fds(env, "reportAtExit", argv[2], at_exit.keep, &at_exit.nkeep))
-    return NULL;
-  if (at_exit.link >= 0) return make_undefined(env);  // armed once per process
-  at_exit.keep[at_exit.nkeep++] = (int)client;
-  at_exit.link = link;
-  at_exit.client = (int)client;
-  if (on_exit(report_at_exit, NULL) != 0) {
-    at_exit.link = -1;
-    throw_errno(env, "reportAtExit", "on_exit", NULL, errno);
-    return NULL;
-  }
-  return make_undefined(env);
-}
-
 // setParentDeathSignal(signal): prctl(PR_SET_PDEATHSIG), 0 to clear it. An
 // idle warm process ends with its daemon; one that took a run outlives it.
 static napi_value js_set_parent_death_signal(napi_env env, napi_callback_info info) {
@@ -1653,16 +1508,14 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("inotifyRead", js_inotify_read),
       FN("getrlimits", js_getrlimits),
       FN("runLoopOnce", js_run_loop_once),
-      FN("exitNow", js_exit_now),
       FN("setParentDeathSignal", js_set_parent_death_signal),
-      FN("reportAtExit", js_report_at_exit),
       FN("setCommandLine", js_set_command_line),
   };
 #undef FN
   NAPI_OK(env, "init",
           napi_define_properties(env, exports, sizeof fns / sizeof fns[0],
                                  fns));
-  return exports;
+  return fork_define(env, exports) && exit_define(env, exports) ? exports : NULL;
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

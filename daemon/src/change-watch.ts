@@ -42,6 +42,8 @@ const ALWAYS_RELEVANT_EXT = new Set([".pth", ".dist-info", ".egg-info", ".egg-li
 // Written by the interpreter itself as modules load: never a change of what loads.
 const IGNORED = new Set(["__pycache__"]);
 const NEVER_WATCHED = ["/dev", "/proc", "/sys"];
+/** In `lookups`, a directory whose every entry counts (a module listed it while loading: plugin discovery). */
+export const ANY = "*";
 
 /** Owners (tools) by name, and what a change to each name is. */
 type Names = Map<string, Set<string>>;
@@ -164,7 +166,7 @@ export class ChangeWatch {
       if (loaded) blame(loaded, why);
       if (ALWAYS_RELEVANT.has(name) || ALWAYS_RELEVANT_EXT.has(extname(name))) blame(d.owners, why);
       else if (mask & (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)) {
-        for (const stem of stems(name)) {
+        for (const stem of [...stems(name), ANY]) {
           const owners = d.stems.get(stem);
           if (owners) blame(owners, why);
         }

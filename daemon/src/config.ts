@@ -27,6 +27,8 @@ export interface ToolSettings {
   terminal: "warm" | "direct";
   /** A coprocess tool (protocol-spec/coprocess.md): how to start it; null for the built-in runtimes. */
   coprocess: CoprocessSettings | null;
+  /** Node tools: "fork" (children of a template) or "spawn" (pre-started processes); unset: as WARM_NODE_MODE says (see runtimes/node/mode.ts). */
+  mode?: "fork" | "spawn";
 }
 
 export interface CoprocessSettings {
@@ -133,6 +135,7 @@ function schemaOf(z: Zod, object: Zod["strictObject"] | Zod["object"]) {
           coprocess: z
             .strictObject({ command: z.array(z.string().min(1)).min(1).optional(), mode: z.enum(["fork", "serial"]).optional(), pool: z.int().min(1).max(16).optional() })
             .optional(),
+          mode: z.enum(["fork", "spawn"]).optional(),
         }),
       )
       .optional(),
@@ -151,6 +154,7 @@ export function toolSettings(config: Config, names: string[]): ToolSettings {
     merged.disable ||= t.disable ?? false;
     if (t.terminal) merged.terminal = t.terminal;
     if (t.coprocess) merged.coprocess = t.coprocess;
+    if (t.mode) merged.mode = t.mode;
   }
   return merged;
 }

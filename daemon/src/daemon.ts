@@ -4,7 +4,7 @@
 import { statSync } from "node:fs";
 import type { ChangeWatch } from "./change-watch";
 import type { ConfigSource } from "./config";
-import type { Logger } from "./log";
+import { fileProblems, type Logger } from "./log";
 import { native } from "./native";
 import { PROTOCOL_VERSION, ProtocolError } from "./protocol/codec";
 import { asString, envLookup, messageType, parseRun, type RunRequest } from "./protocol/messages";
@@ -114,7 +114,7 @@ export class Daemon implements ConnectionHandler {
       return this.direct(conn, prepared.direct, session);
     }
     this.active.set(conn, null);
-    void this.handOff(conn, req.fds, prepared, received, session, request.argv[0].toString("utf8"));
+    void this.handOff(conn, req.fds, prepared, received, session, waitBudgetMs(request.env), request.argv[0].toString("utf8"));
   }
 
   private prepare(request: RunRequest, fds: number[]): ({ runtime: WarmRuntime } & Prepared) | { direct: string } {
@@ -134,11 +134,11 @@ export class Daemon implements ConnectionHandler {
     return "direct" in prepared ? prepared : { runtime, ...prepared };
   }
 
-  private async handOff(conn: Connection, fds: number[], prepared: { runtime: WarmRuntime } & Prepared, received: bigint, session: string | undefined, argv0: string): Promise<void> {
+  private async handOff(conn: Connection, fds: number[], prepared: { runtime: WarmRuntime } & Prepared, received: bigint, session: string | undefined, waitMs: number, argv0: string): Promise<void> {
     const { pool, toolId, runtime } = prepared;
     let wp: WarmProcess | string = "no warm process could be started";
     try {
-      wp = await pool.acquire();
+      wp = await pool.acquire(waitMs);
     } catch (error) {
       this.log.error({ err: (error as Error).message }, "acquire failed");
     }
@@ -185,8 +185,12 @@ export class Daemon implements ConnectionHandler {
     this.limits.running++;
     this.stats.handedOff(Number(process.hrtime.bigint() - received) / 1e3, session, wp.startupUs ?? 0);
     if (!toShim) {
+      // A relaying process: the daemon tells the shim, then lets the tool start.
       conn.send({ t: "started", pid: wp.pid, pgid: wp.pid, reset_stdio: prepared.resetStdio ?? false });
-      wp.go?.();
+      // A shim that gave up waiting shut its reading side, so `started`
+      // could not be written: the tool must never start (it ran directly).
+      if (conn.closed) wp.kill();
+      else wp.go?.();
     }
     const exit = await wp.exited;
     this.limits.running--;
@@ -224,6 +228,7 @@ export class Daemon implements ConnectionHandler {
       misses: p.misses,
       broken: p.broken,
       limited: p.limited,
+      mode: p.describe(),
       pids: p.pids(),
     }));
     const data: StatusData & object = {
@@ -232,11 +237,13 @@ export class Daemon implements ConnectionHandler {
       uptimeSeconds: Math.round(process.uptime()),
       configError: this.config.error,
       configWarnings: this.config.warnings,
+      fileProblems: fileProblems(),
       running: this.active.size,
       ...this.stats.summary(),
       pools,
     };
-    return { text: statusText(data), json: JSON.stringify({ ...data, pools: pools.map((p, i) => ({ ...p, differs: differences(pools)[i] })) }) };
+    const differs = differences(pools);
+    return { text: statusText(data), json: JSON.stringify({ ...data, pools: pools.map((p, i) => ({ ...p, differs: differs[i] })) }) };
   }
 
   /** Tells the shim to run the command itself, and counts why. */
@@ -244,6 +251,19 @@ export class Daemon implements ConnectionHandler {
     this.stats.ranDirect(why, session);
     conn.finish({ t: "direct", why });
   }
+}
+
+/**
+ * How long a caller may wait for a warm process still starting: the shim
+ * runs the command itself once WARM_TIMEOUT_MS (default 1500, as in
+ * client-shim/deadline.c) has passed, so the daemon answers `direct` a
+ * little before that and keeps the process for the next caller.
+ */
+function waitBudgetMs(env: Buffer[]): number {
+  const v = envLookup(env, "WARM_TIMEOUT_MS");
+  const n = v !== undefined && /^[0-9]+$/.test(v) ? Number(v) : NaN;
+  const limit = n > 0 && n <= 24 * 3600 * 1000 ? n : 1500;
+  return limit > 600 ? limit - 300 : limit / 2;
 }
 
 // Index of RLIMIT_NOFILE's soft limit in the request's rlimits (protocol-spec).

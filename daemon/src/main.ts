@@ -1,13 +1,13 @@
 // The warm daemon: started by the shim when none answers. One per user and
 // runtime dir, guaranteed by a lock held for its whole life; it recovers a
 // socket left by a dead daemon, and exits after its idle timeout.
-import { chmodSync, unlinkSync } from "node:fs";
+import { chmodSync, unlinkSync, utimesSync, writeSync } from "node:fs";
 import { ChangeWatch } from "./change-watch";
 import { ConfigSource } from "./config";
 import { Daemon } from "./daemon";
 import { createLogger } from "./log";
 import { native } from "./native";
-import { ensurePrivateDir, resolvePaths } from "./paths";
+import { at, openPrivateDir, resolvePaths } from "./paths";
 import { PreloadStore } from "./preload-store";
 import { Limits } from "./limits";
 import { NodeRuntime } from "./runtimes/node/runtime";
@@ -19,7 +19,38 @@ import { Listener } from "./transport";
 import { WARM_VERSION } from "./version";
 import { dirname, join } from "node:path";
 
+/**
+ * The socket's mtime says the loop runs: a shim finding it older than a
+ * few seconds (client-shim/daemon.c, HEARTBEAT_STALE_S) sends this daemon
+ * no fds, which would sit in a queue nobody reads, holding the caller's
+ * pipes. Its atime 0 says a daemon keeps this heartbeat at all (a socket
+ * systemd holds before the first activation has its creation time there).
+ */
+function heartbeat(socket: string, now: number): void {
+  try {
+    utimesSync(socket, 0, now / 1000);
+  } catch {
+    // gone while stopping
+  }
+}
+
+/** The fd the shim passed for "ready" (`--ready-fd=N`), or null when started otherwise. */
+function readyFd(): number | null {
+  const arg = process.argv.slice(2).find((a) => a.startsWith("--ready-fd="));
+  const fd = arg ? Number(arg.slice("--ready-fd=".length)) : NaN;
+  return Number.isInteger(fd) && fd > 2 ? fd : null;
+}
+
 function main(): void {
+  // The shim waits on this pipe: "ready" once the socket listens, or EOF
+  // when this process exits first (any failure below), as tmux's server
+  // tells its client. Close-on-exec at once: no warm process may hold it.
+  let ready = readyFd();
+  try {
+    if (ready !== null) native.setCloexec(ready, true);
+  } catch {
+    ready = null; // not an open fd: nobody waits
+  }
   const paths = resolvePaths();
   const log = createLogger(paths.log, process.env.WARM_LOG_LEVEL ?? "info");
   const fatal = (message: string, extra: object = {}) => {
@@ -28,13 +59,16 @@ function main(): void {
     process.stderr.write(`warm daemon: ${message}\n`);
     process.exit(1);
   };
+  let dir: number;
   try {
-    ensurePrivateDir(paths.runtimeDir);
+    dir = openPrivateDir(paths.runtimeDir);
   } catch (error) {
     return fatal((error as Error).message);
   }
   const systemd = fromSystemd(log);
-  const lock = native.lockFile(paths.daemonLock);
+  // Everything in the runtime dir goes through dir, the fd of the
+  // directory just checked: a path swapped meanwhile is never used.
+  const lock = native.lockFile(at(dir, "daemon.lock"));
   if (lock < 0) {
     // Another daemon holds the lock: it serves this socket.
     log.info("another daemon holds the lock; exiting");
@@ -45,9 +79,10 @@ function main(): void {
 
   // Under socket activation the socket is systemd's: never unlinked by us.
   const ownSocket = systemd.listenFd === null;
+  const socketAt = at(dir, "daemon.sock");
   const removeSocket = () => {
     try {
-      if (ownSocket) unlinkSync(paths.socket);
+      if (ownSocket) unlinkSync(socketAt);
     } catch {
       // already gone
     }
@@ -57,11 +92,24 @@ function main(): void {
   else {
     removeSocket(); // left by a dead daemon: we hold the lock, so it is stale
     try {
-      listenFd = native.listenUnix(paths.socket, 511);
-      chmodSync(paths.socket, 0o600);
+      listenFd = native.listenUnix(socketAt, 511);
+      chmodSync(socketAt, 0o600);
     } catch (error) {
       return fatal(`cannot listen on ${paths.socket}: ${(error as Error).message}`);
     }
+  }
+  try {
+    unlinkSync(at(dir, "unresponsive")); // a shim's note about a daemon before this one
+  } catch {
+    // none
+  }
+  if (ready !== null) {
+    try {
+      writeSync(ready, "ready\n");
+    } catch {
+      // the shim gave up waiting; the next one will find us listening
+    }
+    native.close(ready);
   }
 
   const config = new ConfigSource(
@@ -124,6 +172,7 @@ function main(): void {
   process.on("SIGHUP", () => {}); // the shim's terminal closing is not our business
   const sweep = setInterval(() => {
     const now = Date.now();
+    heartbeat(socketAt, now);
     for (const runtime of runtimes) runtime.sweep(now);
     if (!daemon.busy && now - daemon.lastActivity > config.current.idleTimeoutMs) stop("idle timeout", false);
   }, 1000);

@@ -1,4 +1,4 @@
-// The N-API addon (daemon/addon/warm_native.c): what Node itself cannot do
+// The N-API addon (daemon/addon/: warm_native.c, exit.c, fork.c): what Node itself cannot do
 // for warm. Node has no way to receive fds (nodejs/node#53391), no fcntl, no
 // dup2, no SO_PEERCRED and no way to set the raw-bytes environment, so these
 // live in one small C file. Every fd it creates or receives is close-on-exec
@@ -100,12 +100,33 @@ export interface Native {
    */
   exitNow(code: number, link: number, exitFrame: Buffer, closedFrame: Buffer, keep: number[], client: number, clientFrame: Buffer): never;
   /**
-   * For Node's own exit path (a fatal exception), which skips exitNow: on
-   * exit(), as exitNow does with the status exit() was given: `exit` to
-   * link, the tool's fds closed (all but link, client, keep), `exit` to
-   * client (closed), `closed` to link.
+   * Like exitNow, but later: the process ends so right after Node has
+   * printed a fatal exception (from Node's AtExit callbacks), instead of
+   * through Node's own exit, which a forked child cannot survive, and so that
+   * the shim hears the status even when the daemon is gone. False if the
+   * node binary does not export what that needs.
    */
-  reportAtExit(link: number, client: number, keep: number[]): void;
+  exitAfterFatal(code: number, link: number, exitFrame: Buffer, closedFrame: Buffer, keep: number[], client: number, clientFrame: Buffer): boolean;
+  /**
+   * In a Node template, before any of the tool's modules load: starts
+   * libuv's thread pool and records the threads that exist (Node's own,
+   * idle under --single-threaded). Returns how many.
+   */
+  forkBaseline(): number;
+  /**
+   * Forks a child of this template: the child's pid here, 0 in the child
+   * (own session and process group, its own libuv loop). Throws with code
+   * ENOTSAFE if a thread appeared since forkBaseline() or a libuv request is
+   * in flight, or with the errno of fork (EAGAIN).
+   */
+  forkChild(): number;
+  /** Blocks until link is readable (returns null) or a forked child ended (reaped, with the CPU time it used). */
+  forkWait(link: number): { pid: number; code?: number; signal?: number; cpuUs: number } | null;
+  /** In a forked child: process.uptime() counts from now. False if the node binary does not allow it. */
+  resetStartTime(): boolean;
+  getppid(): number;
+  /** libuv requests in flight on this process's loop (async fs, dns, thread-pool work). */
+  pendingRequests(): number;
   /** prctl(PR_SET_PDEATHSIG, signal): this process gets `signal` when the thread that started it ends. */
   setParentDeathSignal(signal: number): void;
   /** Rewrites what ps shows of this process (NUL-separated words), cut to the size of its original argv. */

@@ -22,8 +22,8 @@ export interface WarmProcess {
   /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
   rssKiB: number;
   /**
-   * What getting it ready took (us, from starting the interpreter to ready:
-   * the start-up a direct run pays and a warm run skips); 0 until then.
+   * The CPU time getting it ready took (us, from starting the interpreter to
+   * ready: the start-up a direct run pays and a warm run skips); 0 until then.
    */
   startupUs?: number;
   /**
@@ -72,6 +72,10 @@ export interface PoolOwner {
   dropIdle?(pool: Pool): void;
   /** Whether a caller may wait for a process still starting (one that may turn out unusable should not cost a caller); default yes. */
   mayWait?(pool: Pool): boolean;
+  /** Whether to start a process for a caller that found none (default yes); if not, it runs directly and one starts in the background. */
+  mayStartForCaller?(pool: Pool): boolean;
+  /** How the pool starts its processes and why, for status ("" if nothing to say). */
+  describe?(pool: Pool): string;
 }
 
 // Why a caller runs directly when the pool has no process for it.
@@ -79,6 +83,14 @@ const NOT_PROVEN = "no warm process ready, and none of this tool's has proven us
 const KEEPS_FAILING = "this tool's warm processes keep failing to start";
 const NOT_STARTED = "no warm process could be started";
 const NOT_USABLE = "the warm process started for this run could not be used (warm learned from it)";
+const NONE_READY = "no warm process ready (one starts in the background; starting one for this run would be slower than running it directly)";
+/** A process starting: whether it turned out usable, and whether a caller is waiting for it. */
+interface StartEntry {
+  usable: Promise<boolean>;
+  claimed: boolean;
+}
+
+const NOT_IN_TIME = "no warm process was ready within the shim's time limit (it serves the next run)";
 const CLOSED = "the tool's warm processes were let go (files changed, or the daemon is stopping)";
 
 // A pool whose processes keep coming up unusable without anything new being
@@ -88,7 +100,7 @@ const MAX_UNUSABLE_IN_A_ROW = 6;
 export class Pool {
   private readyList: WarmProcess[] = [];
   /** Processes starting, with whether a caller has already claimed each. */
-  private starting = new Map<WarmProcess, { usable: Promise<boolean>; claimed: boolean }>();
+  private starting = new Map<WarmProcess, StartEntry>();
   private unusableInARow = 0;
   lastUsed = Date.now();
   /** Below its size because the limits left no room at its last refill. */
@@ -121,7 +133,7 @@ export class Pool {
   }
 
   /** A ready process, or one started now for this caller; or why the caller runs directly. */
-  async acquire(): Promise<WarmProcess | string> {
+  async acquire(waitMs = Infinity): Promise<WarmProcess | string> {
     this.lastUsed = Date.now();
     if (this.closed) return CLOSED;
     while (this.readyList.length > 0) {
@@ -137,19 +149,45 @@ export class Pool {
       return NOT_PROVEN;
     }
     // One already on its way is ready sooner than one started now.
+    const end = Date.now() + waitMs;
     for (const [wp, entry] of this.starting) {
       if (entry.claimed) continue;
-      entry.claimed = true;
-      if ((await entry.usable) && wp.state === "ready") return wp;
+      const got = await this.claim(wp, entry, end);
+      if (got !== NOT_USABLE) return got;
       break;
     }
     if (this.closed) return CLOSED;
     if (this.broken) return KEEPS_FAILING;
+    if (this.owner.mayStartForCaller?.(this) === false) {
+      this.refill();
+      return NONE_READY;
+    }
     // A caller is never refused, but idle processes of other pools make room for its process.
     this.owner.canStartMore(this);
     const started = this.start(true);
     if (!started) return NOT_STARTED;
-    return (await started.usable) && started.wp.state === "ready" ? started.wp : NOT_USABLE;
+    return this.claim(started.wp, started.entry, end);
+  }
+
+  /**
+   * Waits for a starting process for this caller until `end` (the shim
+   * gives up at its own limit and runs directly; then nobody would use it):
+   * past that the caller is answered `direct`, and the process, once
+   * ready, joins the ready ones for the next caller.
+   */
+  private async claim(wp: WarmProcess, entry: StartEntry, end: number): Promise<WarmProcess | string> {
+    entry.claimed = true;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      if (Number.isFinite(end)) timer = setTimeout(() => resolve("late"), Math.max(0, end - Date.now()));
+    });
+    const usable = await Promise.race([entry.usable, late]);
+    clearTimeout(timer);
+    if (usable === "late") {
+      entry.claimed = false;
+      return NOT_IN_TIME;
+    }
+    return usable && wp.state === "ready" ? wp : NOT_USABLE;
   }
 
   /** Starts processes until `size` are ready or starting. */
@@ -164,10 +202,10 @@ export class Pool {
     }
   }
 
-  private start(forCaller: boolean): { wp: WarmProcess; usable: Promise<boolean> } | null {
+  private start(forCaller: boolean): { wp: WarmProcess; entry: StartEntry } | null {
     const wp = this.owner.launch(this);
     if (!wp) return null;
-    const entry = { usable: Promise.resolve(false), claimed: forCaller };
+    const entry: StartEntry = { usable: Promise.resolve(false), claimed: forCaller };
     this.starting.set(wp, entry);
     const usable = wp.ready.then((info) => {
       this.starting.delete(wp);
@@ -192,7 +230,7 @@ export class Pool {
       return true;
     });
     entry.usable = usable;
-    return { wp, usable };
+    return { wp, entry };
   }
 
   /** Memory of the ready processes (KiB). */
@@ -241,6 +279,10 @@ export class Pool {
 
   processes(): WarmProcess[] {
     return [...this.readyList, ...this.starting.keys()];
+  }
+
+  describe(): string {
+    return this.owner.describe?.(this) ?? "";
   }
 
   /** Every pid of the pool: its helpers (a Python template) first, then its warm processes. */

@@ -2,10 +2,11 @@
 // daemon starts out knowing: the modules its runs loaded (in load order),
 // the modules that must not be preloaded and why, the env variables read
 // while loading (they join the key), and whether it uses ESM.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import type { Logger } from "./log";
+import { fileProblem, type Logger } from "./log";
+import { makeDirs } from "./paths";
 
 /** A module to preload: kind `cjs`, `esm` or `json` (Node, by path or URL) or `py` (Python, by module name). */
 export type ModuleRef = [kind: "cjs" | "esm" | "json" | "py", id: string];
@@ -184,11 +185,17 @@ export class PreloadStore {
       const target = this.file(id);
       const temp = `${target}.${process.pid}.tmp`;
       try {
-        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        makeDirs(this.dir);
         writeFileSync(temp, JSON.stringify(this.records.get(id)));
         renameSync(temp, target);
       } catch (error) {
-        this.log.warn({ err: (error as Error).message, file: target }, "could not save what warm learned");
+        // A state dir that cannot be made or written (read-only, full, under /proc) is said once.
+        fileProblem(this.log, `cannot save what warm learned in ${this.dir}`, error);
+        try {
+          unlinkSync(temp); // a partial write on a full disk
+        } catch {
+          // never written
+        }
       }
     }
   }

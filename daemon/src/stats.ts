@@ -13,7 +13,7 @@ export const EXEC_TAG = "WARM_EXEC_ID";
 export interface ExecTally {
   warm: number;
   direct: number;
-  /** Sum over its warm runs of the warm process's start-up minus the hand-off (ms). */
+  /** Sum over its warm runs of the warm process's start-up (CPU time) minus the hand-off (ms). */
   savedMs: number;
 }
 
@@ -31,7 +31,7 @@ export class Stats {
   private runTimes: number[] = [];
   private sessions = new Map<string, ExecTally>();
 
-  /** A run handed to a warm process after `us`, whose start-up took `startupUs`. */
+  /** A run handed to a warm process after `us`, whose start-up took `startupUs` of CPU. */
   handedOff(us: number, session: string | undefined, startupUs: number): void {
     this.runs++;
     this.handOffs.push(us);

@@ -13,6 +13,8 @@ export interface PoolStatus {
   broken: boolean;
   /** Below its size because the limits left no room (until its next caller). */
   limited: boolean;
+  /** How the pool starts its processes and why (Node: "fork: ..." or "spawn: ..."); "" if nothing to say. */
+  mode: string;
 }
 
 export interface StatusData {
@@ -21,6 +23,8 @@ export interface StatusData {
   uptimeSeconds: number;
   configError: string | null;
   configWarnings: string[];
+  /** State or log files the daemon goes on without (said once each). */
+  fileProblems: string[];
   running: number;
   runs: number;
   direct: number;
@@ -47,6 +51,7 @@ export function statusText(d: StatusData): string {
     `warm ${d.version}, daemon pid ${d.pid}, up ${d.uptimeSeconds}s`,
     ...(d.configError ? [`config error: ${d.configError} (using defaults)`] : []),
     ...d.configWarnings.map((w) => `config warning: ${w}`),
+    ...d.fileProblems.map((p) => `going on without: ${p}`),
     `runs: ${d.runs} warm, ${d.direct} direct, ${d.running} running`,
     `latency p50: hand-off ${ms(d.handOffP50Ms)}, whole run ${ms(d.runP50Ms)}`,
   ];
@@ -56,7 +61,7 @@ export function statusText(d: StatusData): string {
   const differs = differences(d.pools);
   d.pools.forEach((p, i) => {
     const label = differs[i] ? `${p.tool} (${differs[i]})` : p.tool;
-    lines.push(`  ${label}: ${p.ready} ready, ${p.starting} starting, ${p.hits} hits, ${p.misses} misses${p.broken ? " (stopped: keeps failing)" : ""}${p.limited ? " (gave way to other pools: the limits)" : ""}`);
+    lines.push(`  ${label}: ${p.ready} ready, ${p.starting} starting, ${p.hits} hits, ${p.misses} misses${p.broken ? " (stopped: keeps failing)" : ""}${p.limited ? " (gave way to other pools: the limits)" : ""}${p.mode ? `; ${p.mode}` : ""}`);
   });
   return lines.join("\n") + "\n";
 }

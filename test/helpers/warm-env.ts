@@ -42,6 +42,13 @@ export class WarmEnv {
       XDG_RUNTIME_DIR: join(this.dir, "run"),
       XDG_STATE_HOME: join(this.dir, "state"),
       XDG_CONFIG_HOME: join(this.dir, "config"),
+      // Tests assert what warm does once a run is handed over; on a loaded
+      // machine a cold start can take longer than the shim's default limit
+      // (1500 ms), after which it would (rightly) run directly. The limit
+      // itself is tested with its default in trust.test.ts.
+      WARM_TIMEOUT_MS: "10000",
+      // How the daemon serves Node tools, for running the suite in each mode (fork, spawn, auto; unset: the default, spawn).
+      ...(process.env.WARM_TEST_NODE_MODE ? { WARM_NODE_MODE: process.env.WARM_TEST_NODE_MODE } : {}),
       ...extraEnv,
     };
   }
@@ -86,7 +93,7 @@ export class WarmEnv {
     });
   }
 
-  status(): { pid: number; pools: { tool: string; script: string; ready: number; starting: number; limited: boolean; hits: number; misses: number; pids: number[] }[]; runs: number; direct: number; configError: string | null } | null {
+  status(): { pid: number; pools: { tool: string; script: string; key: string; ready: number; starting: number; limited: boolean; hits: number; misses: number; pids: number[] }[]; runs: number; direct: number; configError: string | null } | null {
     const r = spawnSync(WARM, ["status", "--json"], { env: this.env, encoding: "utf8" });
     if (r.status !== 0) return null;
     return JSON.parse(r.stdout);

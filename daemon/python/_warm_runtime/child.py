@@ -94,8 +94,9 @@ def take(msg, fds, spec):
     # In place: a module may hold the template's sys.argv (argv.py).
     spec.argv[:] = argv
     sys.argv = spec.argv
-    if hasattr(sys, "orig_argv"):
-        sys.orig_argv = orig
+    if spec.orig_argv is not None:
+        spec.orig_argv[:] = orig  # in place too, for a module that kept it
+        sys.orig_argv = spec.orig_argv
     for module, name, first, length, to_end, as_bytes, as_tuple in spec.argv_copies:
         part = argv[first:] if to_end else argv[first:first + length]
         if as_bytes:

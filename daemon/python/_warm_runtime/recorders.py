@@ -20,6 +20,7 @@ class Recorder:
         self.cwd_read = False
         self.umask_read = False
         self.files_read = set()
+        self.dirs_listed = set()
         self.argv_copiers = set()
         self.dropped = {}  # module -> why
         self.owner = {}  # every module loaded -> the top-level preload that loaded it
@@ -103,10 +104,36 @@ def _note_file(path, writing):
 def _audit(event, args):
     # Every open from Python code, whatever the API: builtins.open and
     # io.open (with a str, bytes or PathLike), pathlib, os.open, FileIO.
-    if event == "open" and recorder.active and args:
+    if not recorder.active:
+        return
+    if event == "open" and args:
         mode, flags = args[1], args[2] if len(args) > 2 else 0
         writing = bool(set(mode) & set("wax+")) if isinstance(mode, str) else bool(flags & (os.O_WRONLY | os.O_RDWR))
         _note_file(args[0], writing)
+    elif event in ("os.listdir", "os.scandir"):
+        _note_listing(args[0] if args else None)
+
+
+def _note_listing(path):
+    """A directory a module listed while loading (plugin discovery, glob,
+    os.walk): a new or removed entry there can change what loads. The
+    import system's own listings (each sys.path directory) are not this."""
+    caller = sys._getframe(2)  # the Python code that called os.listdir/os.scandir
+    if caller.f_code.co_filename.startswith("<frozen importlib"):
+        return
+    if path is None or path in ("", b""):
+        path = "."
+    if isinstance(path, int):
+        return
+    try:
+        path = os.fsdecode(os.fspath(path))
+    except TypeError:
+        return
+    if not path.startswith("/"):
+        path = os.path.join(_saved["os"][0](), path)
+    path = os.path.normpath(path)
+    if not path.startswith(("/dev/", "/proc/", "/sys/")) and "/__pycache__" not in path:
+        recorder.dirs_listed.add(path)
 
 
 def install():

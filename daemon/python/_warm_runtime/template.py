@@ -24,6 +24,7 @@ class Spec:
         self.streams = (sys.stdin, sys.stdout, sys.stderr)  # as CPython made them for this pool's kind of fds
         self.argv_copies = []
         self.argv = sys.argv  # the list every child fills with its caller's argv (argv.py)
+        self.orig_argv = getattr(sys, "orig_argv", None)  # likewise sys.orig_argv (3.10+)
         self.template_modules = frozenset()
         self.installed = ()  # directories of installed code (imports.py)
 
@@ -123,6 +124,7 @@ def preload(spec, modules, exclude):
         "cwd_read": rec.cwd_read,
         "umask_read": rec.umask_read,
         "files_read": sorted(files),
+        "dirs_listed": sorted(d for d in rec.dirs_listed if not d.startswith(own.rstrip("/"))),
         "dirs": dirs,
     }
 

@@ -31,12 +31,17 @@ DESCRIPTION
 
     At the end, one line on stderr: the runs of this session that went warm,
     those the daemon sent to run directly, and the start-up time saved: for
-    each warm run, the time its warm process took to get ready (the start a
-    direct run pays) less the hand-off, as the daemon measured them. Runs that
-    never reached the daemon are not counted.
+    each warm run, the CPU time its warm process took to get ready (the start
+    a direct run pays, done ahead here) less the hand-off, as the daemon
+    measured them. It is not wall time: on a busy machine those start-ups
+    still compete with CMD for the same CPUs (back to back, a Node warm run is
+    no faster than a direct one). Runs that never reached the daemon are not
+    counted.
 
     CMD gets WARM_EXEC_ID (whose runs the daemon counts for this session) and
-    WARM_EXEC_BIN (the private links dir) in its environment.
+    WARM_EXEC_BIN (the private links dir) in its environment. If warm cannot
+    set up its links (an unsafe socket directory, say), CMD runs without them,
+    after a note on stderr.
 
     What it cannot reach: a child started by absolute path, such as Node's
     child_process.fork() and workers started with process.execPath (jest,
@@ -131,12 +136,18 @@ function summary(shim: string, session: string, env: NodeJS.ProcessEnv): string 
 export function run(args: string[], ctx: Context): Promise<number> {
   const { tools: named, cmd } = parse(args);
   const dirs = dataDirs();
-  install(dirs, ctx.shim);
   const dirsOnPath = pathWithout(process.env.PATH ?? "", [dirs.bin]);
   const tools = chooseTools(named, dirsOnPath);
-  const dir = linksDir(tools, dirs.shim);
   const session = randomBytes(8).toString("hex");
-  const env = { ...process.env, PATH: [dir, ...(process.env.PATH ?? "").split(delimiter)].join(delimiter), [EXEC_TAG]: session, WARM_EXEC_BIN: dir };
+  let env: NodeJS.ProcessEnv = process.env;
+  try {
+    install(dirs, ctx.shim);
+    const dir = linksDir(tools, dirs.shim);
+    env = { ...process.env, PATH: [dir, ...(process.env.PATH ?? "").split(delimiter)].join(delimiter), [EXEC_TAG]: session, WARM_EXEC_BIN: dir };
+  } catch (error) {
+    // Slower, never different: CMD still runs, with nothing of warm's.
+    process.stderr.write(`warm exec: ${(error as Error).message}; running ${cmd[0]} without warm\n`);
+  }
   return new Promise((resolve) => {
     const child = spawn(cmd[0], cmd.slice(1), { stdio: "inherit", env });
     // As a shell does for its foreground job: the terminal's ^C and ^\ reach

@@ -46,15 +46,15 @@ export function listLinks(): LinkRow[] {
   const config = readConfig(paths.configFile);
   return names
     .filter((name) => name !== "warm" && !name.includes(".tmp-"))
-    .map((name) => {
+    .map((name): LinkRow => {
       const path = join(dirs.bin, name);
-      if (!isWarmLink(path)) return { name, target: "", state: "not warm's", exe: null, why: "not a link of warm's" } as LinkRow;
+      if (!isWarmLink(path)) return { name, target: "", state: "not warm's", exe: null, why: "not a link of warm's" };
       const target = readlinkSync(path);
-      if (!existsSync(path)) return { name, target, state: "broken", exe: null, why: `${target} is missing: run warm link ${name}` } as LinkRow;
+      if (!existsSync(path)) return { name, target, state: "broken", exe: null, why: `${target} is missing: run warm link ${name}` };
       const info = resolveTool(name, dirsOnPath, tools);
-      if (!info.kind) return { name, target, state: "direct", exe: info.exe, why: info.why } as LinkRow;
-      if (toolSettings(config, [name]).disable) return { name, target, state: "direct", exe: info.exe, why: "disabled in the config" } as LinkRow;
-      return { name, target, state: "warm", exe: info.exe, why: info.why } as LinkRow;
+      if (!info.kind) return { name, target, state: "direct", exe: info.exe, why: info.why };
+      if (toolSettings(config, [name]).disable) return { name, target, state: "direct", exe: info.exe, why: "disabled in the config" };
+      return { name, target, state: "warm", exe: info.exe, why: info.why };
     });
 }
 

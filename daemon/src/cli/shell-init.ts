@@ -2,6 +2,7 @@
 // links dir first on PATH and completion for warm's own words. It runs no
 // process (only the shell's builtins), so a shell starts no slower.
 import { dataDirs } from "./dirs";
+import { WORDS as CLI_WORDS } from "./main";
 import { UsageError, type Context } from "./word";
 
 export const help = `NAME
@@ -20,7 +21,8 @@ DESCRIPTION
     printed code starts no process.
 `;
 
-const WORDS = ["status", "stop", "link", "unlink", "links", "shell-init", "exec", "service", "logs", "doctor", "help"];
+// The shim's own words, then those it hands to node (main.ts).
+const WORDS = ["status", "stop", ...Object.keys(CLI_WORDS)];
 
 /** A word in single quotes for sh-like shells (bash, zsh). */
 function sq(s: string): string {

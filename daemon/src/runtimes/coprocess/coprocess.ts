@@ -132,6 +132,16 @@ export class Coprocess {
     return parentOf(pid) === this.pid;
   }
 
+  /** It has ended and is not yet reaped (a zombie): its exit event is on its way. */
+  dead(): boolean {
+    try {
+      const stat = readFileSync(`/proc/${this.pid}/stat`, "utf8");
+      return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+    } catch {
+      return true;
+    }
+  }
+
   /** Stops taking runs; it goes once those it has are done. */
   retire(): void {
     this.retired = true;

@@ -166,8 +166,9 @@ export class CoprocessRun implements WarmProcess {
     }
     if (this.coprocess.mode === "fork") {
       void this.coprocess.reap(this.runner).then((exit) => this.finish(exit));
-    } else if (this.coprocess.state !== "gone") {
+    } else if (this.coprocess.state !== "gone" && !this.coprocess.dead()) {
       // A serial runner that let go of its link mid-run cannot report: it goes, and the caller hears why.
+      // (One that died is reported when its exit is seen: a signal that ended it is the run's.)
       this.coprocess.broken("a serial run link closed before exit");
     }
   }

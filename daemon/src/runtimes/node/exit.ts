@@ -6,15 +6,16 @@
 // client link, says `closed` and _exits: the caller gets its status as soon
 // as nothing of the tool is left to observe.
 // A fatal exception takes Node's own path, so it is printed exactly as Node
-// prints it; its status goes out the same way from exit() (reportAtExit), so
-// the shim hears it even when the daemon is gone.
+// prints it; then the process ends as above, from Node's AtExit callbacks
+// (a forked child cannot survive Node's own exit), so the shim hears the
+// status even when the daemon is gone.
 import { native } from "../../native";
 import { encodeFrame, type WireValue } from "./wire";
 
 /** `client`: the client link, to which the status goes straight (protocol-spec, "Reporting to the shim"). */
 export function installExit(link: number, client: number, preloaded: Set<string>, warmDist: string, ownFds: number[]): void {
-  native.reportAtExit(link, client, ownFds);
   let fatal = false;
+  const cpuAtStart = process.cpuUsage();
   process.on("uncaughtExceptionMonitor", () => {
     fatal = true;
   });
@@ -23,10 +24,15 @@ export function installExit(link: number, client: number, preloaded: Set<string>
   // listener, whichever path emitted it: process.exit() or an empty loop.
   process.emit = function (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) {
     const result = (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
-    if (event === "exit" && !fatal) {
+    // After a fatal exception, the process ends the same way once Node has printed it.
+    if (event === "exit") {
       const code = (Number(process.exitCode ?? args[0] ?? 0) | 0) & 0xff;
+      const cpu = process.cpuUsage(cpuAtStart);
+      // The run's CPU time tells the daemon whether this tool is better forked or spawned.
+      const toDaemon = Buffer.concat([learned(preloaded, warmDist), encodeFrame({ t: "exit", code, cpu_us: cpu.user + cpu.system })]);
       const exitFrame = encodeFrame({ t: "exit", code });
-      native.exitNow(code, link, Buffer.concat([learned(preloaded, warmDist), exitFrame]), encodeFrame({ t: "closed" }), ownFds, client, exitFrame);
+      if (!fatal) native.exitNow(code, link, toDaemon, encodeFrame({ t: "closed" }), ownFds, client, exitFrame);
+      native.exitAfterFatal(code, link, toDaemon, encodeFrame({ t: "closed" }), ownFds, client, exitFrame);
     }
     return result;
   } as typeof process.emit;

@@ -22,7 +22,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ToolSettings } from "../../config";
-import { Pool, type PoolOwner } from "../../pool";
+import { Pool, type PoolOwner, type WarmProcess as WarmHandle } from "../../pool";
 import { identify, type Program } from "../program";
 import { homeFacts, keyEnv } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
@@ -32,9 +32,12 @@ import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
 import { parseRun, type RunRequest } from "../../protocol/messages";
 import { isKeyEnvName, type NodePlan, planNode } from "./plan";
 import { answer, type ArgvQuery } from "./stand-ins";
-import { type ReadyInfo, WarmProcess } from "./warm-process";
 import { resolutionLookups } from "./lookups";
 import { Learning, MAX_LEARNING_TRIES } from "../../learning";
+import { NodeChild } from "./child";
+import { type ModeChoice, NodeModes } from "./mode";
+import { NodeTemplate } from "./template";
+import { type LaunchSpec, type ProcessHooks, type ReadyInfo, WarmProcess } from "./warm-process";
 
 // The reason preload.ts gives for a module that threw while loading.
 const FAILED = "failed to load";
@@ -52,6 +55,10 @@ interface PoolContext {
   cwd: string;
   /** The key's parts by name, for `warm status`. */
   facets: Record<string, string>;
+  /** The template its children are forked from, in fork mode. */
+  template: NodeTemplate | null;
+  /** How its last process was started, and why. */
+  choice: ModeChoice | null;
 }
 
 // Node restores fds 0-2 at exit as it found them at start-up; a warm process
@@ -61,6 +68,13 @@ const RESET_STDIO = true;
 export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner, WarmRuntime {
   readonly kind = "node";
   private readonly learning = new Learning();
+  private readonly modes = new NodeModes();
+
+  /** A dropped pool's template ends once its running children have. */
+  protected drop(key: string, pool: Pool): void {
+    super.drop(key, pool);
+    this.contexts.get(pool)?.template?.retire();
+  }
 
   prepare(program: Program, request: RunRequest, fds: number[]): Prepared | { direct: string } {
     const keyed = this.key(program, request, fds);
@@ -75,6 +89,9 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       this.contexts.set(pool, ctx);
     }
     pool.size = ctx.settings.pool.size;
+    // The config of now decides how its next processes start (mode), not the config it was made under.
+    const kept = this.contexts.get(pool);
+    if (kept) kept.settings = ctx.settings;
     return { pool, toolId, message: this.runMessage(request, plan) };
   }
 
@@ -137,13 +154,28 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       .digest("hex")
       .slice(0, 32);
     const facets = keyFacets(plan, mask, pairs, record.argvQuestions, answers, record.usesCwd ? cwd : null);
-    return { key, plan, toolId, ctx: { plan, toolId, mask, env, keyNames, settings, args, cwd: startIn, facets } };
+    return { key, plan, toolId, ctx: { plan, toolId, mask, env, keyNames, settings, args, cwd: startIn, facets, template: null, choice: null } };
   }
 
   /** A caller may wait for a starting process only if it will be usable: the tool's last one was, or it preloads nothing yet (a learning run). */
   mayWait(pool: Pool): boolean {
     const ctx = this.contexts.get(pool);
     return !!ctx && (this.learning.trusted(ctx.toolId) || this.store.get(ctx.toolId).modules.length === 0);
+  }
+
+  /**
+   * A process started now for a caller loads what a direct run loads, and
+   * more: it pays only for the first run of a tool, which teaches warm what
+   * it loads, or when it is a fork. Otherwise the caller runs directly while
+   * one starts for the next.
+   */
+  mayStartForCaller(pool: Pool): boolean {
+    const ctx = this.contexts.get(pool);
+    if (!ctx) return false;
+    // A child forked from a template already usable costs a fork, not a start-up: worth waiting for.
+    const template = ctx.template;
+    if (ctx.choice?.mode === "fork" && template?.usable && template.alive && !template.retired) return true;
+    return this.store.get(ctx.toolId).modules.length === 0;
   }
 
   override canStartMore(pool: Pool): boolean {
@@ -156,7 +188,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     if (tools !== "all") for (const tool of tools.keys()) this.learning.changed(tool);
   }
 
-  launch(pool: Pool): WarmProcess | null {
+  launch(pool: Pool): WarmHandle | null {
     const ctx = this.contexts.get(pool);
     if (!ctx) return null;
     const record = this.store.get(ctx.toolId);
@@ -174,30 +206,95 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       modules,
       exclude: ctx.settings.exclude,
       main_is_cjs: mainIsCommonJs(ctx.plan.scriptReal),
-      // Off-thread ESM hooks cost ~35 ms per process: only while learning or for tools that use ESM.
-      learn_esm: record.esm || record.runs < 2 || /\.mjs$/.test(ctx.plan.scriptReal),
+      // Off-thread ESM hooks cost ~35 ms per process (far more on a busy
+      // machine), spent before the process is ready: only for tools that use
+      // ESM, and while learning, but not in the first run's process, which a
+      // caller waits for (that run learns the CommonJS modules; the next
+      // process, started in the background, learns the ES ones).
+      learn_esm: record.esm || (record.runs >= 1 && record.runs < 3),
     };
+    const spec: LaunchSpec = {
+      nodeExe: ctx.plan.nodeExe,
+      args: [...ctx.plan.execArgv, ctx.plan.script, ...ctx.args],
+      argv0: ctx.plan.argv0,
+      cwd: ctx.cwd,
+      env: ctx.env,
+      preload,
+      readyTimeoutMs: this.config().preloadTimeoutMs,
+    };
+    const choice = this.modes.choose(ctx.toolId, ctx.settings.mode, record.runs < 2, modules.some(([kind]) => kind !== "cjs"));
+    if (choice.mode !== ctx.choice?.mode) this.log.info({ tool: pool.label, mode: choice.mode, why: choice.why }, "node pool mode");
+    ctx.choice = choice;
     try {
-      return new WarmProcess(
-        {
-          nodeExe: ctx.plan.nodeExe,
-          args: [...ctx.plan.execArgv, ctx.plan.script, ...ctx.args],
-          argv0: ctx.plan.argv0,
-          cwd: ctx.cwd,
-          env: ctx.env,
-          preload,
-          readyTimeoutMs: this.config().preloadTimeoutMs,
-        },
-        this.log,
-        (loaded) => this.store.addLoaded(ctx.toolId, loaded, ctx.plan.scriptReal),
-        () => {
-          if (this.store.mark(ctx.toolId, "needsTty")) this.log.info({ tool: ctx.plan.scriptReal }, "tool opens /dev/tty: runs directly at a terminal from now on");
-        },
-      );
+      if (choice.mode === "spawn") {
+        ctx.template?.retire();
+        ctx.template = null;
+        return new WarmProcess(spec, this.log, this.hooks(ctx, null));
+      }
+      let template = ctx.template;
+      if (!template || template.retired || !template.alive) {
+        // CommonJS only: a template's import() of ES modules never completes (see mode.ts); its children load them.
+        const cjs = { ...spec, preload: { ...preload, modules: modules.filter(([kind]) => kind === "cjs") } };
+        template = this.startTemplate(pool, ctx, cjs);
+        ctx.template = template;
+      }
+      const child = new NodeChild(template, this.log, this.hooks(ctx, template));
+      void child.ready.then((ok) => {
+        if (ok || child.failure?.code !== "ENOTSAFE") return;
+        this.modes.noteCannotFork(ctx.toolId, child.failure.why);
+        template.retire();
+        this.log.warn({ tool: pool.label, why: child.failure.why }, "node template cannot fork: spawned processes from now on");
+      });
+      return child;
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, "could not start a warm process");
       return null;
     }
+  }
+
+  private hooks(ctx: PoolContext, template: NodeTemplate | null): Omit<ProcessHooks, "templateFrame"> {
+    return {
+      loaded: (loaded) => {
+        // New modules: the next template preloads them; this one ends with its children.
+        if (this.store.addLoaded(ctx.toolId, loaded, ctx.plan.scriptReal) && template && ctx.template === template) template.retire();
+      },
+      needsTty: () => {
+        if (this.store.mark(ctx.toolId, "needsTty")) this.log.info({ tool: ctx.plan.scriptReal }, "tool opens /dev/tty: runs directly at a terminal from now on");
+      },
+      cost: (us) => this.modes.noteCost(ctx.toolId, us),
+    };
+  }
+
+  private startTemplate(pool: Pool, ctx: PoolContext, spec: LaunchSpec): NodeTemplate {
+    const template = new NodeTemplate(spec, this.log, this.hooks(ctx, null));
+    void template.ready.then((info) => {
+      if (!info) return;
+      if (this.assess(pool, info).usable) template.usable = true;
+      else template.retire();
+    });
+    return template;
+  }
+
+  helperPids(pool: Pool): number[] {
+    const template = this.contexts.get(pool)?.template;
+    return template?.alive ? [template.pid] : [];
+  }
+
+  /** A fork-mode template counts against the limits like a Python one (its memory: the process's RSS once ready). */
+  helpers(pool: Pool): { count: number; kib: number; idle: boolean } {
+    const template = this.contexts.get(pool)?.template;
+    if (!template?.alive || template.retired) return { count: 0, kib: 0, idle: false };
+    return { count: 1, kib: template.process.rssKiB, idle: ![...template.children.values()].some((c) => c.state === "running") };
+  }
+
+  dropIdle(pool: Pool): void {
+    this.log.info({ tool: pool.label }, "an idle pool gives way to another under the limits");
+    this.drop(pool.key, pool);
+  }
+
+  describe(pool: Pool): string {
+    const choice = this.contexts.get(pool)?.choice;
+    return choice ? `${choice.mode}: ${choice.why}` : "";
   }
 
   private preloadList(record: ToolRecord, ctx: PoolContext): [string, string][] {
@@ -219,6 +316,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
   }
 
   assess(pool: Pool, ready: object): { usable: boolean; learned: boolean } {
+    if ("forked" in ready) return { usable: true, learned: false }; // as good as its template, assessed when it was ready
     const info = ready as ReadyInfo;
     const ctx = this.contexts.get(pool);
     if (!ctx) return { usable: false, learned: false };

@@ -11,6 +11,7 @@ import type { Logger } from "../../log";
 import { type ExitInfo, killPid, type WarmProcess as WarmHandle } from "../../pool";
 import { constants } from "node:os";
 import type { ArgvQuery } from "./stand-ins";
+import { cpuUs } from "../../proc-cpu";
 
 export const WORKER_JS = join(__dirname, "worker.js");
 
@@ -37,6 +38,18 @@ export interface LaunchSpec {
   readyTimeoutMs: number;
 }
 
+/** What a warm process tells its runtime besides its own lifecycle. */
+export interface ProcessHooks {
+  /** Modules its run loaded that were not preloaded. */
+  loaded(modules: [string, string][]): void;
+  /** The tool opened /dev/tty. */
+  needsTty(): void;
+  /** CPU time (microseconds) its run took. */
+  cost(us: number): void;
+  /** For a template (its link then carries fds): `forked`, `fork_failed` and its children's `exit`. */
+  templateFrame?(m: Message, fds: number[]): void;
+}
+
 export class WarmProcess implements WarmHandle {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -47,7 +60,6 @@ export class WarmProcess implements WarmHandle {
   rssKiB = 0;
   readonly reportsToShim = true;
   startupUs = 0;
-  private readonly born = process.hrtime.bigint();
   private link: RuntimeLink | null = null;
   private resolveReady!: (info: ReadyInfo | null) => void;
   private resolveExit!: (info: ExitInfo) => void;
@@ -58,8 +70,7 @@ export class WarmProcess implements WarmHandle {
   constructor(
     spec: LaunchSpec,
     private readonly log: Logger,
-    private readonly onLoaded: (modules: [string, string][]) => void,
-    private readonly onNeedsTty: () => void,
+    private readonly hooks: ProcessHooks,
   ) {
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
     const [mine, theirs] = native.socketpair();
@@ -108,14 +119,21 @@ export class WarmProcess implements WarmHandle {
     }, spec.readyTimeoutMs);
     timer.unref();
     void this.ready.then(() => clearTimeout(timer));
-    this.link = new RuntimeLink(mine, {
-      frame: (m) => this.handle(m),
-      ended: () => {},
-      bad: (error) => {
-        this.log.warn({ pid: this.pid, err: error.message }, "bad frame from warm process");
-        this.kill();
+    this.link = new RuntimeLink(
+      mine,
+      {
+        frame: (m, fds) => {
+          if (hooks.templateFrame && (m.t === "forked" || m.t === "fork_failed" || (m.t === "exit" && typeof m.pid === "number"))) hooks.templateFrame(m, fds);
+          else this.handle(m);
+        },
+        ended: () => {},
+        bad: (error) => {
+          this.log.warn({ pid: this.pid, err: error.message }, "bad frame from warm process");
+          this.kill();
+        },
       },
-    });
+      hooks.templateFrame !== undefined, // `forked` carries the child's link
+    );
     this.send(spec.preload, []);
   }
 
@@ -132,16 +150,17 @@ export class WarmProcess implements WarmHandle {
       };
       if (info.clean) this.state = "ready";
       this.rssKiB = readRss(this.pid);
-      this.startupUs = Number(process.hrtime.bigint() - this.born) / 1e3;
+      this.startupUs = cpuUs(this.pid);
       this.resolveReady(info);
     } else if (m.t === "loaded" && Array.isArray(m.modules)) {
-      this.onLoaded(m.modules as [string, string][]);
+      this.hooks.loaded(m.modules as [string, string][]);
     } else if (m.t === "taken") {
       this.resolveTaken?.(true);
     } else if (m.t === "needs_tty") {
-      this.onNeedsTty();
+      this.hooks.needsTty();
     } else if (m.t === "exit" && this.state === "running" && typeof m.code === "number") {
       this.reportedCode = m.code;
+      if (typeof m.cpu_us === "number") this.hooks.cost(m.cpu_us);
     } else if (m.t === "closed" && this.reportedCode !== null) {
       // Every fd of the tool is closed, and the shim has its status.
       this.resolveExit({ code: this.reportedCode, signal: null, told: true });
@@ -161,6 +180,11 @@ export class WarmProcess implements WarmHandle {
     const taken = new Promise<boolean>((resolve) => (this.resolveTaken = resolve));
     this.send(message, fds);
     return taken;
+  }
+
+  /** A frame to a template (`fork`); throws if the link is gone. */
+  sendFrame(message: Message): void {
+    this.send(message, []);
   }
 
   private send(message: Message, fds: number[]): void {
@@ -189,7 +213,7 @@ export class WarmProcess implements WarmHandle {
     if (this.reportedCode === null && this.state !== "gone") killPid(this.pid);
   }
 
-  /** Lets an idle warm process go quietly: it sees EOF on its link and exits. */
+  /** Lets an idle warm process (or a template) go quietly: it sees EOF on its link and exits. */
   release(): void {
     if (this.state === "ready" || this.state === "starting") this.closeLink();
     if (this.state === "starting") this.kill();
@@ -200,7 +224,7 @@ export class WarmProcess implements WarmHandle {
   }
 }
 
-function readRss(pid: number): number {
+export function readRss(pid: number): number {
   try {
     return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
   } catch {

@@ -6,6 +6,9 @@
 // returns, and Node's own bootstrap runs the entry exactly as `node script`
 // would: same main-module handling, same stack traces. It serves exactly one
 // invocation, and reports its end to the shim itself (see exit.ts).
+// Or, told to `fork`, it is a template: after `ready` it forks a child per
+// run (template-loop.ts), and each child goes on from here as a process
+// started for one run would.
 import Module = require("node:module");
 import { readdirSync } from "node:fs";
 import { Writable } from "node:stream";
@@ -22,7 +25,9 @@ import { preloadStdio } from "./preload-stdio";
 import { rehearse } from "./rehearse";
 import { showReady, showRun } from "./command-line";
 import { emptyHeap } from "./empty-heap";
-import type { WireValue } from "./wire";
+import { afterFork, startClocks } from "./fresh-state";
+import { drainRequests, serveForks } from "./template-loop";
+import { encodeFrame, type WireValue } from "./wire";
 
 const CTL = 3;
 const WARM_DIST = dirname(dirname(__dirname));
@@ -73,7 +78,7 @@ function withLazyStdio<T>(fn: () => T): T {
 }
 
 /** Takes on the caller's invocation; when this returns, Node runs the entry. fds: the caller's 0-2, then the client link. */
-function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[], mask: string): void {
+function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[], mask: string, forked: boolean): void {
   // The shim's request, as it sent it: env and umask are set from it here.
   // It and the chdir go first: if either throws (a malformed request, a
   // directory removed since the daemon looked), the error goes to this
@@ -87,6 +92,7 @@ function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds
   // Same array (modules may hold it), the caller's arguments in place of the pool's.
   process.argv.splice(2, Infinity, ...caller.argv.slice(run.args_from as number));
   showRun();
+  if (forked) startClocks();
   installExit(CTL, fds[3], preloaded, WARM_DIST, ownFds);
   // The caller's fds are terminals exactly where the pool's are (the tty mask is in the key).
   if (mask.includes("t")) watchDevTty(CTL);
@@ -109,7 +115,10 @@ function main(): void {
   const script = process.argv[1];
   const mask = String(p.stdio ?? "---");
   const stdio = preloadStdio(mask);
-  const learnEsm = p.learn_esm === true;
+  // A template forks: no thread may be started from here on (see fork.c), so no ESM learning hooks.
+  const template = p.fork === true;
+  if (template) native.forkBaseline();
+  const learnEsm = p.learn_esm === true && !template;
   if (learnEsm) {
     // Off-thread hooks (Node >= 20.6) see every module the tool loads through the ESM loader.
     withLazyStdio(() => Module.register(pathToFileURL(join(__dirname, "learn-hooks.js")).href, { data: { fd: CTL } }));
@@ -119,6 +128,8 @@ function main(): void {
   const excluded = (p.exclude as string[] | undefined) ?? [];
   const report = preloadModules(modules, (id) => id === script || excluded.some((x) => id.includes(x)), stdio.outputSince, Module.createRequire(script), mask);
   const preloaded = new Set(Object.keys(require.cache));
+  // What the ESM loader left in flight (a file still closing) completes here, not in a child that lacks the thread for it.
+  if (template) drainRequests();
   if (report.clean) {
     rehearse(preloaded, WARM_DIST);
     emptyHeap();
@@ -136,6 +147,10 @@ function main(): void {
   });
   if (!report.clean) process.exit(0);
   showReady();
+  if (template) {
+    serveForks(CTL); // returns only in a forked child
+    afterFork();
+  }
   // fds open now belong to Node and libuv, not to the tool: they stay open
   // to the end (listed before the request, off the path of the run).
   const ownFds = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd > 2 && !stdio.fds.includes(fd));
@@ -148,12 +163,19 @@ function main(): void {
   native.setParentDeathSignal(0);
   if (request.message.t !== "run" || request.fds.length !== 4) process.exit(70);
   restoreMain();
-  takeRequest(request.message, request.fds, preloaded, ownFds, mask);
+  takeRequest(request.message, request.fds, preloaded, ownFds, mask, template);
   // Before any of the tool's code runs, and in this order: a process that
   // dies before `taken` ran nothing (the daemon answers `direct`), and the
   // shim never hears `started` from one that did not say `taken`.
   send(CTL, { t: "taken" });
-  send(request.fds[3], { t: "started", pid: process.pid, pgid: process.pid, reset_stdio: request.message.reset_stdio === true });
+  try {
+    native.sendAll(request.fds[3], encodeFrame({ t: "started", pid: process.pid, pgid: process.pid, reset_stdio: request.message.reset_stdio === true }));
+  } catch {
+    // The shim gave up waiting (it shuts its reading side first, so this
+    // write fails) and ran the command itself: the tool must not run here.
+    // No exit listener may run either: fds 0-2 are the caller's now.
+    process.kill(process.pid, "SIGKILL");
+  }
   // Only once 0-2 are the caller's: closing the preload pty's master hangs
   // up its slave, and that must not race with fds still pointing at it.
   stdio.close();

@@ -26,6 +26,7 @@ import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
 import { userInfo } from "node:os";
 import type { ToolSettings } from "../../config";
+import { ANY } from "../../change-watch";
 import { Learning } from "../../learning";
 import { type ExitInfo, Pool, type PoolOwner, type WarmProcess } from "../../pool";
 import { envLookup, type RunRequest } from "../../protocol/messages";
@@ -184,7 +185,9 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     for (const file of info.filesRead) {
       for (const dir of info.dirs) if (file.startsWith(`${dir}/`)) names.add(file.slice(dir.length + 1).split("/")[0]);
     }
-    this.changes.watch(ctx.toolId, [...interp, ...info.filesRead], new Map(info.dirs.map((dir) => [dir, [...names]])));
+    const lookups = new Map<string, string[]>(info.dirs.map((dir) => [dir, [...names]]));
+    for (const dir of info.dirsListed) lookups.set(dir, [...(lookups.get(dir) ?? []), ANY]);
+    this.changes.watch(ctx.toolId, [...interp, ...info.filesRead], lookups);
     const failed = info.dropped.filter(([, why]) => why.startsWith(FAILED));
     let learned = this.store.forget(ctx.toolId, failed.map(([id]) => id));
     const fresh = info.envRead.filter((n) => !isKeyEnvName(n) && !ctx.keyNames.has(n));

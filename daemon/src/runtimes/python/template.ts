@@ -11,6 +11,7 @@ import { native } from "../../native";
 import type { ExitInfo } from "../../pool";
 import type { Message } from "../../protocol/codec";
 import { RuntimeLink } from "../../runtime-link";
+import { cpuUs } from "../../proc-cpu";
 
 export const TEMPLATE_PY = join(__dirname, "..", "..", "..", "python", "warm_template.py");
 
@@ -21,6 +22,8 @@ export interface TemplateReady {
   cwdRead: boolean;
   umaskRead: boolean;
   filesRead: string[];
+  /** Directories a module listed while loading: any entry appearing or going there counts. */
+  dirsListed: string[];
   dirs: string[];
 }
 
@@ -54,9 +57,8 @@ export class Template {
   retired = false;
   /** Pages of this template that a run wrote ([first, count, ...]), written ahead by each new child; null until a run reported them. */
   touchedPages: number[] | null = null;
-  /** From spawning the interpreter to its `ready` (us): what each child's run skips. */
+  /** CPU time from spawning the interpreter to its `ready` (us): the start-up each child's run skips. */
   startupUs = 0;
-  private readonly born = process.hrtime.bigint();
   /** The modules (roots) it preloaded, as far as the daemon knows (for outcomes.ts). */
   preloaded: string[] = [];
   /** Resident memory once ready (KiB), for the limits. */
@@ -178,7 +180,7 @@ export class Template {
       if (this.retired && this.children.size === 0) this.close();
     } else if (m.t === "ready" && this.state === "starting") {
       const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
-      this.startupUs = Number(process.hrtime.bigint() - this.born) / 1e3;
+      this.startupUs = cpuUs(this.pid);
       this.rssKiB = readRss(this.pid);
       this.resolveReady({
         clean: m.clean === true,
@@ -187,6 +189,7 @@ export class Template {
         cwdRead: m.cwd_read === true,
         umaskRead: m.umask_read === true,
         filesRead: strings(m.files_read),
+        dirsListed: strings(m.dirs_listed),
         dirs: strings(m.dirs),
       });
     }

@@ -1,0 +1,46 @@
+/* Helpers warm_native.c shares with the addon's other files. */
+#ifndef WARM_ADDON_H
+#define WARM_ADDON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <node_api.h>
+
+#define NAPI_OK(env, fn, call)                                                 \
+  do {                                                                         \
+    if ((call) != napi_ok) {                                                   \
+      throw_napi_failure((env), (fn));                                         \
+      return NULL;                                                             \
+    }                                                                          \
+  } while (0)
+
+void throw_napi_failure(napi_env env, const char *fn);
+void throw_errno(napi_env env, const char *fn, const char *syscall,
+                 const char *detail, int err);
+bool get_args(napi_env env, napi_callback_info info, size_t n,
+              napi_value *argv, napi_value *self);
+bool arg_int(napi_env env, const char *fn, const char *what, napi_value v,
+             int64_t min, int64_t max, int64_t *out);
+bool arg_fd(napi_env env, const char *fn, const char *what, napi_value v,
+            int *out);
+napi_value make_int(napi_env env, int64_t x);
+napi_value make_null(napi_env env);
+napi_value make_undefined(napi_env env);
+bool arg_buffer(napi_env env, const char *fn, const char *what, napi_value v,
+                char **data, size_t *len);
+bool arg_fds(napi_env env, const char *fn, napi_value v, int *fds, size_t *nfds);
+int wait_for(int fd, short events);
+bool set_int_prop(napi_env env, napi_value obj, const char *key, int64_t x);
+
+/* SCM_MAX_FD in the kernel: the most fds one sendmsg may carry. */
+#define MAX_FDS 253
+
+/* exit.c: adds exitNow and exitAfterFatal to exports. */
+bool exit_define(napi_env env, napi_value exports);
+
+/* fork.c: adds forkBaseline, forkChild, forkWait, resetStartTime, getppid to exports. */
+bool fork_define(napi_env env, napi_value exports);
+
+#endif

@@ -1,0 +1,87 @@
+// What a forked child must not keep of its template (runs in the child).
+// Right after the fork: its own pid and parent, Node's flags as the tool
+// gave them, a Math.random and crypto caches of its own. When its run is
+// taken: the clocks a fresh process starts at zero (process.uptime(),
+// performance.now() and performance.timeOrigin).
+// What needs nothing here: the libuv loop (uv_loop_fork in the addon, with
+// its epoll and inotify fds), OpenSSL's generator (it reseeds when it sees
+// another pid), process.hrtime (an absolute clock), signal dispositions and
+// the signal mask (the template's are a fresh node's: it never changes them),
+// timers (the template's loop never ran: the same as in a pre-started process).
+import { readlinkSync, readSync, openSync, closeSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { native } from "../../native";
+
+/** The flag the template runs with and the tool did not ask for. */
+export const TEMPLATE_FLAG = "--single-threaded";
+
+export function afterFork(): void {
+  const define = (name: string, value: unknown, writable: boolean) =>
+    Object.defineProperty(process, name, { value, writable, enumerable: true, configurable: true });
+  define("pid", Number(readlinkSync("/proc/self")), false);
+  define("ppid", native.getppid(), true);
+  const at = process.execArgv.indexOf(TEMPLATE_FLAG);
+  if (at >= 0) process.execArgv.splice(at, 1);
+  reseedMathRandom();
+  renewCryptoCaches();
+}
+
+function randomSeed(): number {
+  const buf = Buffer.alloc(4);
+  const fd = openSync("/dev/urandom", "r");
+  try {
+    readSync(fd, buf, 0, 4, null);
+  } finally {
+    closeSync(fd);
+  }
+  return (buf.readUInt32BE(0) >>> 1) || 1;
+}
+
+/**
+ * V8 seeds each context's Math.random once, from an isolate generator the
+ * children all copy: every child would draw the same numbers. A new
+ * context's Math.random, seeded from this child's own entropy, takes its
+ * place (a native builtin like the original). It is drawn once so that it
+ * is seeded before the flag is put back.
+ */
+function reseedMathRandom(): void {
+  setFlagsFromString(`--random-seed=${randomSeed()}`);
+  try {
+    const random = runInNewContext("Math.random") as () => number;
+    random();
+    Object.defineProperty(Math, "random", { value: random, writable: true, enumerable: false, configurable: true });
+  } finally {
+    setFlagsFromString("--random-seed=0");
+  }
+}
+
+/**
+ * crypto.randomUUID() and randomInt() serve from buffers Node fills in
+ * batches: a template that used them would hand every child the same
+ * values. Going once around each buffer refills it exactly once (OpenSSL
+ * reseeds in the child), leaving it as full as it was.
+ */
+function renewCryptoCaches(): void {
+  if (!(process as unknown as { moduleLoadList: string[] }).moduleLoadList.includes("NativeModule internal/crypto/random")) return;
+  const crypto = require("node:crypto") as typeof import("node:crypto");
+  for (let i = 0; i < 128; i++) crypto.randomUUID(); // 128 ids per batch
+  for (let i = 0; i < 1024; i++) crypto.randomInt(1); // 6 bytes each out of 6 KiB
+}
+
+/** At the start of the run: the clocks of a process that starts now. */
+export function startClocks(): void {
+  native.resetStartTime();
+  const start = process.hrtime.bigint();
+  const origin = Date.now();
+  const perf = globalThis.performance;
+  Object.defineProperty(perf, "now", {
+    value: function now() {
+      return Number(process.hrtime.bigint() - start) / 1e6;
+    },
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
+  Object.defineProperty(perf, "timeOrigin", { get: () => origin, enumerable: false, configurable: true });
+}

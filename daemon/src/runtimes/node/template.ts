@@ -1,0 +1,109 @@
+// The daemon's handle on one Node template: a warm process started with
+// --single-threaded and `fork: true` in its preload, which after `ready`
+// forks a child per `fork` (protocol-spec, "Node: templates that fork") and
+// reports how each child ended.
+import type { Logger } from "../../log";
+import { native } from "../../native";
+import type { ExitInfo } from "../../pool";
+import type { Message } from "../../protocol/codec";
+import { TEMPLATE_FLAG } from "./fresh-state";
+import { type LaunchSpec, type ProcessHooks, type ReadyInfo, WarmProcess } from "./warm-process";
+
+/** What a template tells its children's handles. */
+export interface TemplateChild {
+  readonly state: "starting" | "ready" | "running" | "gone";
+  /** How the child ended, from the template's wait (with its CPU time, µs). */
+  ended(exit: ExitInfo, cpuUs: number | null): void;
+  /** The template is gone: nobody will wait for this child for the daemon. */
+  orphaned(): void;
+}
+
+export type Forked = { pid: number; fd: number } | { failed: string; code: string };
+
+// A fork takes about a millisecond; a template that has not answered in this long is hung (stopped, stuck): it is killed.
+const FORK_TIMEOUT_MS = 5000;
+
+export class NodeTemplate {
+  readonly process: WarmProcess;
+  readonly ready: Promise<ReadyInfo | null>;
+  /** The daemon judged its preload fit to fork from. */
+  usable = false;
+  /** No new children: it ends once those it has are gone. */
+  retired = false;
+  readonly children = new Map<number, TemplateChild>();
+  private forks: ((got: Forked) => void)[] = [];
+  private forkTimers: NodeJS.Timeout[] = [];
+
+  constructor(spec: LaunchSpec, private readonly log: Logger, hooks: Omit<ProcessHooks, "templateFrame">) {
+    this.process = new WarmProcess(
+      { ...spec, args: [TEMPLATE_FLAG, ...spec.args], preload: { ...spec.preload, fork: true, learn_esm: false } },
+      log,
+      { ...hooks, templateFrame: (m, fds) => this.frame(m, fds) },
+    );
+    this.ready = this.process.ready;
+    void this.process.exited.then(() => this.gone());
+  }
+
+  get pid(): number {
+    return this.process.pid;
+  }
+
+  get alive(): boolean {
+    return this.process.state !== "gone";
+  }
+
+  /** A new child, forked now: its pid and the daemon's end of its link, or why not. */
+  async fork(): Promise<Forked> {
+    const info = await this.ready;
+    if (!info || !this.usable || this.retired || !this.alive) return { failed: "the template is not usable", code: "EGONE" };
+    return new Promise((resolve) => {
+      try {
+        this.process.sendFrame({ t: "fork" });
+        this.forks.push(resolve);
+      } catch {
+        return resolve({ failed: "the template's link is closed", code: "EGONE" });
+      }
+      const timer = setTimeout(() => {
+        if (!this.forks.includes(resolve)) return;
+        this.log.warn({ pid: this.pid, ms: FORK_TIMEOUT_MS }, "node template did not fork in time; killed");
+        this.retired = true;
+        this.process.kill();
+        for (const pending of this.forks.splice(0)) pending({ failed: "the template did not answer", code: "ETIMEDOUT" });
+      }, FORK_TIMEOUT_MS);
+      timer.unref();
+      this.forkTimers.push(timer);
+    });
+  }
+
+  /** Stops forking; the template ends when its last child has. */
+  retire(): void {
+    this.retired = true;
+    if (this.children.size === 0) this.process.release();
+  }
+
+  private frame(m: Message, fds: number[]): void {
+    if (m.t === "forked" && typeof m.pid === "number" && fds.length === 1) {
+      clearTimeout(this.forkTimers.shift());
+      const resolve = this.forks.shift();
+      if (resolve) return resolve({ pid: m.pid, fd: fds[0] });
+    } else if (m.t === "fork_failed") {
+      clearTimeout(this.forkTimers.shift());
+      this.forks.shift()?.({ failed: String(m.why), code: String(m.code) });
+    } else if (m.t === "exit" && typeof m.pid === "number") {
+      const child = this.children.get(m.pid);
+      this.children.delete(m.pid);
+      const exit = { code: typeof m.code === "number" ? m.code : null, signal: typeof m.signal === "number" ? m.signal : null };
+      child?.ended(exit, typeof m.cpu_us === "number" ? m.cpu_us : null);
+      if (this.retired && this.children.size === 0) this.process.release();
+    }
+    for (const fd of fds) native.close(fd);
+  }
+
+  private gone(): void {
+    for (const timer of this.forkTimers.splice(0)) clearTimeout(timer);
+    for (const resolve of this.forks.splice(0)) resolve({ failed: "the template ended", code: "EGONE" });
+    for (const child of this.children.values()) child.orphaned();
+    this.children.clear();
+    if (!this.retired) this.log.info({ pid: this.pid }, "node template ended");
+  }
+}

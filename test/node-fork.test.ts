@@ -1,0 +1,122 @@
+// Node templates that fork (WARM_NODE_MODE / a tool's "mode"): a child has
+// nothing of its template's or its siblings' that a fresh process would not
+// have, tools are served by fork or spawn as their runs' cost says, and
+// faults around forking never run a tool twice or hang.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { same } from "./helpers/compare";
+import { fixture, NODE, WarmEnv } from "./helpers/warm-env";
+
+let w: WarmEnv;
+before(() => {
+  w = new WarmEnv({ WARM_NODE_MODE: "auto" });
+});
+after(async () => {
+  await w.stop();
+});
+
+type Pool = { tool: string; ready: number; starting: number; mode: string; pids: number[] };
+const pool = (tool: string): Pool | undefined => (w.status()?.pools as Pool[] | undefined)?.find((p) => p.tool.startsWith(tool));
+
+/** Runs `node script args` warm until its pool forks, and waits for a child to be ready. */
+async function untilForked(script: string, args: string[] = []): Promise<void> {
+  await w.until(`${script}'s pool to fork; status: ${JSON.stringify(w.status())}`, () => {
+    const p = pool(script);
+    if (p?.mode.startsWith("fork") && p.ready >= 1 && p.starting === 0) return true;
+    w.run([NODE, fixture(script), ...args]);
+    return false;
+  }, 60_000);
+}
+
+test("a forked child's pid, clocks, signals and fds are a fresh process's; its random values its own", async () => {
+  const direct = w.run([NODE, fixture("fresh.js")], { direct: true });
+  assert.equal(direct.status, 0, direct.stderr.toString());
+  await untilForked("fresh.js");
+  const seen = new Set<string>();
+  for (let i = 0; i < 4; i++) {
+    const warm = w.run([NODE, fixture("fresh.js")]);
+    assert.equal(warm.stderr.toString(), "");
+    const [sameLine, freshLine] = warm.stdout.toString().split("\n");
+    assert.deepEqual(JSON.parse(sameLine), JSON.parse(direct.stdout.toString().split("\n")[0]), `run ${i}: what a fresh process has`);
+    for (const value of JSON.parse(freshLine) as unknown[]) {
+      assert.ok(!seen.has(JSON.stringify(value)), `run ${i}: ${JSON.stringify(value)} was drawn by an earlier child too`);
+      seen.add(JSON.stringify(value));
+    }
+    assert.ok(pool("fresh.js")!.mode.startsWith("fork"), "still forking");
+  }
+});
+
+test("cheap runs are forked, runs that cost much CPU keep spawned processes; the config decides over both", async () => {
+  await untilForked("probe.js", ["quiet"]);
+  assert.match(pool("probe.js")!.mode, /^fork: runs take ~\d+ ms of CPU/);
+  for (let i = 0; i < 3; i++) same(w.run([NODE, fixture("busy.js")]), w.run([NODE, fixture("busy.js")], { direct: true }), "busy");
+  await w.ready("busy.js");
+  assert.match(pool("busy.js")!.mode, /^spawn: runs take ~\d+ ms of CPU \(multi-threaded V8 is faster\)/);
+  w.writeConfig({ tools: { "busy.js": { mode: "fork" }, "probe.js": { mode: "spawn" } } });
+  w.run([NODE, fixture("busy.js")]);
+  w.run([NODE, fixture("probe.js"), "quiet"]);
+  await w.ready();
+  assert.equal(pool("busy.js")!.mode, "fork: set in the config");
+  assert.equal(pool("probe.js")!.mode, "spawn: set in the config");
+  w.writeConfig({});
+});
+
+/** Until the process is gone or a zombie (killed, not yet reaped). */
+async function dead(pid: number): Promise<void> {
+  await w.until(`pid ${pid} to die`, () => !existsSync(`/proc/${pid}`) || /^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, "utf8")));
+}
+
+test("the template killed, or a waiting child killed: the next runs are right, none is lost", async () => {
+  const direct = w.run([NODE, fixture("probe.js"), "quiet"], { direct: true });
+  await untilForked("probe.js", ["quiet"]);
+  const [, child] = pool("probe.js")!.pids;
+  process.kill(child, "SIGKILL");
+  await dead(child);
+  same(w.run([NODE, fixture("probe.js"), "quiet"]), direct, "after its child was killed");
+  await w.ready("probe.js");
+  // Its waiting child dies with it (a running one too: that run ends with warm's error, status 255).
+  const [template, waiting] = pool("probe.js")!.pids;
+  process.kill(template, "SIGKILL");
+  await dead(template);
+  await dead(waiting);
+  same(w.run([NODE, fixture("probe.js"), "quiet"]), direct, "after its template was killed");
+  await untilForked("probe.js", ["quiet"]);
+  same(w.run([NODE, fixture("probe.js"), "quiet"]), direct, "from a new template");
+});
+
+test("a run that ends after a full GC (V8 posts jobs to worker threads a child does not have) ends", async () => {
+  const args = [NODE, "--expose-gc", fixture("full-gc.js")];
+  const direct = w.run(args, { direct: true });
+  w.writeConfig({ tools: { "full-gc.js": { mode: "fork" } } });
+  try {
+    for (let i = 0; i < 3; i++) {
+      same(w.run(args), direct, `run ${i}`);
+      await w.ready("full-gc.js");
+    }
+    assert.match(pool("full-gc.js")!.mode, /^fork/);
+    for (let i = 0; i < 3; i++) same(w.run(args), direct, `forked run ${i}`);
+  } finally {
+    w.writeConfig({});
+  }
+});
+
+test("a template that hangs while forking: its callers run directly, then a new template serves", async () => {
+  const direct = w.run([NODE, fixture("probe.js"), "quiet"], { direct: true });
+  await untilForked("probe.js", ["quiet"]);
+  const [template] = pool("probe.js")!.pids;
+  process.kill(template, "SIGSTOP");
+  try {
+    same(w.run([NODE, fixture("probe.js"), "quiet"]), direct, "the ready child still serves");
+    same(w.run([NODE, fixture("probe.js"), "quiet"]), direct, "with the template stopped");
+  } finally {
+    try {
+      process.kill(template, "SIGCONT");
+    } catch {
+      // killed by the daemon for not answering
+    }
+  }
+  await untilForked("probe.js", ["quiet"]);
+  assert.notEqual(pool("probe.js")!.pids[0], template, "a new template");
+  same(w.run([NODE, fixture("probe.js"), "quiet"]), direct, "from the new template");
+});
