@@ -162,8 +162,6 @@ export class Pool {
       this.refill();
       return NONE_READY;
     }
-    // A caller is never refused, but idle processes of other pools make room for its process.
-    this.owner.canStartMore(this);
     const started = this.start(true);
     if (!started) return NOT_STARTED;
     return this.claim(started.wp, started.entry, end);
