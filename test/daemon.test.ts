@@ -379,7 +379,9 @@ test("memory limits: a pool stays under its own, all pools under the global one"
 test("config: a tool's env setting separates warm processes; an idle pool lets its processes go", async () => {
   const other = new WarmEnv();
   try {
-    other.writeConfig({ pool: { idleTimeoutMinutes: 0.03 }, tools: { "probe.js": { env: ["PROBE_KEY"] } } });
+    // Pools idle long enough to be counted however loaded the machine is;
+    // the short idle timeout comes after.
+    other.writeConfig({ tools: { "probe.js": { env: ["PROBE_KEY"] } } });
     for (const value of ["a", "b", "a"]) {
       other.run([NODE, fixture("probe.js"), "quiet"], { env: { ...other.env, PROBE_KEY: value } });
       await other.ready();
@@ -388,6 +390,9 @@ test("config: a tool's env setting separates warm processes; an idle pool lets i
     assert.equal(pools.length, 2, "one pool per PROBE_KEY value");
     assert.equal(pools.reduce((n, p) => n + p.hits, 0), 1, "the second 'a' run found a's warm process");
     const pids = pools.flatMap((p) => p.pids);
+    other.writeConfig({ pool: { idleTimeoutMinutes: 0.03 }, tools: { "probe.js": { env: ["PROBE_KEY"] } } });
+    // A pool takes its tool's new settings with its next run.
+    for (const value of ["a", "b"]) other.run([NODE, fixture("probe.js"), "quiet"], { env: { ...other.env, PROBE_KEY: value } });
     await other.until("idle pools to be dropped and their processes to exit", () => other.status()!.pools.length === 0 && pids.every((pid) => !alive(pid)), 20_000);
   } finally {
     await other.stop();
