@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -156,10 +157,8 @@ func ParseRun(m map[string]json.RawMessage) (*Run, error) {
 	if r.Cwd, err = bytesOf(m["cwd"]); err != nil {
 		return nil, err
 	}
-	if u := strings.TrimSpace(string(m["umask"])); true {
-		if r.Umask, err = strconv.Atoi(u); err != nil {
-			return nil, errors.New("umask is not an int")
-		}
+	if r.Umask, err = strconv.Atoi(strings.TrimSpace(string(m["umask"]))); err != nil {
+		return nil, errors.New("umask is not an int")
 	}
 	return &r, nil
 }
@@ -243,10 +242,9 @@ func Serve(run func(argv []string) int, opt Options) {
 	syscall.CloseOnExec(link)
 	watch := []string{}
 	for _, w := range opt.Watch {
-		if abs, err := os.Getwd(); err == nil && !strings.HasPrefix(w, "/") {
-			w = abs + "/" + w
+		if abs, err := filepath.Abs(w); err == nil {
+			watch = append(watch, abs)
 		}
-		watch = append(watch, w)
 	}
 	env := append([]string{}, opt.Env...)
 	if err := sendFrame(link, map[string]interface{}{"t": "hello", "v": 1, "mode": "serial", "pid": os.Getpid(), "watch": watch, "env": env}); err != nil {
@@ -267,7 +265,7 @@ func Serve(run func(argv []string) int, opt Options) {
 	}
 }
 
-// String renders bytes as the vectors do (for the vector checker).
+// Render renders bytes as the vectors do (for the vector checker).
 func Render(b []byte) string {
 	var sb strings.Builder
 	sb.WriteString(` b"`)
