@@ -18,14 +18,30 @@ const PERL_EXAMPLE = join(COPROCESS_DIR, "perl", "example.pl");
 // Ruby (Debian's ruby) and Perl's fd passing (Debian's libsocket-msghdr-perl) may be missing: .ci/run installs them.
 const HAVE_RUBY = spawnSync("ruby", ["-e", "0"]).status === 0;
 const HAVE_PERL = spawnSync("perl", ["-MSocket::MsgHdr", "-e", "0"]).status === 0;
-const missing = (lang: string) => (lang === "Ruby" && !HAVE_RUBY ? "ruby is not installed" : lang === "Perl" && !HAVE_PERL ? "Socket::MsgHdr (libsocket-msghdr-perl) is not installed" : false);
+// Go (Debian's golang-go): the serial-mode library; its example is built into coprocess/go/ by before().
+const HAVE_GO = spawnSync("go", ["version"]).status === 0;
+const GO_EXAMPLE = join(COPROCESS_DIR, "go", "example-go");
+const missing = (lang: string) =>
+  lang === "Ruby" && !HAVE_RUBY ? "ruby is not installed" : lang === "Perl" && !HAVE_PERL ? "Socket::MsgHdr (libsocket-msghdr-perl) is not installed" : lang === "Go" && !HAVE_GO ? "go is not installed" : false;
 
 let w: WarmEnv;
 before(() => {
   const made = spawnSync("make", ["-s", "-C", join(COPROCESS_DIR, "c")], { encoding: "utf8" });
   assert.equal(made.status, 0, made.stderr);
+  if (HAVE_GO) {
+    for (const [out, pkg] of [[GO_EXAMPLE, "./example"], [join(COPROCESS_DIR, "go", "vectors-go"), "./vectors"]]) {
+      const built = spawnSync("go", ["build", "-o", out, pkg], { cwd: join(COPROCESS_DIR, "go"), encoding: "utf8" });
+      assert.equal(built.status, 0, built.stderr);
+    }
+  }
   w = new WarmEnv();
-  w.writeConfig({ tools: { example: { coprocess: { mode: "fork" } }, "example-serial": { coprocess: { command: [C_EXAMPLE], mode: "serial", pool: 2 }, env: ["EX_SERIAL"] } } });
+  w.writeConfig({
+    tools: {
+      example: { coprocess: { mode: "fork" } },
+      "example-serial": { coprocess: { command: [C_EXAMPLE], mode: "serial", pool: 2 }, env: ["EX_SERIAL"] },
+      "example-go": { coprocess: { mode: "serial", pool: 2 } },
+    },
+  });
 });
 after(async () => {
   await w.stop();
@@ -51,6 +67,7 @@ test("the daemon's reader and every client library's pass the coprocess vectors"
   const checkers: [string, string[]][] = [[join(COPROCESS_DIR, "c", "test-vectors"), [COPROCESS_VECTORS]], [PYTHON, [join(COPROCESS_DIR, "python", "test_vectors.py"), COPROCESS_VECTORS]]];
   if (HAVE_RUBY) checkers.push(["ruby", [join(COPROCESS_DIR, "ruby", "test_vectors.rb"), COPROCESS_VECTORS]]);
   if (HAVE_PERL) checkers.push(["perl", [join(COPROCESS_DIR, "perl", "test_vectors.pl"), COPROCESS_VECTORS]]);
+  if (HAVE_GO) checkers.push([join(COPROCESS_DIR, "go", "vectors-go"), [COPROCESS_VECTORS]]);
   for (const [cmd, args] of checkers) {
     const r = spawnSync(cmd, args, { encoding: "utf8" });
     assert.equal(r.status, 0, r.stdout + r.stderr);
@@ -64,7 +81,7 @@ async function learn(cmd: string[], env = w.env): Promise<void> {
   await w.ready();
 }
 
-for (const [name, cmd] of [["C", [C_EXAMPLE]], ["Python", [PY_EXAMPLE]], ["Ruby", [RUBY_EXAMPLE]], ["Perl", [PERL_EXAMPLE]]] as const) {
+for (const [name, cmd] of [["C", [C_EXAMPLE]], ["Python", [PY_EXAMPLE]], ["Ruby", [RUBY_EXAMPLE]], ["Perl", [PERL_EXAMPLE]], ["Go", [GO_EXAMPLE]]] as const) {
   test(`${name}: argv bytes (empty, non-UTF-8, large), env, cwd, umask, stdin and exit codes as directly`, { skip: missing(name) }, async () => {
     await learn([...cmd]);
     sameWarm(w, [...cmd, "a b", "", "--flag", "ünï"]);
@@ -134,9 +151,9 @@ test("the Python example declares itself with its marker line; editing a watched
 
 test("warm coprocess-check passes every case for each library's example (C in serial mode too), and fails a tool that is no coprocess", async () => {
   const check = (cmd: string[], env = w.env) => spawnSync(WARM, ["coprocess-check", "--", ...cmd], { env, encoding: "utf8", timeout: 120_000 });
-  const runs: [string, string[], NodeJS.ProcessEnv?][] = [["C", [C_EXAMPLE]], ["C serial", [C_EXAMPLE], { ...w.env, EX_SERIAL: "1" }], ["Python", [PY_EXAMPLE]], ["Ruby", [RUBY_EXAMPLE]], ["Perl", [PERL_EXAMPLE]]];
+  const runs: [string, string[], NodeJS.ProcessEnv?][] = [["C", [C_EXAMPLE]], ["C serial", [C_EXAMPLE], { ...w.env, EX_SERIAL: "1" }], ["Python", [PY_EXAMPLE]], ["Ruby", [RUBY_EXAMPLE]], ["Perl", [PERL_EXAMPLE]], ["Go", [GO_EXAMPLE]]];
   for (const [name, cmd, env] of runs) {
-    if (missing(name)) continue;
+    if (missing(name.split(" ")[0])) continue;
     const r = check(cmd, env);
     assert.equal(r.status, 0, `${name}:\n${r.stdout}${r.stderr}`);
     assert.match(r.stdout, /every case passed/);

@@ -283,30 +283,48 @@ test("listenUnix refuses a path longer than sun_path", () => {
 
 test("watch: readable and writable events, stop, close, errors", async () => {
   const [a, b] = native.socketpair();
-  const w = native.watch(a, (ev) => events.push(ev));
   const events: number[] = [];
+  let wake: (() => void) | null = null;
+  const w = native.watch(a, (ev) => {
+    events.push(ev);
+    wake?.();
+  });
+  const nextEvent = () => new Promise<void>((r) => (wake = r));
+  // One full poll phase of the loop: a sentinel fd made readable is reported
+  // by the same epoll_wait that would report a's pending events.
+  const onePollPhase = async () => {
+    const [s1, s2] = native.socketpair();
+    const seen = ready(s1, 1);
+    native.send(s2, Buffer.from("s"));
+    await seen;
+    await new Promise((r) => setImmediate(r));
+    closeAll([s1, s2]);
+  };
   try {
     assert.ok(isNonblocking(a), "uv_poll_init makes the fd non-blocking");
     assert.throws(() => native.watch(a, () => {}), { code: "EEXIST" });
 
+    let next = nextEvent();
     w.start(2);
-    await new Promise((r) => setTimeout(r, 20));
+    await next;
     assert.ok(events.length > 0 && events.every((e) => e === 2), `events: ${events}`);
 
     w.start(1);
     events.length = 0;
-    await new Promise((r) => setTimeout(r, 20));
+    await onePollPhase();
     assert.deepEqual(events, []);
+    next = nextEvent();
     native.send(b, Buffer.from("x"));
-    await new Promise((r) => setTimeout(r, 20));
+    await next;
     assert.ok(events.length > 0 && events.every((e) => e === 1), `events: ${events}`);
 
     w.stop();
     events.length = 0;
-    await new Promise((r) => setTimeout(r, 20));
+    await onePollPhase();
     assert.deepEqual(events, [], "a stopped watcher fired");
+    next = nextEvent();
     w.start(1); // data is still pending
-    await new Promise((r) => setTimeout(r, 20));
+    await next;
     assert.ok(events.length > 0);
     assert.equal(native.recv(a, 8)?.data.toString(), "x");
 
@@ -404,13 +422,10 @@ test("watchers keep the process alive only while started", async () => {
   );
   assert.deepEqual([worker.code, worker.stdout.trim()], [0, "worker exit 0"], worker.stderr);
 
-  const child = spawn(process.execPath, ["-e", `const n = require(${JSON.stringify(ADDON)});\n${setup}`], {
-    stdio: "ignore",
-  });
-  await new Promise((r) => setTimeout(r, 500));
-  assert.equal(child.exitCode, null, "an active watcher should keep the loop alive");
-  child.kill();
-  await once(child, "exit");
+  // An unref'd timer fires only while something else keeps the loop alive:
+  // here, nothing but the started watcher.
+  const alive = await runNode(setup + "setTimeout(() => { console.log('alive'); process.exit(0); }, 50).unref();");
+  assert.deepEqual([alive.code, alive.stdout.trim()], [0, "alive"], "an active watcher should keep the loop alive");
 });
 
 test("an exception in a watch callback is an uncaught exception", async () => {
@@ -436,10 +451,9 @@ test("openpty gives a 24x80 tty; setWinsize changes it; master reads what the sl
     assert.equal(native.readNonblocking(master, 64), null);
     fs.writeSync(slave, "hi");
     let got = "";
-    for (let i = 0; i < 100 && got.length < 2; i++) {
-      const chunk = native.readNonblocking(master, 64);
-      if (chunk) got += chunk.toString();
-      else await new Promise((r) => setTimeout(r, 5));
+    while (got.length < 2) {
+      await ready(master, 1);
+      got += native.readNonblocking(master, 64)?.toString() ?? "";
     }
     assert.equal(got, "hi");
     assert.throws(() => native.setWinsize(master, 70000, 1), TypeError);

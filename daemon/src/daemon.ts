@@ -216,6 +216,7 @@ export class Daemon implements ConnectionHandler {
   }
 
   status(): { text: string; json: string } {
+    this.config.refresh(); // a config edited since the last run: its errors and settings now
     const pools = this.runtimes.flatMap((r) => [...r.pools.values()].filter((p) => !p.closed).map((p) => ({ runtime: r.kind, pool: p }))).map(({ runtime, pool: p }) => ({
       runtime,
       tool: p.label,

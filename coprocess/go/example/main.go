@@ -1,0 +1,61 @@
+// An example coprocess CLI in Go (serial mode): prints its argv (bytes as
+// hex when not printable), cwd, umask, EX_* variables and stdin with
+// --stdin; EX_EXIT / EX_SIGNAL pick how it ends. The warm patch is the
+// import and the Serve line.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"warm/coprocess"
+)
+
+func run(argv []string) int {
+	fmt.Printf("argc %d\n", len(argv))
+	for _, a := range argv[1:] {
+		var sb strings.Builder
+		for _, c := range []byte(a) {
+			if c > 0x20 && c < 0x7f && c != '\\' {
+				sb.WriteByte(c)
+			} else {
+				fmt.Fprintf(&sb, `\x%02x`, c)
+			}
+		}
+		fmt.Printf("arg %s\n", sb.String())
+	}
+	cwd, _ := os.Getwd()
+	mask := syscall.Umask(0)
+	syscall.Umask(mask)
+	fmt.Printf("cwd %s\numask %03o\n", cwd, mask)
+	var env []string
+	for _, e := range os.Environ() {
+		if strings.HasPrefix(e, "EX_") {
+			env = append(env, e)
+		}
+	}
+	sort.Strings(env)
+	for _, e := range env {
+		fmt.Printf("env %s\n", e)
+	}
+	fmt.Fprintln(os.Stderr, "to stderr")
+	if len(argv) > 1 && argv[1] == "--stdin" {
+		io.Copy(os.Stdout, os.Stdin)
+	}
+	if s, err := strconv.Atoi(os.Getenv("EX_SIGNAL")); err == nil {
+		syscall.Kill(os.Getpid(), syscall.Signal(s))
+		select {}
+	}
+	code, _ := strconv.Atoi(os.Getenv("EX_EXIT"))
+	return code
+}
+
+func main() {
+	warmcoprocess.Serve(run, warmcoprocess.Options{Env: []string{"EX_DECLARED"}})
+	os.Exit(run(os.Args))
+}

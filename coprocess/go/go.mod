@@ -1,0 +1,3 @@
+module warm/coprocess
+
+go 1.19
