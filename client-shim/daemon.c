@@ -21,7 +21,7 @@
  * to it would leave the caller's fds in its queue, holding a pipe open,
  * until it reads them. (A socket systemd holds for a daemon not yet
  * started has its creation time as atime: no heartbeat to judge.) */
-#define HEARTBEAT_STALE_S 4
+#define HEARTBEAT_STALE_S 10
 /* Below this many processes (`ulimit -u`) warm starts no daemon: it and
  * its warm processes would use up what the user's own commands need. */
 #define MIN_NPROC 256

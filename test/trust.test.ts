@@ -4,7 +4,9 @@
 // relative XDG path means the same to shim and daemon; a daemon that cannot
 // start leaves nothing behind. Each case compares the caller's output and
 // status with the direct run, and prints the worst wall time of a caller.
-// These tests use the shim's default WARM_TIMEOUT_MS (1500).
+// The callers measured use the shim's default WARM_TIMEOUT_MS (1500);
+// setting a case up (warming a pool) uses WarmEnv's generous one, so a
+// loaded machine does not turn those runs direct.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
@@ -47,8 +49,10 @@ function call(env: NodeJS.ProcessEnv, argv: string[], opts: { direct?: boolean; 
 function sameAsDirect(got: Outcome, direct: Outcome, warmSays?: RegExp): void {
   assert.equal(got.stdout, direct.stdout);
   assert.equal(got.status, direct.status);
-  const own = got.stderr.split("\n").filter((l) => l.startsWith("warm: "));
-  const rest = got.stderr.split("\n").filter((l) => !l.startsWith("warm: ")).join("\n");
+  // warm's own lines: what it says ("warm: ..."), and its trace ("warm[pid] ...") where a case turns WARM_DEBUG on.
+  const lines = got.stderr.split("\n").filter((l) => !l.startsWith("warm["));
+  const own = lines.filter((l) => l.startsWith("warm: "));
+  const rest = lines.filter((l) => !l.startsWith("warm: ")).join("\n");
   assert.equal(rest, direct.stderr);
   if (warmSays) assert.match(own.join("\n"), warmSays);
   else assert.deepEqual(own, []);
@@ -56,6 +60,18 @@ function sameAsDirect(got: Outcome, direct: Outcome, warmSays?: RegExp): void {
 
 function worst(label: string, outcomes: Outcome[]): void {
   console.log(`# ${label}: worst caller wall time ${Math.max(...outcomes.map((o) => o.ms)).toFixed(0)} ms over ${outcomes.length} callers`);
+}
+
+/** The env of a measured caller: the shim's default limit, and its trace (shown when an assertion fails). */
+function measured(env: WarmEnv): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...env.env, WARM_DEBUG: "1" };
+  delete e.WARM_TIMEOUT_MS;
+  return e;
+}
+
+/** Makes the daemon's heartbeat fresh, as it is a moment after the daemon last turned its loop. */
+function freshHeartbeat(env: WarmEnv): void {
+  utimesSync(join(env.runtimeDir, "daemon.sock"), 0, Date.now() / 1000);
 }
 
 /** A tool that counts its runs in a file and prints one line. */
@@ -74,6 +90,12 @@ function countingTool(env: WarmEnv, kind: "node" | "python"): { argv: string[]; 
 
 function gone(pid: number): boolean {
   return !existsSync(`/proc/${pid}`);
+}
+
+/** Waits (polling, bounded) for a process to exit. */
+async function untilGone(pid: number, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!gone(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
 }
 
 function stopped(pid: number): boolean {
@@ -202,7 +224,6 @@ print(got[0], flush=True)
 
 test("a symlinked socket directory or socket is refused; a symlink above it that is ours is followed", async () => {
   const env = new WarmEnv();
-  delete env.env.WARM_TIMEOUT_MS;
   const real = new WarmEnv();
   try {
     const direct = call(env.env, ["echo", "hi"], { direct: true });
@@ -243,11 +264,12 @@ test("a relative XDG_RUNTIME_DIR is ignored by shim and daemon alike: both use /
   chownSync(join(home, "work"), uid, uid);
   const fallback = `/tmp/warm-${uid}`;
   rmSync(fallback, { recursive: true, force: true });
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: join(home, "work"), XDG_RUNTIME_DIR: "relative/run", XDG_STATE_HOME: "state-too", XDG_CONFIG_HOME: "conf" };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: join(home, "work"), XDG_RUNTIME_DIR: "relative/run", XDG_STATE_HOME: "state-too", XDG_CONFIG_HOME: "conf", WARM_TIMEOUT_MS: "10000" };
   const as = ["setpriv", "--reuid", String(uid), "--regid", String(uid), "--clear-groups"];
   const script = join(home, "hello.js");
   writeFileSync(script, 'console.log("hello")\n');
   const cwd = join(home, "work");
+  let daemon = 0;
   try {
     const direct = call(env, [NODE, script], { direct: true, cwd, wrap: as });
     const outcomes: Outcome[] = [];
@@ -258,12 +280,14 @@ test("a relative XDG_RUNTIME_DIR is ignored by shim and daemon alike: both use /
     }
     const s = spawnSync(as[0], [...as.slice(1), WARM, "status", "--json"], { env, cwd, encoding: "utf8" });
     assert.equal(s.status, 0, `a daemon answers at ${fallback}: ${s.stderr}`);
+    daemon = JSON.parse(s.stdout).pid;
     assert.ok(JSON.parse(s.stdout).runs + JSON.parse(s.stdout).direct >= 4, "every run reached the daemon the shim started");
     assert.ok(existsSync(join(fallback, "daemon.sock")));
     assert.ok(!existsSync(join(cwd, "relative")), "nothing made under the relative path");
     worst("relative XDG_RUNTIME_DIR", outcomes);
   } finally {
     spawnSync(as[0], [...as.slice(1), WARM, "stop"], { env, cwd });
+    if (daemon) await untilGone(daemon); // it flushes its state as it exits
     rmSync(fallback, { recursive: true, force: true });
     rmSync(home, { recursive: true, force: true });
   }
@@ -271,7 +295,6 @@ test("a relative XDG_RUNTIME_DIR is ignored by shim and daemon alike: both use /
 
 test("a stopped daemon costs one caller the limit; the next go direct at once; nothing runs twice", async () => {
   const env = new WarmEnv();
-  delete env.env.WARM_TIMEOUT_MS;
   const tool = countingTool(env, "node");
   let daemon = 0;
   try {
@@ -282,14 +305,15 @@ test("a stopped daemon costs one caller the limit; the next go direct at once; n
     const ready = env.status()!.pools.flatMap((p) => p.pids);
     process.kill(daemon, "SIGSTOP");
     await env.until("the daemon to stop", () => stopped(daemon));
-    const outcomes = [0, 1, 2].map(() => call(env.env, tool.argv));
+    freshHeartbeat(env); // stopped a moment after its loop last turned
+    const outcomes = [0, 1, 2].map(() => call(measured(env), tool.argv));
     for (const r of outcomes) sameAsDirect(r, direct);
     assert.ok(existsSync(join(env.runtimeDir, "unresponsive")), "the marker is left");
     // A stale heartbeat alone (a daemon stopped a while ago) also keeps the fds away.
     rmSync(join(env.runtimeDir, "unresponsive"));
     const old = Date.now() / 1000 - 60;
     utimesSync(join(env.runtimeDir, "daemon.sock"), 0, old);
-    const stale = call(env.env, tool.argv);
+    const stale = call(measured(env), tool.argv);
     sameAsDirect(stale, direct);
     outcomes.push(stale);
     worst("SIGSTOPped daemon", outcomes);
@@ -297,7 +321,7 @@ test("a stopped daemon costs one caller the limit; the next go direct at once; n
     process.kill(daemon, "SIGCONT");
     // Resumed, it reads the request it was sent and hands it over: the
     // warm process cannot tell the shim `started` and ends without running it.
-    await env.until("the warm process given the stale request to end", () => ready.every(gone));
+    await env.until(() => `the warm process given the stale request to end; the callers' traces:\n${outcomes.map((o) => o.stderr).join("\n")}`, () => ready.every(gone));
     assert.equal(tool.runs(), before, "no tool ran a second time");
     assert.equal(before, 1 + 1 + outcomes.length, "each caller ran it once (plus the direct run and the warm-up)");
   } finally {
@@ -340,7 +364,6 @@ for (const kind of ["node", "python"] as const) {
   test(`a stopped ready warm process (${kind}) costs its caller the limit, and never runs the tool after`, async (t) => {
     if (kind === "python" && !existsSync(PYTHON)) return t.skip(`no ${PYTHON}`);
     const env = new WarmEnv();
-    delete env.env.WARM_TIMEOUT_MS;
     const tool = countingTool(env, kind);
     const pids: number[] = [];
     try {
@@ -356,14 +379,15 @@ for (const kind of ["node", "python"] as const) {
       }
       await env.until("the warm processes to stop", () => pids.every(stopped));
       const before = tool.runs();
-      const r = call(env.env, tool.argv);
+      freshHeartbeat(env);
+      const r = call(measured(env), tool.argv);
       sameAsDirect(r, direct);
       assert.equal(tool.runs(), before + 1);
       worst(`stopped ready ${kind} process`, [r]);
       for (const pid of pids) process.kill(pid, "SIGCONT");
       // The one handed the run (a Python template stays) ends without running it.
       const workers = kind === "python" ? pids.slice(1) : pids;
-      await env.until("the warm process handed the run to end", () => workers.every(gone));
+      await env.until(() => `the warm process handed the run to end; the caller's trace:\n${r.stderr}`, () => workers.every(gone));
       assert.equal(tool.runs(), before + 1, "the tool never ran a second time");
     } finally {
       for (const pid of pids) if (!gone(pid)) process.kill(pid, "SIGCONT");
@@ -378,7 +402,6 @@ test("a state dir that cannot be made is reported once; runs go on; SIGTERM ends
   const mounted = isRoot && spawnSync("mount", ["--bind", ro, ro]).status === 0 && spawnSync("mount", ["-o", "remount,bind,ro", ro]).status === 0;
   for (const state of ["/proc/self/x", "/dev/null", ...(mounted ? [ro] : [])]) {
     const env = new WarmEnv({ XDG_STATE_HOME: state });
-    delete env.env.WARM_TIMEOUT_MS;
     const script = join(env.work, "hello.js");
     writeFileSync(script, 'console.log("hello")\n');
     try {
