@@ -229,12 +229,12 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     this.drop(pool.key, pool);
   }
 
-  /** Let-go templates that still wait for their running children: they count against the limits until they end. */
+  /** Let-go templates that still have children (running, or ready ones a pool still holds): they count against the limits until they end. */
   others(): { count: number; kib: number } {
     let count = 0;
     let kib = 0;
     for (const template of this.templates) {
-      if (!template.retired || template.state === "gone" || !template.serving) continue;
+      if (!template.retired || template.state === "gone" || template.children.size === 0) continue;
       count++;
       kib += template.rssKiB;
     }
