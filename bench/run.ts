@@ -2,7 +2,7 @@
 // one run and writes bench/results.md (overwriting it, except the section
 // bench/corpus.ts writes). See bench/README.md.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { type CaseResult, type CaseSpec, cmd, type Peer, runCase } from "./lib/bench-case";
@@ -25,6 +25,14 @@ const PRETTIER = "node_modules/.bin/prettier";
 const NOOP = "bench/fixtures/noop.js";
 const FORMAT_INPUT = "bench/fixtures/a.js";
 const CLI_DIR = "bench/out/cli300";
+const TSC = "node_modules/.bin/tsc";
+const ESLINT = "node_modules/.bin/eslint";
+const ESLINT_CONFIG = "bench/fixtures/eslint.config.cjs";
+const TS_PROJECT = "bench/fixtures/tsproject";
+// `cli300` on PATH: the CLI as a command (bin/), and a multi-call warm shim named after it (warm-bin/).
+const CLI_BIN = "bench/out/bin";
+const WARM_BIN = "bench/out/warm-bin";
+const LOOPS = 200;
 const HG_REPO = "bench/out/hg50";
 
 function preflight(): string {
@@ -38,7 +46,7 @@ function preflight(): string {
     process.stderr.write(`bench: ${tool} is not installed. Install Mercurial with:\n  apt-get install mercurial\n`);
     process.exit(1);
   }
-  for (const f of [WARM, "daemon/dist/main.js", PRETTIER, PRETTIERD]) {
+  for (const f of [WARM, "daemon/dist/main.js", PRETTIER, PRETTIERD, ESLINT, TSC]) {
     if (!existsSync(join(REPO, f))) {
       process.stderr.write(`bench: ${f} is missing; run \`npm install\` and \`npm run build\` first\n`);
       process.exit(1);
@@ -105,8 +113,24 @@ function hgCase(id: string, title: string, args: string[], what: string): CaseSp
   };
 }
 
+/** `cli300` as a command on PATH, and a warm shim of that name to put before it. */
+function cliCommands(): void {
+  mkdirSync(join(REPO, CLI_BIN), { recursive: true });
+  mkdirSync(join(REPO, WARM_BIN), { recursive: true });
+  const bin = join(REPO, CLI_BIN, "cli300");
+  writeFileSync(bin, `#!/usr/bin/env node\nrequire(${JSON.stringify(join(REPO, CLI_DIR, "cli.js"))});\n`);
+  chmodSync(bin, 0o755);
+  const shim = join(REPO, WARM_BIN, "cli300");
+  rmSync(shim, { force: true });
+  symlinkSync(join(REPO, WARM), shim);
+}
+
+/** sh -c with PATH extended by these repo dirs. */
+const withPath = (dirs: string[], line: string): string[] => ["sh", "-c", `PATH=${dirs.map((d) => join(REPO, d)).join(":")}:$PATH; ${line}`];
+
 function cases(cliModules: number, cliLines: number): CaseSpec[] {
   const cli = `${CLI_DIR}/cli.js`;
+  const loop = (prefix: string) => ["sh", "-c", `for i in $(seq ${LOOPS}); do ${prefix}node ${cli}; done | tail -1`];
   return [
     {
       id: "floor",
@@ -177,6 +201,60 @@ function cases(cliModules: number, cliLines: number): CaseSpec[] {
         ["prettier a.js", "prettierd"],
       ],
       peer: prettierdPeer,
+    },
+    {
+      id: "eslint",
+      title: `Linting a file: eslint ${FORMAT_INPUT}`,
+      what: `eslint (CommonJS; the dev dependency) with its recommended rules (${ESLINT_CONFIG}) on ${FORMAT_INPUT}, direct vs warm.`,
+      commands: [
+        cmd("eslint a.js", [ESLINT, "--config", ESLINT_CONFIG, FORMAT_INPUT]),
+        cmd("warm eslint a.js", [WARM, ESLINT, "--config", ESLINT_CONFIG, FORMAT_INPUT]),
+      ],
+      direct: "eslint a.js",
+      warm: "warm eslint a.js",
+      backToBack: ["eslint a.js", "warm eslint a.js"],
+      paced: { runs: 20, warmup: 3 },
+      b2b: { runs: 20, warmup: 3 },
+      same: [["eslint a.js", "warm eslint a.js"]],
+    },
+    {
+      id: "tsc",
+      title: `Type-checking a small project: tsc --noEmit -p ${TS_PROJECT}`,
+      what: `TypeScript's compiler checking two small files (its run is ~1 s of CPU: the lib .d.ts files). The adaptive case: warm serves a tool whose runs cost this much CPU from pre-started processes (multi-threaded V8) rather than forked single-threaded children, so it must not be slower than direct either way.`,
+      commands: [cmd("tsc --noEmit", [TSC, "--noEmit", "-p", TS_PROJECT]), cmd("warm tsc --noEmit", [WARM, TSC, "--noEmit", "-p", TS_PROJECT])],
+      direct: "tsc --noEmit",
+      warm: "warm tsc --noEmit",
+      backToBack: ["tsc --noEmit", "warm tsc --noEmit"],
+      paced: { runs: 10, warmup: 2 },
+      b2b: { runs: 10, warmup: 2 },
+      same: [["tsc --noEmit", "warm tsc --noEmit"]],
+    },
+    {
+      id: "loop200",
+      title: `A shell loop running the ${cliModules}-module CLI ${LOOPS} times`,
+      what: `\`for i in $(seq ${LOOPS}); do node ${cli}; done\`, as a script or Makefile would, directly and through warm: the total time of the loop.`,
+      commands: [cmd(`${LOOPS}× node cli.js`, loop("")), cmd(`${LOOPS}× warm node cli.js`, loop(`${WARM} `))],
+      direct: `${LOOPS}× node cli.js`,
+      warm: `${LOOPS}× warm node cli.js`,
+      backToBack: [`${LOOPS}× node cli.js`, `${LOOPS}× warm node cli.js`],
+      b2b: { runs: 2, warmup: 0 },
+      learnRuns: 1,
+      same: [[`${LOOPS}× node cli.js`, `${LOOPS}× warm node cli.js`]],
+    },
+    {
+      id: "node-test-suite",
+      title: "A test suite that runs a CLI in each of its 100 tests",
+      what: `\`node --test bench/fixtures/cli-suite.test.js\`: node's test runner with 100 tests, each \`execFileSync("cli300")\` (the ${cliModules}-module CLI as a command on PATH, ${CLI_BIN}/cli300). The warm row puts a shim named \`cli300\` (a symlink to bin/warm) first on PATH; nothing else changes. Total time of the suite.`,
+      commands: [
+        cmd("node --test (direct)", withPath([CLI_BIN], "exec node --test bench/fixtures/cli-suite.test.js | grep -c '^ok'")),
+        cmd("node --test (warm shim on PATH)", withPath([WARM_BIN, CLI_BIN], "exec node --test bench/fixtures/cli-suite.test.js | grep -c '^ok'")),
+      ],
+      direct: "node --test (direct)",
+      warm: "node --test (warm shim on PATH)",
+      backToBack: ["node --test (direct)", "node --test (warm shim on PATH)"],
+      b2b: { runs: 3, warmup: 0 },
+      learnRuns: 1,
+      same: [["node --test (direct)", "node --test (warm shim on PATH)"]],
     },
     hgCase("hg-version", "Mercurial: hg version -q", ["version", "-q"], "Debian's Mercurial (`/usr/bin/hg`, a Python script) printing its version: plain hg, chg (Mercurial's own C client and forking command server) and warm (a template that preloaded what hg's runs imported, forking a child per run)."),
     hgCase("hg-status", "Mercurial: hg status in a 50-file repo", ["--cwd", HG_REPO, "status"], `\`hg status\` in ${HG_REPO}, a repo generated by bench/lib/hg-repo.ts: 50 committed files, 3 of them modified, 2 unknown files. Plain hg vs chg vs warm.`),
@@ -288,9 +366,12 @@ async function main(): Promise<void> {
   const machine = describeMachine(preflight(), REPO);
   buildFloorClient(REPO);
   const cli = generateCli(join(REPO, CLI_DIR));
+  cliCommands();
   generateHgRepo(join(REPO, HG_REPO));
   const results: CaseResult[] = [];
-  for (const spec of cases(cli.modules, linesPerModule(cli))) results.push(await runCase(spec, REPO));
+  // BENCH_CASES=id,id runs only those (for development; results.md then holds only them).
+  const only = process.env.BENCH_CASES?.split(",");
+  for (const spec of cases(cli.modules, linesPerModule(cli))) if (!only || only.includes(spec.id)) results.push(await runCase(spec, REPO));
   const coprocess = await runCoprocessCases(REPO); // bench/coprocess.ts: its own section of the report
   const { goals: g, notes } = goals(results);
   const leftover = [...results.flatMap((c) => c.leftover), ...coprocess.results.flatMap((c) => c.leftover), ...strays()];

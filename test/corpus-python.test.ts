@@ -1,5 +1,6 @@
-// The real-tool corpus, Debian's Python CLIs: see test/corpus/ (the table, its runner).
-import { pythonTools } from "./corpus/python-tools";
+// The real-tool corpus, Debian's Python formatters, linters, type checkers,
+// test runners: see test/corpus/ (the table, its runner).
+import { pythonLintTools } from "./corpus/python-tools";
 import { corpusTests } from "./corpus/suite";
 
-corpusTests(pythonTools);
+corpusTests(pythonLintTools);

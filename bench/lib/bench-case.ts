@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { type Command, hyperfineArgs, runHyperfine, shellQuote, type Timing } from "./hyperfine";
 import { makeFloorDir, stopFloor } from "./design-floor";
 import { type TraceStep, traceRuns } from "./trace";
-import { type Learned, rssKiB, type RunResult, WarmInstance, type WarmStatus } from "./warm-instance";
+import { type Learned, pssKiB, rssKiB, type RunResult, WarmInstance, type WarmStatus } from "./warm-instance";
 
 export interface BenchCommand extends Command {
   argv: string[];
@@ -206,7 +206,13 @@ export async function runCase(spec: CaseSpec, repo: string): Promise<CaseResult>
         result.pacedStatus = st;
         const pool = st.pools.find((p) => p.ready >= 1)!;
         result.memory.push({ what: "warm daemon (VmRSS)", kib: rssKiB(st.pid) });
-        result.memory.push({ what: `one ready warm process of pool "${pool.tool}" (VmRSS)`, kib: rssKiB(pool.pids[0]) });
+        if (pool.mode?.startsWith("fork") && pool.pids.length >= 2) {
+          // Its template first, then the waiting children (see Pool.pids).
+          result.memory.push({ what: `the template of pool "${pool.tool}" (VmRSS)`, kib: rssKiB(pool.pids[0]) });
+          result.memory.push({ what: `one waiting child forked from it (Pss)`, kib: pssKiB(pool.pids[1]) });
+        } else {
+          result.memory.push({ what: `one ready warm process of pool "${pool.tool}" (VmRSS)`, kib: rssKiB(pool.pids[0]) });
+        }
       }
       if (peer) result.memory.push(...peer.memory());
     }

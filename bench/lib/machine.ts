@@ -53,7 +53,8 @@ function warmBuild(repo: string): string {
   const version = run(`${repo}/bin/warm`, ["--version"]) || "warm (version unknown)";
   const commit = run("git", ["rev-parse", "--short", "HEAD"]);
   const dirty = run("git", ["status", "--porcelain", "--untracked-files=no"]) !== "";
-  return commit ? `${version}, commit ${commit}${dirty ? " plus uncommitted changes" : ""}` : version;
+  const built = commit ? `${version}, commit ${commit}${dirty ? " plus uncommitted changes" : ""}` : version;
+  return `${built}; Node tools served with WARM_NODE_MODE=${nodeMode()}`;
 }
 
 export function describeMachine(hyperfine: string, repo: string): Machine {
@@ -70,4 +71,9 @@ export function describeMachine(hyperfine: string, repo: string): Machine {
       .map((x) => x.toFixed(2))
       .join(" "),
   };
+}
+
+/** How the benchmark's daemons serve Node tools (BENCH_NODE_MODE, default auto: fork cheap runs, spawn costly ones). */
+export function nodeMode(): string {
+  return process.env.BENCH_NODE_MODE ?? "auto";
 }

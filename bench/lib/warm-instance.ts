@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { nodeMode } from "./machine";
 
 export interface PoolStatus {
   tool: string;
@@ -16,6 +17,8 @@ export interface PoolStatus {
   hits: number;
   misses: number;
   broken: boolean;
+  /** How the pool starts its processes and why ("fork: ..." or "spawn: ..."; Node pools). */
+  mode?: string;
   pids: number[];
 }
 
@@ -59,6 +62,16 @@ export function runCaptured(argv: string[], cwd: string, env: NodeJS.ProcessEnv,
 }
 
 /** VmRSS of a process in KiB, or null if it is gone. */
+/** Proportional set size (KiB): what a forked child adds, its shared pages divided among their sharers. */
+export function pssKiB(pid: number): number | null {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
 export function rssKiB(pid: number): number | null {
   try {
     const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -118,6 +131,7 @@ export class WarmInstance {
     mkdirSync(join(this.root, "config"), { mode: 0o700 });
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("WARM_")) env[k] = v;
+    env.WARM_NODE_MODE = nodeMode();
     env.XDG_RUNTIME_DIR = runtime;
     env.XDG_STATE_HOME = join(this.root, "state");
     env.XDG_CONFIG_HOME = join(this.root, "config");
