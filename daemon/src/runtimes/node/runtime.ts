@@ -35,6 +35,7 @@ import { answer, type ArgvQuery } from "./stand-ins";
 import { resolutionLookups } from "./lookups";
 import { Learning, MAX_LEARNING_TRIES } from "../../learning";
 import { NodeChild } from "./child";
+import { type Installed, installedRule } from "./installed";
 import { type ModeChoice, NodeModes } from "./mode";
 import { NodeTemplate } from "./template";
 import { type LaunchSpec, type ProcessHooks, type ReadyInfo, WarmProcess } from "./warm-process";
@@ -59,6 +60,8 @@ interface PoolContext {
   template: NodeTemplate | null;
   /** How its last process was started, and why. */
   choice: ModeChoice | null;
+  /** Which modules are installed code, the only ones preloaded (made when first needed). */
+  installed?: Installed;
 }
 
 // Node restores fds 0-2 at exit as it found them at start-up; a warm process
@@ -254,7 +257,10 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
 
   private hooks(ctx: PoolContext, template: NodeTemplate | null): Omit<ProcessHooks, "templateFrame"> {
     return {
-      loaded: (loaded) => {
+      loaded: (reported) => {
+        // Only installed code is learned: the project's own modules load in the run, as directly.
+        const installed = this.installed(ctx);
+        const loaded = reported.filter(([, id]) => installed(id));
         // New modules: the next template preloads them; this one ends with its children.
         if (this.store.addLoaded(ctx.toolId, loaded, ctx.plan.scriptReal) && template && ctx.template === template) template.retire();
       },
@@ -299,9 +305,11 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
 
   private preloadList(record: ToolRecord, ctx: PoolContext): [string, string][] {
     const entryUrl = pathToFileURL(ctx.plan.scriptReal).href;
+    const installed = this.installed(ctx);
     const list: [string, string][] = [];
     for (const [kind, id] of record.modules) {
-      if (record.dropped[id] !== undefined || id === ctx.plan.scriptReal || id === entryUrl) continue;
+      // (A record learned before this rule may hold modules of a project.)
+      if (record.dropped[id] !== undefined || id === ctx.plan.scriptReal || id === entryUrl || !installed(id)) continue;
       list.push([kind, id]);
     }
     for (const id of ctx.settings.preload) {
@@ -313,6 +321,10 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       }
     }
     return list;
+  }
+
+  private installed(ctx: PoolContext): Installed {
+    return (ctx.installed ??= installedRule(ctx.plan.scriptReal, ctx.plan.nodeExe, ctx.env.HOME));
   }
 
   assess(pool: Pool, ready: object): { usable: boolean; learned: boolean } {
