@@ -122,6 +122,12 @@ function main(): void {
   if (learnEsm) {
     // Off-thread hooks (Node >= 20.6) see every module the tool loads through the ESM loader.
     withLazyStdio(() => Module.register(pathToFileURL(join(__dirname, "learn-hooks.js")).href, { data: { fd: CTL } }));
+    // Starting the hooks thread leaves nextTicks queued (its stdio pipes are
+    // resumed, its 'online' event). Left queued, they made the first drain
+    // after Node's bootstrap run in processTicksAndRejections, and an ES
+    // entry whose hooks answered early (a loaded machine) then threw with
+    // that extra frame in its stack. Run them now, as a direct run has none.
+    (process as unknown as { _tickCallback(): void })._tickCallback();
   }
   const restoreMain = p.main_is_cjs === true ? mainModuleStandIn() : () => {};
   const modules = (p.modules as WireValue[]).map((m) => m as unknown as ModuleRef);
