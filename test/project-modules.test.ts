@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ROOT, WarmEnv } from "./helpers/warm-env";
+import { NODE, ROOT, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
 before(() => {
@@ -48,4 +48,31 @@ test("mocha's test files run once per run, warm as directly, and are never prelo
   const mocha = records.find((r) => r.modules.some(([, id]) => id.includes("/node_modules/mocha/")));
   assert.ok(mocha, "mocha's own modules are learned");
   assert.deepEqual(mocha.modules.filter(([, id]) => id.includes(project)), [], "no module of the project is in the preload set");
+});
+
+test("an installed module that requires a module of the project while loading is not preloaded, and the project's module never runs at preload", async () => {
+  const project = join(w.work, "tool-project");
+  const log = join(w.work, "conf.log");
+  for (const d of ["node_modules/tool", "node_modules/lib"]) mkdirSync(join(project, d), { recursive: true });
+  writeFileSync(join(project, "conf.js"), `require("fs").appendFileSync(${JSON.stringify(log)}, "conf\\n");\nmodule.exports = { name: "conf" };\n`);
+  writeFileSync(join(project, "node_modules/lib/index.js"), 'module.exports = require("path").join(__dirname, "../../conf.js");\nmodule.exports = require(module.exports).name;\n');
+  writeFileSync(join(project, "node_modules/tool/package.json"), '{ "name": "tool" }\n');
+  writeFileSync(join(project, "node_modules/tool/cli.js"), 'console.log("tool", require("../lib"), process.argv.length);\n');
+  const cli = join(project, "node_modules/tool/cli.js");
+  const lines = () => readFileSync(log, "utf8").split("\n").length - 1;
+  const direct = w.run([NODE, cli], { direct: true, cwd: project });
+  assert.equal(lines(), 1);
+  for (let i = 0; i < 5; i++) {
+    const warm = w.run([NODE, cli], { cwd: project });
+    assert.equal(warm.stdout.toString(), direct.stdout.toString(), `stdout of warm run ${i + 1}`);
+    assert.equal(warm.status, direct.status);
+    await w.ready();
+  }
+  assert.equal(lines(), 6, "five warm runs ran conf.js five times, as five direct runs, and never while preloading");
+  const dir = join(w.stateDir, "preload");
+  const records = readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as { modules: [string, string][]; dropped: Record<string, string> });
+  const tool = records.find((r) => r.modules.some(([, id]) => id.endsWith("/node_modules/lib/index.js")));
+  assert.ok(tool, "the tool's record");
+  assert.ok(!tool.modules.some(([, id]) => id.endsWith("/conf.js")), "conf.js is not learned");
+  assert.match(tool.dropped[join(project, "node_modules/lib/index.js")] ?? "", /a module of the project/);
 });

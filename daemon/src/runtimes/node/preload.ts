@@ -8,11 +8,12 @@
 // stand-ins.ts) and the working directory.
 import Module = require("node:module");
 import { realpathSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { native } from "../../native";
 import { type EnvSeen, envView } from "./env-view";
 import { traceFileReads } from "./file-reads";
+import { installedRule } from "./installed";
 import { type ArgvQuery, argvStandIn, mainModuleStandIn, type Phase, stdioStandIn } from "./stand-ins";
 
 /** cjs: required; esm: imported; json: imported with `type: "json"` (as ESM imports JSON). */
@@ -181,9 +182,19 @@ export function preloadModules(
 
   const proto = (Module as unknown as { prototype: { _compile: CompileFn } }).prototype;
   const compile = proto._compile;
+  // An installed module that requires a module of the project while loading
+  // would run the project's top-level code here: it is dropped, and the
+  // project's module does not run (see installed.ts).
+  const entry = resolve(process.argv[1]);
+  const installed = installedRule(process.execArgv.includes("--preserve-symlinks-main") ? entry : realpathSync(entry), process.execPath, process.env.HOME);
+  const warmDist = dirname(dirname(__dirname));
   proto._compile = function (this: { filename?: string }, content: string, filename: string) {
     compiling.push(filename);
     try {
+      if (!installed(filename) && !filename.startsWith(warmDist + "/")) {
+        phase.note(`loaded ${filename}, a module of the project (not installed code), while loading`);
+        throw new Error(`warm does not preload ${filename}: not installed code`);
+      }
       return compile.call(this, content, filename);
     } finally {
       compiling.pop();
