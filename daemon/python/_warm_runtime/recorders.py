@@ -78,14 +78,9 @@ def _note_file(path, writing):
     appearing can change what loads."""
     if writing or not recorder.active:
         return
-    if isinstance(path, int):
+    path = _absolute(path)
+    if path is None:
         return
-    try:
-        path = os.fsdecode(os.fspath(path))
-    except TypeError:
-        return
-    if not path.startswith("/"):
-        path = os.path.join(_saved["os"][0](), path)
     if path.startswith(("/dev/", "/proc/", "/sys/")) or "/__pycache__/" in path:
         return
     real_stat = _saved["stat"][0]
@@ -99,6 +94,18 @@ def _note_file(path, writing):
         except OSError:
             return
     recorder.files_read.add(path)
+
+
+def _absolute(path):
+    """An audited path argument as an absolute str (relative to the real
+    cwd), or None for an fd or something that is no path."""
+    if isinstance(path, int):
+        return None
+    try:
+        path = os.fsdecode(os.fspath(path))
+    except TypeError:
+        return None
+    return path if path.startswith("/") else os.path.join(_saved["os"][0](), path)
 
 
 def _audit(event, args):
@@ -123,14 +130,9 @@ def _note_listing(path):
         return
     if path is None or path in ("", b""):
         path = "."
-    if isinstance(path, int):
+    path = _absolute(path)
+    if path is None:
         return
-    try:
-        path = os.fsdecode(os.fspath(path))
-    except TypeError:
-        return
-    if not path.startswith("/"):
-        path = os.path.join(_saved["os"][0](), path)
     path = os.path.normpath(path)
     if not path.startswith(("/dev/", "/proc/", "/sys/")) and "/__pycache__" not in path:
         recorder.dirs_listed.add(path)
