@@ -37,6 +37,10 @@ def main():
     # hangs would keep it from reading its link's end); the children it forks
     # do not inherit this, and a run outlives the daemon.
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # A daemon that died before the prctl sent no signal, but its run may
+    # already be queued on the link: end now rather than serve nobody.
+    if os.getppid() != int(os.environ.pop("WARM_PARENT_PID", os.getppid())):
+        os._exit(0)
     fd = int(os.environ.pop("WARM_RUNTIME_LINK", "3"))
     os.set_inheritable(fd, False)
     link = wire.Link(fd)

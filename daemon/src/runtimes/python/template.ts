@@ -90,7 +90,7 @@ export class Template {
     try {
       this.child = spawn(spec.interpreter, [...spec.flags, TEMPLATE_PY], {
         argv0: spec.argv0,
-        env: { ...spec.env, WARM_RUNTIME_LINK: "3" },
+        env: { ...spec.env, WARM_RUNTIME_LINK: "3", WARM_PARENT_PID: String(process.pid) },
         cwd: spec.cwd,
         stdio: [...stdio, theirs],
         detached: true,
