@@ -3,7 +3,8 @@
 // have, tools are served by fork or spawn as their runs' cost says, and
 // faults around forking never run a tool twice or hang.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
 import { fixture, NODE, WarmEnv } from "./helpers/warm-env";
@@ -60,6 +61,41 @@ test("cheap runs are forked, runs that cost much CPU keep spawned processes; the
   assert.equal(pool("busy.js")!.mode, "fork: set in the config");
   assert.equal(pool("probe.js")!.mode, "spawn: set in the config");
   w.writeConfig({});
+});
+
+test("ES modules: a template preloads those its tool imports, and learns from a child those its template had not", async () => {
+  const cli = fixture("fork-esm/cli.js");
+  /** A warm run of the tool: stdout and status as directly; what its template had preloaded. */
+  const run = (args: string[]): string[] => {
+    const direct = w.run([NODE, cli, ...args], { direct: true });
+    const warm = w.run([NODE, cli, ...args]);
+    assert.equal(warm.stdout.toString(), direct.stdout.toString(), `stdout of ${args.join(" ")}`);
+    assert.equal(warm.status, direct.status);
+    return (JSON.parse(warm.stderr.toString()) as { atStart: string[] }).atStart;
+  };
+  await w.until(`cli.js's pool to fork; status: ${JSON.stringify(w.status())}`, () => {
+    const p = pool("cli.js");
+    if (p?.mode.startsWith("fork") && p.ready >= 1 && p.starting === 0) return true;
+    run([]);
+    return false;
+  }, 60_000);
+  assert.deepEqual(run([]), ["early"], "the template preloaded the ES module every run imports");
+  // The first run that imports late.mjs loads it itself and reports it; a template made after that preloads it.
+  let seen: string[] = [];
+  await w.until(`a template that preloaded late.mjs (last run saw ${JSON.stringify(seen)})`, () => {
+    seen = run(["late"]);
+    return seen.includes("late");
+  });
+  assert.deepEqual(seen, ["early", "late"]);
+  assert.match(pool("cli.js")!.mode, /^fork/, "still forking");
+  const record = readdirSync(join(w.stateDir, "preload"))
+    .map((f) => JSON.parse(readFileSync(join(w.stateDir, "preload", f), "utf8")) as { modules: [string, string][] })
+    .find((r) => r.modules.some(([, id]) => id.includes("fork-esm/")));
+  assert.deepEqual(
+    // (Node's JSON import also puts the file in require.cache, so it is learned as CommonJS too.)
+    record?.modules.filter(([kind, id]) => kind !== "cjs" && id.includes("fork-esm/")).map(([kind, id]) => [kind, id.split("fork-esm/")[1]]),
+    [["esm", "early.mjs"], ["esm", "late.mjs"], ["json", "data.json"]],
+  );
 });
 
 /** Until the process is gone or a zombie (killed, not yet reaped). */

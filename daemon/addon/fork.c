@@ -328,6 +328,17 @@ static napi_value js_pending_requests(napi_env env, napi_callback_info info) {
   return make_int(env, loop->active_reqs.count);
 }
 
+// loopAlive() -> uv_loop_alive: the loop has active handles or requests,
+// i.e. turning it (runLoopOnce) can still complete something.
+static napi_value js_loop_alive(napi_env env, napi_callback_info info) {
+  (void)info;
+  uv_loop_t *loop = NULL;
+  napi_value out;
+  NAPI_OK(env, "loopAlive", napi_get_uv_event_loop(env, &loop));
+  NAPI_OK(env, "loopAlive", napi_get_boolean(env, uv_loop_alive(loop) != 0, &out));
+  return out;
+}
+
 static napi_value js_getppid(napi_env env, napi_callback_info info) {
   (void)info;
   return make_int(env, getppid());
@@ -342,6 +353,7 @@ bool fork_define(napi_env env, napi_value exports) {
       FN("resetStartTime", js_reset_start_time),
       FN("getppid", js_getppid),
       FN("pendingRequests", js_pending_requests),
+      FN("loopAlive", js_loop_alive),
   };
 #undef FN
   return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) == napi_ok;

@@ -127,6 +127,8 @@ export interface Native {
   getppid(): number;
   /** libuv requests in flight on this process's loop (async fs, dns, thread-pool work). */
   pendingRequests(): number;
+  /** uv_loop_alive: the loop has active handles or requests (turning it can still complete something). */
+  loopAlive(): boolean;
   /** prctl(PR_SET_PDEATHSIG, signal): this process gets `signal` when the thread that started it ends. */
   setParentDeathSignal(signal: number): void;
   /** Rewrites what ps shows of this process (NUL-separated words), cut to the size of its original argv. */

@@ -13,7 +13,7 @@ import { native } from "../../native";
 import { encodeFrame, type WireValue } from "./wire";
 
 /** `client`: the client link, to which the status goes straight (protocol-spec, "Reporting to the shim"). */
-export function installExit(link: number, client: number, preloaded: Set<string>, warmDist: string, ownFds: number[]): void {
+export function installExit(link: number, client: number, preloaded: Set<string>, warmDist: string, ownFds: number[], esmLoaded: () => WireValue[] = () => []): void {
   let fatal = false;
   const cpuAtStart = process.cpuUsage();
   process.on("uncaughtExceptionMonitor", () => {
@@ -29,7 +29,7 @@ export function installExit(link: number, client: number, preloaded: Set<string>
       const code = (Number(process.exitCode ?? args[0] ?? 0) | 0) & 0xff;
       const cpu = process.cpuUsage(cpuAtStart);
       // The run's CPU time tells the daemon whether this tool is better forked or spawned.
-      const toDaemon = Buffer.concat([learned(preloaded, warmDist), encodeFrame({ t: "exit", code, cpu_us: cpu.user + cpu.system })]);
+      const toDaemon = Buffer.concat([learned(preloaded, warmDist, esmLoaded()), encodeFrame({ t: "exit", code, cpu_us: cpu.user + cpu.system })]);
       const exitFrame = encodeFrame({ t: "exit", code });
       if (!fatal) native.exitNow(code, link, toDaemon, encodeFrame({ t: "closed" }), ownFds, client, exitFrame);
       native.exitAfterFatal(code, link, toDaemon, encodeFrame({ t: "closed" }), ownFds, client, exitFrame);
@@ -39,8 +39,8 @@ export function installExit(link: number, client: number, preloaded: Set<string>
 }
 
 /** What the tool loaded that was not preloaded, so the next warm process has it ready. */
-export function learned(preloaded: Set<string>, warmDist: string): Buffer {
-  const modules: WireValue[] = [];
+export function learned(preloaded: Set<string>, warmDist: string, esm: WireValue[] = []): Buffer {
+  const modules: WireValue[] = [...esm];
   const main = process.argv[1];
   for (const id of Object.keys(require.cache)) {
     if (!preloaded.has(id) && id !== main && !id.startsWith(warmDist)) modules.push(["cjs", id]);

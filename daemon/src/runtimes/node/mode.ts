@@ -27,12 +27,10 @@ export class NodeModes {
   constructor(private readonly forced: Mode | "auto" = envMode()) {}
 
   /** `learning`: the tool's first runs, which learn what it loads (ES modules only through hooks on a thread, which a template cannot have). */
-  /** `esm`: it preloads ES modules, which only a spawned process can (a template's import() while preloading does not complete). */
-  choose(toolId: string, configured: Mode | undefined, learning: boolean, esm: boolean): ModeChoice {
+  choose(toolId: string, configured: Mode | undefined, learning: boolean): ModeChoice {
     if (configured === "spawn" || (!configured && this.forced === "spawn")) return { mode: "spawn", why: configured ? "set in the config" : "the default" };
     if (learning) return { mode: "spawn", why: "learning what it loads" };
-    if (configured) return { mode: configured, why: esm ? "set in the config (its ES modules load in each child)" : "set in the config" };
-    if (esm) return { mode: "spawn", why: "it preloads ES modules, which a template cannot" };
+    if (configured) return { mode: configured, why: "set in the config" };
     const cannot = this.cannotFork.get(toolId);
     if (cannot) return { mode: "spawn", why: `cannot fork: ${cannot}` };
     if (this.forced === "fork") return { mode: "fork", why: "WARM_NODE_MODE=fork" };

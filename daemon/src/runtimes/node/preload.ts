@@ -129,6 +129,12 @@ function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask
  * Waits for a promise while still inside Node's synchronous preload phase:
  * turns the event loop by hand (the loop has not started yet, so this is
  * not re-entrant) and runs the microtasks and nextTicks it produces.
+ * A turn can leave the loop empty with the promise still pending: the ESM
+ * loader reads a module as a chain of fs requests (open, stat, read,
+ * close), each started by a microtask of the one before, and microtasks run
+ * only here, between turns (a callback's own microtask checkpoint is
+ * skipped while JS is on the stack). So the loop is judged idle only after
+ * the queued ticks and microtasks have had their chance to start more work.
  */
 function settle(promise: Promise<unknown>): void {
   let state: "pending" | "done" | "failed" = "pending";
@@ -143,10 +149,8 @@ function settle(promise: Promise<unknown>): void {
   const tick = (process as unknown as { _tickCallback(): void })._tickCallback;
   tick.call(process);
   while (state === "pending") {
-    if (!native.runLoopOnce()) {
-      tick.call(process);
-      if (state === "pending") throw new Error("module never finished loading (the event loop went idle)");
-    }
+    if (!native.loopAlive()) throw new Error("module never finished loading (the event loop went idle)");
+    native.runLoopOnce();
     tick.call(process);
   }
   if (state === "failed") throw failure;

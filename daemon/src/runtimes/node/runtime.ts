@@ -225,7 +225,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       preload,
       readyTimeoutMs: this.config().preloadTimeoutMs,
     };
-    const choice = this.modes.choose(ctx.toolId, ctx.settings.mode, record.runs < 2, modules.some(([kind]) => kind !== "cjs"));
+    const choice = this.modes.choose(ctx.toolId, ctx.settings.mode, record.runs < 2);
     if (choice.mode !== ctx.choice?.mode) this.log.info({ tool: pool.label, mode: choice.mode, why: choice.why }, "node pool mode");
     ctx.choice = choice;
     try {
@@ -236,9 +236,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       }
       let template = ctx.template;
       if (!template || template.retired || !template.alive) {
-        // CommonJS only: a template's import() of ES modules never completes (see mode.ts); its children load them.
-        const cjs = { ...spec, preload: { ...preload, modules: modules.filter(([kind]) => kind === "cjs") } };
-        template = this.startTemplate(pool, ctx, cjs);
+        template = this.startTemplate(pool, ctx, spec);
         ctx.template = template;
       }
       const child = new NodeChild(template, this.log, this.hooks(ctx, template));

@@ -28,6 +28,7 @@ import { emptyHeap } from "./empty-heap";
 import { afterFork, startClocks } from "./fresh-state";
 import { drainRequests, serveForks } from "./template-loop";
 import { encodeFrame, type WireValue } from "./wire";
+import { noteEsmReads } from "./esm-reads";
 
 const CTL = 3;
 const WARM_DIST = dirname(dirname(__dirname));
@@ -78,7 +79,7 @@ function withLazyStdio<T>(fn: () => T): T {
 }
 
 /** Takes on the caller's invocation; when this returns, Node runs the entry. fds: the caller's 0-2, then the client link. */
-function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[], mask: string, forked: boolean): void {
+function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[], mask: string, forked: boolean, esmLoaded?: () => WireValue[]): void {
   // The shim's request, as it sent it: env and umask are set from it here.
   // It and the chdir go first: if either throws (a malformed request, a
   // directory removed since the daemon looked), the error goes to this
@@ -93,7 +94,7 @@ function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds
   process.argv.splice(2, Infinity, ...caller.argv.slice(run.args_from as number));
   showRun();
   if (forked) startClocks();
-  installExit(CTL, fds[3], preloaded, WARM_DIST, ownFds);
+  installExit(CTL, fds[3], preloaded, WARM_DIST, ownFds, esmLoaded);
   // The caller's fds are terminals exactly where the pool's are (the tty mask is in the key).
   if (mask.includes("t")) watchDevTty(CTL);
   // warm's own modules leave the tool's view of the module cache.
@@ -153,9 +154,11 @@ function main(): void {
   });
   if (!report.clean) process.exit(0);
   showReady();
+  let esmLoaded: (() => WireValue[]) | undefined;
   if (template) {
     serveForks(CTL); // returns only in a forked child
     afterFork();
+    esmLoaded = noteEsmReads();
   }
   // fds open now belong to Node and libuv, not to the tool: they stay open
   // to the end (listed before the request, off the path of the run).
@@ -169,7 +172,7 @@ function main(): void {
   native.setParentDeathSignal(0);
   if (request.message.t !== "run" || request.fds.length !== 4) process.exit(70);
   restoreMain();
-  takeRequest(request.message, request.fds, preloaded, ownFds, mask, template);
+  takeRequest(request.message, request.fds, preloaded, ownFds, mask, template, esmLoaded);
   // Before any of the tool's code runs, and in this order: a process that
   // dies before `taken` ran nothing (the daemon answers `direct`), and the
   // shim never hears `started` from one that did not say `taken`.
