@@ -2,8 +2,10 @@
 // the environment while loading becomes part of the key instead of a drop,
 // a culprit and every module that loads it are found by one warm process,
 // JSON and require.main preload as a direct run sees them, and a tool that
-// does not converge runs directly after a few tries. Every run is compared
-// with a direct run.
+// does not converge runs directly after a few tries; a pool whose key a
+// learned fact refines keeps serving, and a promise left rejected while
+// preloading drops its module instead of ending the process. Every run is
+// compared with a direct run.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -135,4 +137,38 @@ test("a caller no warm process is ready for runs directly (a cold start would be
   assert.equal(count(), n + 1, "the first run of the new key ran directly");
   await settled(cli);
   assert.equal(JSON.parse(runBoth(cli, env).report).preloaded, true, "the next one found a warm process with the modules loaded");
+});
+
+test("a fact learned while preloading refines the pool's key: the pool goes on, and no run after the first goes direct", async () => {
+  const cli = fixture("learning/rekey.js");
+  const env = { ...w.env, REKEY_MODE: "fast", WARM_DEBUG: "1" };
+  const direct = w.run([NODE, cli], { direct: true, env });
+  const ways: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const warm = w.run([NODE, cli], { env });
+    assert.equal(warm.stdout.toString(), direct.stdout.toString());
+    // The shim's trace (WARM_DEBUG) says when it ran the command directly; the tool's own line is JSON.
+    const lines = warm.stderr.toString().split("\n");
+    ways.push(lines.some((l) => /^warm\[\d+\] .*directly/.test(l)) ? "d" : "w");
+    if (JSON.parse(lines.find((l) => l.startsWith("{"))!).preloaded) break;
+    // A process ready for the next run (after the one that learns, if this run's replacement learns).
+    await w.ready("rekey.js");
+  }
+  assert.match(ways.join(""), /^w+$/, `runs ${ways.join("")} (d: directly) until one found the module preloaded`);
+  assert.equal(unusable(cli), 1, "one warm process taught warm the variable");
+  const pools = w.status()!.pools.filter((p) => p.script === cli);
+  assert.equal(pools.length, 1, "the pool that learned it moved to its new key");
+  assert.match(runBoth(cli, { REKEY_MODE: "slow" }).out, /mode: slow/, "another value: another key, as directly");
+});
+
+test("a promise left rejected while preloading (an ES import of a trapped module) drops its modules; the process does not die", async () => {
+  const cli = fixture("learning/esm-chain.mjs");
+  await untilPreloaded(cli);
+  assert.equal(runBoth(cli).out, "writer keeps a function\n");
+  const dropped = record("learning/lib/clean.mjs").dropped;
+  const outer = Object.entries(dropped).find(([id]) => id.endsWith("/learning/lib/esm-outer.mjs"));
+  assert.match(outer?.[1] ?? "", /^loads \S+\/learning\/lib\/esm-writer\.mjs, which used process\.stdout\.write while loading$/, JSON.stringify(dropped));
+  const died = readFileSync(join(w.stateDir, "daemon.log"), "utf8").split("\n").filter((l) => l.includes("esm-chain") && l.includes("keep failing"));
+  assert.deepEqual(died, []);
+  assert.ok(unusable(cli) <= 2, "learned from at most two warm processes");
 });

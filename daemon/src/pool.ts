@@ -112,7 +112,8 @@ export class Pool {
   closed = false;
 
   constructor(
-    readonly key: string,
+    /** Changes only when learning refines it (see the Node runtime's rekey). */
+    public key: string,
     readonly label: string,
     /** What its processes run (for status). */
     readonly script: string,

@@ -175,14 +175,31 @@ export function preloadModules(
   const compiling: string[] = [];
   let current = "";
   let clean = true;
+  /** The innermost module blamed by the last trap, and how many traps fired. */
+  let culprit = "";
+  let notes = 0;
+  /** How many traps had fired when the current module started loading. */
+  let notesBefore = 0;
   const phase: Phase = {
     preloading: true,
     note(why) {
       clean = false;
+      notes++;
       const culprits = compiling.length > 0 ? compiling : [current];
+      culprit = culprits[culprits.length - 1];
       for (const id of culprits) if (!dropped.has(id)) dropped.set(id, why);
     },
   };
+  // An ES module that failed because a trap fired keeps failing with the same
+  // error for every later importer: each of those loads the culprit too.
+  const trapErrors = new WeakMap<object, string>();
+  // A promise left rejected while loading would end a direct run (or warn):
+  // the module is dropped, and the process is not used (rather than dying).
+  const rejected = (reason: unknown) => {
+    if (notes === notesBefore) return phase.note(`left a promise rejected while loading (${String((reason as Error)?.message ?? reason).split("\n")[0]})`);
+    if (!dropped.has(current)) dropped.set(current, dependentWhy(culprit, dropped)); // the rejection of a trapped module's import
+  };
+  process.on("unhandledRejection", rejected);
 
   const proto = (Module as unknown as { prototype: { _compile: CompileFn } }).prototype;
   const compile = proto._compile;
@@ -211,21 +228,27 @@ export function preloadModules(
     for (const [kind, id] of modules) {
       if (exclude(id) || dropped.has(id)) continue;
       current = id;
+      notesBefore = notes;
       try {
         const url = () => (id.startsWith("file:") ? id : pathToFileURL(id).href);
         if (kind === "cjs") requireFrom(id);
         else if (kind === "json") settle(import(url(), { with: { type: "json" } }));
         else settle(import(url()));
       } catch (error) {
-        // A module made to fail by a trap keeps the trap's reason.
-        if (!dropped.has(id)) dropped.set(id, `${FAILED}: ${String((error as Error)?.message ?? error).split("\n")[0]}`);
+        const cause = notes > notesBefore ? culprit : typeof error === "object" && error !== null ? trapErrors.get(error) : undefined;
+        if (cause !== undefined && typeof error === "object" && error !== null) trapErrors.set(error, cause);
+        // A module made to fail by a trap keeps the trap's reason; one that failed through a trapped module is dropped with it.
+        if (!dropped.has(id)) dropped.set(id, cause !== undefined && cause !== id ? dependentWhy(cause, dropped) : `${FAILED}: ${String((error as Error)?.message ?? error).split("\n")[0]}`);
       }
+      // An ES module is not on the CommonJS compile stack the traps blame: one whose import fired a trap loads the culprit.
+      if (notes > notesBefore && !dropped.has(id)) dropped.set(id, dependentWhy(culprit, dropped));
       if (outputSince()) {
         clean = false;
         dropped.set(id, "wrote output while loading");
       }
     }
   } finally {
+    process.off("unhandledRejection", rejected);
     removeTraps();
     phase.preloading = false; // stand-ins kept by modules now forward to the real objects
     proto._compile = compile;
@@ -255,8 +278,15 @@ function dropDependents(dropped: Map<string, string>): void {
       if (!culprit) continue;
       const cause = root.get(culprit.id)!;
       root.set(id, cause);
-      dropped.set(id, `loads ${cause}, which ${dropped.get(cause)}`);
+      dropped.set(id, dependentWhy(cause, dropped));
       changed = true;
     }
   }
+}
+
+/** Why a module that loads a dropped one is dropped (runtime.ts reads the cause back from it). */
+function dependentWhy(cause: string, dropped: Map<string, string>): string {
+  const why = dropped.get(cause) ?? "was dropped";
+  const root = /^loads (\S+), which (.*)$/s.exec(why);
+  return root ? why : `loads ${cause}, which ${why}`;
 }

@@ -62,6 +62,16 @@ interface PoolContext {
   choice: ModeChoice | null;
   /** Which modules are installed code, the only ones preloaded (made when first needed). */
   installed?: Installed;
+  /** The request that made the pool, and its caller's directory: its key is computed again when learning changes the tool's keys. */
+  request: RunRequest;
+  callerCwd: string;
+}
+
+interface Keyed {
+  key: string;
+  plan: NodePlan;
+  toolId: string;
+  ctx: PoolContext;
 }
 
 // Node restores fds 0-2 at exit as it found them at start-up; a warm process
@@ -132,13 +142,17 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     }
   }
 
-  private key(program: Program, request: RunRequest, fds: number[]): { key: string; plan: NodePlan; toolId: string; ctx: PoolContext } | { direct: string } {
-    const cwd = program.cwd;
+  private key(program: Program, request: RunRequest, fds: number[]): Keyed | { direct: string } {
     const planned = planNode(program, request);
     if ("direct" in planned) return planned;
     const plan = planned.plan;
     const tool = this.tool(plan.toolNames, [plan.nodeExe, plan.scriptReal], fds);
     if ("direct" in tool) return tool;
+    return this.keyOf(plan, request, program.cwd, tool);
+  }
+
+  /** The key of a request for what is known of its tool now. */
+  private keyOf(plan: NodePlan, request: RunRequest, cwd: string, tool: { settings: ToolSettings; toolId: string; record: ToolRecord; mask: string }): Keyed {
     const { settings, toolId, record, mask } = tool;
 
     const keyNames = new Set([...record.envNames, ...settings.env]);
@@ -157,7 +171,39 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       .digest("hex")
       .slice(0, 32);
     const facets = keyFacets(plan, mask, pairs, record.argvQuestions, answers, record.usesCwd ? cwd : null);
-    return { key, plan, toolId, ctx: { plan, toolId, mask, env, keyNames, settings, args, cwd: startIn, facets, template: null, choice: null } };
+    return { key, plan, toolId, ctx: { plan, toolId, mask, env, keyNames, settings, args, cwd: startIn, facets, template: null, choice: null, request, callerCwd: cwd } };
+  }
+
+  /**
+   * What a process learned changed the tool's keys: each open pool of the
+   * tool moves to the key its own first request has now. Its processes
+   * start as that request would, so what they showed while preloading (the
+   * new facts included) holds for every caller of the new key, a subset of
+   * the old key's callers; its ready processes stay usable. A caller who
+   * answers the new facts otherwise gets another pool. Moving, rather than
+   * letting the pool go, keeps callers that compute the new key from
+   * starting over (found with mocha, whose learning made pools back to back).
+   */
+  private rekey(toolId: string): void {
+    const record = this.store.get(toolId);
+    for (const [key, pool] of [...this.pools]) {
+      const ctx = this.contexts.get(pool);
+      if (!ctx || ctx.toolId !== toolId || pool.closed) continue;
+      const next = this.keyOf(ctx.plan, ctx.request, ctx.callerCwd, { settings: ctx.settings, toolId, record, mask: ctx.mask });
+      if (next.key === key) continue;
+      this.pools.delete(key);
+      // A template preloaded under the old facts: its children would still be right, but its env may not be the new context's.
+      ctx.template?.retire();
+      const there = this.pools.get(next.key);
+      if (there && !there.closed) {
+        pool.close(); // another pool already serves the new key
+        continue;
+      }
+      pool.key = next.key;
+      pool.facets = next.ctx.facets;
+      this.pools.set(next.key, pool);
+      this.contexts.set(pool, { ...next.ctx, choice: ctx.choice, installed: ctx.installed });
+    }
   }
 
   /** A caller may wait for a starting process only if it will be usable: the tool's last one was, or it preloads nothing yet (a learning run). */
@@ -356,7 +402,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     const cwdChanged = info.cwdRead && this.store.mark(ctx.toolId, "usesCwd");
     const namesChanged = info.envEnumerated && this.store.mark(ctx.toolId, "enumeratesEnv");
     if (envChanged || argvChanged || cwdChanged || namesChanged) {
-      pool.close(); // later requests compute the new key and land in a new pool
+      this.rekey(ctx.toolId);
       learned = true;
     }
     this.learning.unsettled(ctx.toolId);
