@@ -63,7 +63,7 @@ export function coprocessCases(): CaseSpec[] {
     {
       id: "coprocess-noop",
       title: "Coprocess protocol cost: a C coprocess that does nothing",
-      what: `\`${NOOP}\` (bench/coprocess/noop.c: coprocess/c's library around a main that returns 0; run directly it is a /bin/true) through warm, against \`/bin/true\` and the same binary run directly, in one run: what the shim, the daemon and the protocol (run, started, go, exit on the run link, and the fork-mode child's fork and reaping) cost over spawning a process that does nothing.`,
+      what: `\`${NOOP}\` (bench/coprocess/noop.c: coprocess/c's library around a main that returns 0; run directly it is a /bin/true) through warm, against \`/bin/true\` and the same binary run directly, in one run: what the shim, the daemon and the protocol (run; taken and exit on the run link, started and exit to the shim on the client link; the fork-mode child's fork and reaping) cost over spawning a process that does nothing.`,
       commands: [cmd("/bin/true", ["/bin/true"]), cmd("noop (direct)", [NOOP]), cmd("warm noop", [WARM, NOOP])],
       direct: "/bin/true",
       warm: "warm noop",

@@ -48,4 +48,16 @@ reject("bad-base64", hexOf('{"t":"run","argv":["dG9vbA=","!!"],"env":[],"cwd":"L
 reject("argv-not-array", hexOf('{"t":"run","argv":"dG9vbA==","env":[],"cwd":"Lw==","umask":0}'));
 reject("umask-not-int", hexOf('{"t":"run","argv":["dG9vbA=="],"env":[],"cwd":"Lw==","umask":"18"}'));
 
+// Frames to the shim, written by the runner (coprocess.md, "Frames to the shim").
+function shim(name: string, hex: string, says: string): void {
+  out.push(`shim ${name}`, `frame ${hex}`, says, "end", "");
+}
+const u32 = (n: number) => n.toString(16).padStart(8, "0");
+const u8 = (n: number) => n.toString(16).padStart(2, "0");
+const text = (s: string) => (0xa0 + s.length).toString(16) + B(s).toString("hex");
+const len = (body: string) => u32(body.length / 2) + body;
+for (const pid of [1, 4242, 4194304]) shim(`started-${pid}`, len(`83${text("t")}${text("started")}${text("pid")}ce${u32(pid)}${text("pgid")}ce${u32(pid)}`), `started ${pid}`);
+for (const code of [0, 7, 255]) shim(`exit-code-${code}`, len(`82${text("t")}${text("exit")}${text("code")}cc${u8(code)}`), `exit code ${code}`);
+for (const signal of [2, 15]) shim(`exit-signal-${signal}`, len(`82${text("t")}${text("exit")}${text("signal")}cc${u8(signal)}`), `exit signal ${signal}`);
+
 writeFileSync(join(__dirname, "coprocess-vectors.txt"), out.join("\n"));

@@ -6,34 +6,15 @@ import { spawnSync } from "node:child_process";
 import { existsSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { decodeFrame } from "../daemon/src/protocol/codec";
 import { JsonFrameReader, parseRunFields } from "../daemon/src/runtimes/coprocess/wire";
-import { COPROCESS_DIR, COPROCESS_VECTORS, readCoprocessVectors, renderBytes, sameWarm, viaShell } from "./helpers/coprocess";
+import { buildExamples, C_EXAMPLE, COPROCESS_DIR, COPROCESS_VECTORS, EXAMPLES, HAVE_GO, missing, PY_EXAMPLE, readCoprocessVectors, renderBytes, sameWarm, viaShell } from "./helpers/coprocess";
 import { same } from "./helpers/compare";
 import { PYTHON, WARM, WarmEnv } from "./helpers/warm-env";
 
-const C_EXAMPLE = join(COPROCESS_DIR, "c", "example");
-const PY_EXAMPLE = join(COPROCESS_DIR, "python", "example.py");
-const RUBY_EXAMPLE = join(COPROCESS_DIR, "ruby", "example.rb");
-const PERL_EXAMPLE = join(COPROCESS_DIR, "perl", "example.pl");
-// Ruby (Debian's ruby) and Perl's fd passing (Debian's libsocket-msghdr-perl) may be missing: .ci/run installs them.
-const HAVE_RUBY = spawnSync("ruby", ["-e", "0"]).status === 0;
-const HAVE_PERL = spawnSync("perl", ["-MSocket::MsgHdr", "-e", "0"]).status === 0;
-// Go (Debian's golang-go): the serial-mode library; its example is built into coprocess/go/ by before().
-const HAVE_GO = spawnSync("go", ["version"]).status === 0;
-const GO_EXAMPLE = join(COPROCESS_DIR, "go", "example-go");
-const missing = (lang: string) =>
-  lang === "Ruby" && !HAVE_RUBY ? "ruby is not installed" : lang === "Perl" && !HAVE_PERL ? "Socket::MsgHdr (libsocket-msghdr-perl) is not installed" : lang === "Go" && !HAVE_GO ? "go is not installed" : false;
-
 let w: WarmEnv;
 before(() => {
-  const made = spawnSync("make", ["-s", "-C", join(COPROCESS_DIR, "c")], { encoding: "utf8" });
-  assert.equal(made.status, 0, made.stderr);
-  if (HAVE_GO) {
-    for (const [out, pkg] of [[GO_EXAMPLE, "./example"], [join(COPROCESS_DIR, "go", "vectors-go"), "./vectors"]]) {
-      const built = spawnSync("go", ["build", "-o", out, pkg], { cwd: join(COPROCESS_DIR, "go"), encoding: "utf8" });
-      assert.equal(built.status, 0, built.stderr);
-    }
-  }
+  buildExamples();
   w = new WarmEnv();
   w.writeConfig({
     tools: {
@@ -47,8 +28,15 @@ after(async () => {
   await w.stop();
 });
 
-test("the daemon's reader and every client library's pass the coprocess vectors", () => {
+test("the daemon's reader and every client library's pass the coprocess vectors; the shim's decoder reads the frames to the shim", () => {
   for (const v of readCoprocessVectors()) {
+    if (v.kind === "shim") {
+      // What the shim decodes (the same rules as its C codec: protocol vectors).
+      const m = decodeFrame(v.frame);
+      const said = m.t === "started" ? `started ${String(m.pid)}` : `exit ${"code" in m ? `code ${String(m.code)}` : `signal ${String(m.signal)}`}`;
+      assert.deepEqual([said, m.t !== "started" || m.pgid === m.pid, Object.keys(m).length], [v.want[0], true, m.t === "started" ? 3 : 2], v.name);
+      continue;
+    }
     let got: string[] | null = null;
     try {
       const reader = new JsonFrameReader();
@@ -65,8 +53,8 @@ test("the daemon's reader and every client library's pass the coprocess vectors"
   }
   const count = readCoprocessVectors().length;
   const checkers: [string, string[]][] = [[join(COPROCESS_DIR, "c", "test-vectors"), [COPROCESS_VECTORS]], [PYTHON, [join(COPROCESS_DIR, "python", "test_vectors.py"), COPROCESS_VECTORS]]];
-  if (HAVE_RUBY) checkers.push(["ruby", [join(COPROCESS_DIR, "ruby", "test_vectors.rb"), COPROCESS_VECTORS]]);
-  if (HAVE_PERL) checkers.push(["perl", [join(COPROCESS_DIR, "perl", "test_vectors.pl"), COPROCESS_VECTORS]]);
+  if (!missing("Ruby")) checkers.push(["ruby", [join(COPROCESS_DIR, "ruby", "test_vectors.rb"), COPROCESS_VECTORS]]);
+  if (!missing("Perl")) checkers.push(["perl", [join(COPROCESS_DIR, "perl", "test_vectors.pl"), COPROCESS_VECTORS]]);
   if (HAVE_GO) checkers.push([join(COPROCESS_DIR, "go", "vectors-go"), [COPROCESS_VECTORS]]);
   for (const [cmd, args] of checkers) {
     const r = spawnSync(cmd, args, { encoding: "utf8" });
@@ -81,7 +69,7 @@ async function learn(cmd: string[], env = w.env): Promise<void> {
   await w.ready();
 }
 
-for (const [name, cmd] of [["C", [C_EXAMPLE]], ["Python", [PY_EXAMPLE]], ["Ruby", [RUBY_EXAMPLE]], ["Perl", [PERL_EXAMPLE]], ["Go", [GO_EXAMPLE]]] as const) {
+for (const [name, cmd] of EXAMPLES.map(([name, example]) => [name, [example]] as const)) {
   test(`${name}: argv bytes (empty, non-UTF-8, large), env, cwd, umask, stdin and exit codes as directly`, { skip: missing(name) }, async () => {
     await learn([...cmd]);
     sameWarm(w, [...cmd, "a b", "", "--flag", "ünï"]);
@@ -151,7 +139,7 @@ test("the Python example declares itself with its marker line; editing a watched
 
 test("warm coprocess-check passes every case for each library's example (C in serial mode too), and fails a tool that is no coprocess", async () => {
   const check = (cmd: string[], env = w.env) => spawnSync(WARM, ["coprocess-check", "--", ...cmd], { env, encoding: "utf8", timeout: 120_000 });
-  const runs: [string, string[], NodeJS.ProcessEnv?][] = [["C", [C_EXAMPLE]], ["C serial", [C_EXAMPLE], { ...w.env, EX_SERIAL: "1" }], ["Python", [PY_EXAMPLE]], ["Ruby", [RUBY_EXAMPLE]], ["Perl", [PERL_EXAMPLE]], ["Go", [GO_EXAMPLE]]];
+  const runs: [string, string[], NodeJS.ProcessEnv?][] = [["C", [C_EXAMPLE]], ["C serial", [C_EXAMPLE], { ...w.env, EX_SERIAL: "1" }], ...EXAMPLES.slice(1).map(([name, example]): [string, string[]] => [name, [example]])];
   for (const [name, cmd, env] of runs) {
     if (missing(name.split(" ")[0])) continue;
     const r = check(cmd, env);

@@ -1,6 +1,7 @@
 /* An example coprocess CLI in C: prints its argv (as hex when not printable),
  * cwd, umask, EX_* variables and stdin with --stdin; EX_EXIT / EX_SIGNAL pick
- * how it ends. The warm patch is the include and two lines in main. */
+ * how it ends; with EX_GATE=file it first prints its pid and waits for that
+ * file. The warm patch is the include and two lines in main. */
 #include "warm_coprocess.h"
 
 #include <signal.h>
@@ -20,6 +21,12 @@ static int tool_main(int argc, char **argv, void *ctx)
 
 	(void)ctx;
 	umask(mask);
+	if (getenv("EX_GATE")) {
+		printf("pid %ld\n", (long)getpid());
+		fflush(stdout);
+		while (access(getenv("EX_GATE"), F_OK) != 0)
+			usleep(10000);
+	}
 	printf("argc %d\n", argc);
 	for (i = 1; i < argc; i++) {
 		const unsigned char *p;

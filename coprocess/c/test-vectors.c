@@ -1,6 +1,7 @@
 /* Checks warm_coprocess.c's frame reader and parser against
  * protocol-spec/coprocess-vectors.txt: each frame goes through a real
- * socketpair and wc_recv_frame, then wc_parse; prints "ok <name>" lines. */
+ * socketpair and wc_recv_frame, then wc_parse; each frame to the shim is
+ * written by wc_shim_frame; prints "ok <name>" lines. */
 #include "warm_coprocess.c"
 
 static void render(FILE *f, const struct wc_bytes *b)
@@ -53,14 +54,15 @@ int main(int argc, char **argv)
 	static unsigned char frame[1 << 20];
 	char *want = NULL, name[256] = "";
 	size_t n = 0, wlen = 0;
-	int reject = 0, failed = 0;
+	int reject = 0, shim = 0, failed = 0;
 
 	if (!in)
 		return 2;
 	while (fgets(line, sizeof(line), in)) {
 		line[strcspn(line, "\n")] = '\0';
-		if (!strncmp(line, "run ", 4) || !strncmp(line, "reject ", 7)) {
+		if (!strncmp(line, "run ", 4) || !strncmp(line, "reject ", 7) || !strncmp(line, "shim ", 5)) {
 			reject = line[1] == 'e';
+			shim = line[0] == 's';
 			snprintf(name, sizeof(name), "%s", strchr(line, ' ') + 1);
 			n = wlen = 0;
 			free(want);
@@ -70,6 +72,23 @@ int main(int argc, char **argv)
 
 			for (h = line + 6; h[0] && h[1]; h += 2)
 				sscanf(h, "%2hhx", &frame[n++]);
+		} else if (!strcmp(line, "end") && shim) {
+			unsigned char mine[40];
+			unsigned long v = 0;
+			size_t len = 0;
+			enum wc_shim kind = WC_STARTED;
+
+			if (sscanf(want, "started %lu", &v) == 1)
+				kind = WC_STARTED;
+			else if (sscanf(want, "exit code %lu", &v) == 1)
+				kind = WC_EXIT_CODE;
+			else if (sscanf(want, "exit signal %lu", &v) == 1)
+				kind = WC_EXIT_SIGNAL;
+			else
+				n = (size_t)-1;
+			len = wc_shim_frame(mine, kind, v);
+			printf("%s %s\n", len == n && !memcmp(mine, frame, n) ? "ok" : "FAIL", name);
+			failed |= !(len == n && !memcmp(mine, frame, n));
 		} else if (!strcmp(line, "end")) {
 			struct wc_msg m;
 			int ok = decode(frame, n, &m) == 0;

@@ -31,7 +31,7 @@ struct wc_bytes {
 struct wc_msg {
 	char t[16];
 	long long pid, umask, code;
-	int has_pid, has_umask;
+	int has_pid, has_umask, tell;
 	struct wc_bytes *argv, *env, cwd;
 	size_t argc, envc;
 	int has_argv, has_env, has_cwd;
@@ -429,6 +429,8 @@ static int wc_parse(const char *text, size_t len, struct wc_msg *m)
 				r = wc_string(&j, m->t, sizeof(m->t), NULL);
 			else if (!strcmp(key, "pid"))
 				r = wc_int(&j, &m->pid), m->has_pid = !r;
+			else if (!strcmp(key, "tell") && j.end - j.p >= 4 && !strncmp(j.p, "true", 4))
+				j.p += 4, m->tell = 1;
 			else if (!strcmp(key, "umask"))
 				r = wc_int(&j, &m->umask), m->has_umask = !r;
 			else if (!strcmp(key, "argv") && !m->has_argv)
@@ -463,32 +465,58 @@ bad:
 	return -1;
 }
 
+/* ---- frames to the shim (msgpack, in the fixed bytes of "Frames to the shim") ---- */
+
+enum wc_shim { WC_STARTED, WC_EXIT_CODE, WC_EXIT_SIGNAL };
+
+/* The frame into out (at least 34 bytes); its length. */
+static size_t wc_shim_frame(unsigned char *out, enum wc_shim kind, unsigned long v)
+{
+	static const char started[] = "\x83\xa1t\xa7started\xa3pid", pgid[] = "\xa4pgid";
+	static const char code[] = "\x82\xa1t\xa4" "exit\xa4" "code", sig[] = "\x82\xa1t\xa4" "exit\xa6signal";
+	size_t n = 4;
+	int k, r;
+
+	if (kind == WC_STARTED) {
+		for (r = 0; r < 2; r++) {
+			memcpy(out + n, r ? pgid : started, r ? sizeof(pgid) - 1 : sizeof(started) - 1);
+			n += r ? sizeof(pgid) - 1 : sizeof(started) - 1;
+			out[n++] = 0xce;
+			for (k = 3; k >= 0; k--)
+				out[n++] = (unsigned char)(v >> (8 * k));
+		}
+	} else {
+		const char *head = kind == WC_EXIT_CODE ? code : sig;
+		size_t len = kind == WC_EXIT_CODE ? sizeof(code) - 1 : sizeof(sig) - 1;
+
+		memcpy(out + n, head, len);
+		n += len;
+		out[n++] = 0xcc;
+		out[n++] = (unsigned char)v;
+	}
+	for (k = 0; k < 4; k++)
+		out[k] = (unsigned char)((n - 4) >> (8 * (3 - k)));
+	return n;
+}
+
+static int wc_tell_shim(int client, enum wc_shim kind, unsigned long v)
+{
+	unsigned char frame[40];
+
+	return wc_send_all(client, (const char *)frame, wc_shim_frame(frame, kind, v));
+}
+
 /* ---- the loops ---- */
 
-static int wc_send_started(int run_link)
+/* `taken` to the daemon, then `started` to the shim: 0 when the tool may start. */
+static int wc_started(int run_link, int client)
 {
 	char buf[64];
 
-	snprintf(buf, sizeof(buf), "{\"t\":\"started\",\"pid\":%ld}", (long)getpid());
-	return wc_send_json(run_link, buf);
-}
-
-/* Blocks until `go` (1) or the link closes (0). */
-static int wc_wait_go(int run_link)
-{
-	char *text;
-	size_t len;
-	int fds[WC_MAX_FDS], nfds, go, k;
-	struct wc_msg m;
-
-	if (wc_recv_frame(run_link, &text, &len, fds, &nfds) != 0)
-		return 0;
-	for (k = 0; k < nfds; k++)
-		close(fds[k]);
-	go = wc_parse(text, len, &m) == 0 && !strcmp(m.t, "go");
-	free(text);
-	wc_msg_free(&m);
-	return go;
+	snprintf(buf, sizeof(buf), "{\"t\":\"taken\",\"pid\":%ld}", (long)getpid());
+	if (wc_send_json(run_link, buf) < 0)
+		return -1;
+	return wc_tell_shim(client, WC_STARTED, (unsigned long)getpid());
 }
 
 /* Takes on the caller: fds 0-2, cwd, umask, environ; argv built from the run. */
@@ -518,38 +546,80 @@ static int wc_take(struct wc_msg *m, const int *fds, char ***argv)
 	return 0;
 }
 
-static void wc_report_exit(int run_link, int code)
+/* The run is over: `exit` to the shim, then to the daemon (the shim has it). */
+static void wc_report_exit(int run_link, int client, int code)
 {
 	char buf[48];
 
+	wc_tell_shim(client, WC_EXIT_CODE, (unsigned long)(code & 0xff));
+	close(client);
 	snprintf(buf, sizeof(buf), "{\"t\":\"exit\",\"code\":%d}", code & 0xff);
 	wc_send_json(run_link, buf);
 }
 
-static void wc_child(int link, struct wc_msg *m, int *fds, warm_main_fn fn, void *ctx)
+/* Fork mode: the client links of children not reaped yet (the coprocess tells their shims how they ended). */
+struct wc_kids {
+	pid_t *pid;
+	int *client;
+	size_t n, cap;
+};
+
+static void wc_child(int link, struct wc_kids *kids, struct wc_msg *m, int *fds, warm_main_fn fn, void *ctx)
 {
 	char **argv;
-	int code, run_link = fds[3];
+	int code, client = fds[3], run_link = fds[4];
+	size_t i;
 
 	close(link);
+	for (i = 0; i < kids->n; i++)
+		close(kids->client[i]); /* other runs' callers are none of this run's business */
 	setsid();
-	if (wc_take(m, fds, &argv) < 0 || wc_send_started(run_link) < 0)
-		_exit(255); /* the run link closes before started: the caller runs directly */
-	if (!wc_wait_go(run_link))
-		_exit(0);
+	if (wc_take(m, fds, &argv) < 0)
+		_exit(255); /* the run link closes before taken: the caller runs directly */
+	if (wc_started(run_link, client) < 0)
+		_exit(0); /* the shim ran the command itself: nothing may run */
 	code = fn((int)m->argc, argv, ctx);
 	fflush(NULL);
 	close(0);
 	close(1);
 	close(2);
-	wc_report_exit(run_link, code);
+	wc_report_exit(run_link, client, code);
 	_exit(code & 0xff);
+}
+
+/* Reaps child pid; tells its shim how it ended when asked (tell), closes its client link; the status as JSON keys. */
+static void wc_reap(struct wc_kids *kids, pid_t pid, int tell, char *keys, size_t cap)
+{
+	int st, client = -1;
+	pid_t got;
+	size_t i;
+
+	for (i = 0; i < kids->n; i++)
+		if (kids->pid[i] == pid) {
+			client = kids->client[i];
+			kids->pid[i] = kids->pid[--kids->n];
+			kids->client[i] = kids->client[kids->n];
+			break;
+		}
+	while ((got = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	if (got < 0)
+		snprintf(keys, cap, "\"code\":255");
+	else if (WIFSIGNALED(st))
+		snprintf(keys, cap, "\"signal\":%d", WTERMSIG(st));
+	else
+		snprintf(keys, cap, "\"code\":%d", WEXITSTATUS(st));
+	if (client >= 0) {
+		if (tell && got >= 0)
+			wc_tell_shim(client, WIFSIGNALED(st) ? WC_EXIT_SIGNAL : WC_EXIT_CODE, WIFSIGNALED(st) ? (unsigned long)WTERMSIG(st) : (unsigned long)WEXITSTATUS(st));
+		close(client);
+	}
 }
 
 static void wc_serial(struct wc_msg *m, int *fds, warm_main_fn fn, void *ctx)
 {
 	char **argv = NULL, **own_env = environ, *cwd = getcwd(NULL, 0);
-	int saved[3], k, code = -1, run_link = fds[3];
+	int saved[3], k, code = -1, started = 0, client = fds[3], run_link = fds[4];
 	mode_t mask = umask(0);
 
 	umask(mask);
@@ -558,8 +628,11 @@ static void wc_serial(struct wc_msg *m, int *fds, warm_main_fn fn, void *ctx)
 	__fpurge(stdin);
 	for (k = 0; k < 3; k++)
 		saved[k] = fcntl(k, F_DUPFD_CLOEXEC, 3);
-	if (wc_take(m, fds, &argv) == 0 && wc_send_started(run_link) == 0 && wc_wait_go(run_link))
-		code = fn((int)m->argc, argv, ctx);
+	if (wc_take(m, fds, &argv) == 0) {
+		started = wc_started(run_link, client) == 0;
+		if (started)
+			code = fn((int)m->argc, argv, ctx);
+	}
 	fflush(NULL);
 	for (k = 0; k < 3; k++) {
 		dup2(saved[k], k);
@@ -570,8 +643,9 @@ static void wc_serial(struct wc_msg *m, int *fds, warm_main_fn fn, void *ctx)
 	if (cwd && chdir(cwd) < 0)
 		code = code < 0 ? code : 255;
 	free(cwd);
-	if (code >= 0)
-		wc_report_exit(run_link, code);
+	if (!started)
+		exit(0); /* taken and not started: the shim ran the command itself; the daemon starts another coprocess */
+	wc_report_exit(run_link, client, code);
 	close(run_link);
 }
 
@@ -581,6 +655,7 @@ int warm_coprocess_serve(warm_main_fn fn, void *ctx, const struct warm_coprocess
 	int serial = !strcmp(mode, "serial"), link, k;
 	size_t cap = 256, n;
 	char *hello;
+	struct wc_kids kids = { NULL, NULL, 0, 0 };
 
 	if (!fdvar)
 		return 0;
@@ -588,7 +663,7 @@ int warm_coprocess_serve(warm_main_fn fn, void *ctx, const struct warm_coprocess
 	unsetenv("WARM_COPROCESS_FD");
 	fcntl(link, F_SETFD, FD_CLOEXEC);
 	hello = malloc(cap);
-	n = (size_t)snprintf(hello, cap, "{\"t\":\"hello\",\"v\":1,\"mode\":\"%s\",\"pid\":%ld,\"watch\":[", serial ? "serial" : "fork", (long)getpid());
+	n = (size_t)snprintf(hello, cap, "{\"t\":\"hello\",\"v\":2,\"mode\":\"%s\",\"pid\":%ld,\"watch\":[", serial ? "serial" : "fork", (long)getpid());
 	for (k = 0; k < 2; k++) {
 		const char *const *list = k == 0 ? (opt ? opt->watch : NULL) : (opt ? opt->env : NULL);
 
@@ -616,36 +691,47 @@ int warm_coprocess_serve(warm_main_fn fn, void *ctx, const struct warm_coprocess
 		struct wc_msg m;
 
 		r = wc_recv_frame(link, &text, &len, fds, &nfds);
-		if (r != 0)
+		if (r != 0) {
+			/* The daemon is gone (or let this coprocess go): each child still
+			 * running finishes, and its shim hears how it ended. */
+			char keys[48];
+
+			while (kids.n > 0)
+				wc_reap(&kids, kids.pid[0], 1, keys, sizeof(keys));
 			exit(r == 1 ? 0 : 255);
+		}
 		r = wc_parse(text, len, &m);
 		free(text);
-		if (r == 0 && !strcmp(m.t, "run") && nfds == 4) {
+		if (r == 0 && !strcmp(m.t, "run") && nfds == 5) {
 			if (serial) {
 				wc_serial(&m, fds, fn, ctx);
 			} else {
 				pid_t pid;
 
+				if (kids.n == kids.cap) {
+					kids.cap = kids.cap ? kids.cap * 2 : 16;
+					kids.pid = realloc(kids.pid, kids.cap * sizeof(*kids.pid));
+					kids.client = realloc(kids.client, kids.cap * sizeof(*kids.client));
+					if (!kids.pid || !kids.client)
+						exit(255);
+				}
 				fflush(NULL);
 				pid = fork();
 				if (pid == 0)
-					wc_child(link, &m, fds, fn, ctx);
-				for (k = 0; k < 4; k++)
-					close(fds[k]);
+					wc_child(link, &kids, &m, fds, fn, ctx);
+				for (k = 0; k < 5; k++)
+					if (k != 3 || pid < 0)
+						close(fds[k]);
+				if (pid > 0) {
+					kids.pid[kids.n] = pid;
+					kids.client[kids.n++] = fds[3];
+				}
 			}
 		} else if (r == 0 && !strcmp(m.t, "wait") && m.has_pid) {
-			char buf[96];
-			int st;
-			pid_t got;
+			char buf[96], keys[48];
 
-			while ((got = waitpid((pid_t)m.pid, &st, 0)) < 0 && errno == EINTR)
-				;
-			if (got < 0)
-				snprintf(buf, sizeof(buf), "{\"t\":\"exit\",\"pid\":%lld,\"code\":255}", m.pid);
-			else if (WIFSIGNALED(st))
-				snprintf(buf, sizeof(buf), "{\"t\":\"exit\",\"pid\":%lld,\"signal\":%d}", m.pid, WTERMSIG(st));
-			else
-				snprintf(buf, sizeof(buf), "{\"t\":\"exit\",\"pid\":%lld,\"code\":%d}", m.pid, WEXITSTATUS(st));
+			wc_reap(&kids, (pid_t)m.pid, m.tell, keys, sizeof(keys));
+			snprintf(buf, sizeof(buf), "{\"t\":\"exit\",\"pid\":%lld,%s}", m.pid, keys);
 			if (wc_send_json(link, buf) < 0)
 				exit(0); /* the daemon closed the link: shutdown */
 		} else {

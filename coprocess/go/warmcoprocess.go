@@ -100,6 +100,28 @@ func sendFrame(fd int, m interface{}) error {
 	data := make([]byte, 4+len(body))
 	binary.BigEndian.PutUint32(data, uint32(len(body)))
 	copy(data[4:], body)
+	return writeAll(fd, data)
+}
+
+// ShimFrame is a frame to the shim ("Frames to the shim" in the spec):
+// kind "started" (v: the pid), "code" or "signal" (an exit).
+func ShimFrame(kind string, v uint32) []byte {
+	var body []byte
+	if kind == "started" {
+		pid := binary.BigEndian.AppendUint32(nil, v)
+		body = append(append(append([]byte("\x83\xa1t\xa7started\xa3pid\xce"), pid...), "\xa4pgid\xce"...), pid...)
+	} else {
+		key := "\xa4code"
+		if kind == "signal" {
+			key = "\xa6signal"
+		}
+		body = append([]byte("\x82\xa1t\xa4exit"+key+"\xcc"), byte(v))
+	}
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+}
+
+// writeAll writes data to fd (a write to a shim that has gone fails with EPIPE: Go ignores SIGPIPE there).
+func writeAll(fd int, data []byte) error {
 	for len(data) > 0 {
 		n, err := syscall.Write(fd, data)
 		if err == syscall.EINTR {
@@ -169,10 +191,12 @@ func typeOf(m map[string]json.RawMessage) string {
 	return t
 }
 
-// serveOne runs one invocation in this process and puts everything back.
+// serveOne runs one invocation in this process and puts everything back;
+// it tells the shim `started` and `exit` itself, on the client link.
 func serveOne(r *Run, fds []int, run func([]string) int) {
-	runLink := fds[3]
+	client, runLink := fds[3], fds[4]
 	defer syscall.Close(runLink)
+	started := false
 	var saved [3]int
 	for i := range saved {
 		saved[i], _ = syscall.Dup(i)
@@ -198,12 +222,13 @@ func serveOne(r *Run, fds []int, run func([]string) int) {
 				}
 			}
 		}
-		if sendFrame(runLink, map[string]interface{}{"t": "started", "pid": os.Getpid()}) != nil {
+		if sendFrame(runLink, map[string]interface{}{"t": "taken", "pid": os.Getpid()}) != nil {
 			return
 		}
-		if m, _, err := RecvFrame(runLink); err != nil || m == nil || typeOf(m) != "go" {
+		if writeAll(client, ShimFrame("started", uint32(os.Getpid()))) != nil {
 			return
 		}
+		started = true
 		argv := make([]string, len(r.Argv))
 		for i, a := range r.Argv {
 			argv[i] = string(a)
@@ -222,9 +247,13 @@ func serveOne(r *Run, fds []int, run func([]string) int) {
 			os.Setenv(k, v)
 		}
 	}
-	if code >= 0 {
-		sendFrame(runLink, map[string]interface{}{"t": "exit", "code": code})
+	if !started {
+		// Taken and not started: the shim ran the command itself; the daemon starts another coprocess.
+		os.Exit(0)
 	}
+	writeAll(client, ShimFrame("code", uint32(code)))
+	syscall.Close(client)
+	sendFrame(runLink, map[string]interface{}{"t": "exit", "code": code})
 }
 
 // Serve serves invocations until the daemon closes the link, then exits;
@@ -247,7 +276,7 @@ func Serve(run func(argv []string) int, opt Options) {
 		}
 	}
 	env := append([]string{}, opt.Env...)
-	if err := sendFrame(link, map[string]interface{}{"t": "hello", "v": 1, "mode": "serial", "pid": os.Getpid(), "watch": watch, "env": env}); err != nil {
+	if err := sendFrame(link, map[string]interface{}{"t": "hello", "v": 2, "mode": "serial", "pid": os.Getpid(), "watch": watch, "env": env}); err != nil {
 		os.Exit(0)
 	}
 	for {
@@ -255,7 +284,7 @@ func Serve(run func(argv []string) int, opt Options) {
 		if err != nil || m == nil {
 			os.Exit(0)
 		}
-		if r, perr := ParseRun(m); typeOf(m) == "run" && perr == nil && len(fds) == 4 {
+		if r, perr := ParseRun(m); typeOf(m) == "run" && perr == nil && len(fds) == 5 {
 			serveOne(r, fds, run)
 			continue
 		}

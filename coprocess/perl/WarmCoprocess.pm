@@ -62,12 +62,32 @@ sub recv_frame {
 sub send_frame {
     my ($sock, $m) = @_;
     my $body = $json->encode($m);
-    my $data = pack('N', length $body) . $body;
+    send_frame_bytes($sock, pack('N', length $body) . $body);
+}
+
+sub send_frame_bytes {
+    my ($sock, $data) = @_;
     while (length $data) {
         my $w = syswrite($sock, $data);
         if (!defined $w) { next if $!{EINTR}; die "write: $!\n" }
         substr($data, 0, $w) = '';
     }
+}
+
+# A frame to the shim ("Frames to the shim"): kind 'started' (value: the pid), 'code' or 'signal'.
+sub shim_frame {
+    my ($kind, $value) = @_;
+    my $body = $kind eq 'started'
+        ? "\x83\xa1t\xa7started\xa3pid\xce" . pack('N', $value) . "\xa4pgid\xce" . pack('N', $value)
+        : "\x82\xa1t\xa4exit" . ($kind eq 'code' ? "\xa4code" : "\xa6signal") . "\xcc" . pack('C', $value & 0xff);
+    return pack('N', length $body) . $body;
+}
+
+# Writes a frame to the shim; false if the shim is gone (it gave up waiting, or has exited).
+sub tell_shim {
+    my ($client, $kind, $value) = @_;
+    local $SIG{PIPE} = 'IGNORE'; # a shim that has gone is no death by SIGPIPE
+    return eval { send_frame_bytes($client, shim_frame($kind, $value)); 1 } ? 1 : 0;
 }
 
 sub bytes {
@@ -99,13 +119,15 @@ sub fh {
 }
 
 sub child {
-    my ($link, $fds, $fields, $main) = @_;
-    my $started;
+    my ($link, $kids, $fds, $fields, $main) = @_;
+    my ($taken, $started);
     eval {
         close $link;
+        close $_ for values %$kids; # other runs' callers are none of this run's business
         POSIX::setsid();
         my ($argv, $env, $cwd, $umask) = @$fields;
-        my $run_link = fh($fds->[3], '+<');
+        my $client = fh($fds->[3], '+<');
+        my $run_link = fh($fds->[4], '+<');
         open(STDIN, '<&', fh($fds->[0], '<')) or die "stdin: $!\n";
         open(STDOUT, '>&', fh($fds->[1], '>')) or die "stdout: $!\n";
         open(STDERR, '>&', fh($fds->[2], '>')) or die "stderr: $!\n";
@@ -120,15 +142,31 @@ sub child {
         }
         %ENV = %vars;
         @ARGV = @$argv[1 .. $#$argv];
-        send_frame($run_link, { t => 'started', pid => $$ + 0 });
-        my ($m) = recv_frame($run_link);
-        POSIX::_exit(0) unless $m && $m->{t} eq 'go';
+        send_frame($run_link, { t => 'taken', pid => $$ + 0 });
+        $taken = 1;
+        POSIX::_exit(0) unless tell_shim($client, 'started', $$); # the shim ran the command itself: nothing may run
         $started = 1;
     };
-    POSIX::_exit(255) unless $started; # nothing ran: the caller runs directly
-    # From here on the child ends as perl ends; the run link closes with it.
+    POSIX::_exit($taken ? 0 : 255) unless $started; # nothing ran: before taken the caller runs directly
+    # From here on the child ends as perl ends; its run link closes with it,
+    # and the coprocess tells the shim how it ended.
     my $code = $main->(@ARGV);
     exit(defined $code && $code =~ /\A\d+\z/ ? $code : 0);
+}
+
+# Reaps child $pid; tells its shim how it ended when asked; the status as the daemon's exit keys.
+sub reap {
+    my ($kids, $pid, $tell) = @_;
+    my $client = delete $kids->{$pid};
+    my @status = waitpid($pid, 0) == $pid
+        ? (POSIX::WIFSIGNALED($?) ? (signal => POSIX::WTERMSIG($?) + 0) : (code => POSIX::WEXITSTATUS($?) + 0))
+        : (code => 255);
+    $tell = 0 if $? == -1;
+    if ($client) {
+        tell_shim($client, @status) if $tell;
+        close $client;
+    }
+    return @status;
 }
 
 sub serve {
@@ -138,22 +176,28 @@ sub serve {
     my $link = fh($fd, '+<');
     fcntl($link, POSIX::F_SETFD(), POSIX::FD_CLOEXEC());
     require Cwd;
-    send_frame($link, { t => 'hello', v => 1, mode => 'fork', pid => $$ + 0,
+    send_frame($link, { t => 'hello', v => 2, mode => 'fork', pid => $$ + 0,
         watch => [map { Cwd::abs_path($_) // $_ } @{$opt{watch} // []}], env => $opt{env} // [] });
+    my %kids; # pid => client link of each child not reaped yet
     while (1) {
-        my ($m, $fds) = recv_frame($link);
-        return 1 unless $m;
+        # A daemon that died with frames unread resets the link: its end all the same.
+        my ($m, $fds) = eval { recv_frame($link) };
+        if (!$m) {
+            # The daemon is gone (or let this coprocess go): each child still
+            # running finishes, and its shim hears how it ended.
+            reap(\%kids, $_, 1) for keys %kids;
+            return 1;
+        }
         if (($m->{t} // '') eq 'wait' && defined $m->{pid}) {
             my $pid = $m->{pid} + 0;
-            my %status = waitpid($pid, 0) == $pid
-                ? (POSIX::WIFSIGNALED($?) ? (signal => POSIX::WTERMSIG($?) + 0) : (code => POSIX::WEXITSTATUS($?) + 0))
-                : (code => 255);
+            my %status = reap(\%kids, $pid, ref $m->{tell} && $m->{tell});
             local $SIG{PIPE} = 'IGNORE'; # a closed link is shutdown, not a death by SIGPIPE
             return 1 unless eval { send_frame($link, { t => 'exit', pid => $pid, %status }); 1 };
-        } elsif (($m->{t} // '') eq 'run' && @$fds == 4) {
+        } elsif (($m->{t} // '') eq 'run' && @$fds == 5) {
             my $fields = [parse_run($m)];
             my $pid = fork();
-            child($link, $fds, $fields, $main) if defined $pid && $pid == 0;
+            child($link, \%kids, $fds, $fields, $main) if defined $pid && $pid == 0;
+            $kids{$pid} = fh(splice(@$fds, 3, 1), '+<') if $pid;
         }
         POSIX::close($_) for @$fds;
     }

@@ -2,7 +2,8 @@
 # warm: coprocess
 # An example coprocess CLI in Perl: prints its argv, cwd, umask, EX_*
 # variables and stdin with --stdin; EX_EXIT / EX_SIGNAL pick how it ends,
-# --die dies. The warm patch is the `use lib`/`use` lines and the last line.
+# --die dies; with EX_GATE=file it first prints its pid and waits for that
+# file. The warm patch is the `use lib`/`use` lines and the last line.
 use strict;
 use warnings;
 use Cwd ();
@@ -12,6 +13,11 @@ use WarmCoprocess;
 
 sub main {
     my @argv = @_;
+    if ($ENV{EX_GATE}) {
+        print "pid $$\n";
+        STDOUT->flush;
+        select(undef, undef, undef, 0.01) until -e $ENV{EX_GATE};
+    }
     print 'argv ', join(' ', map { my $s = $_; $s =~ s/([^\x21-\x7e])/sprintf('\\x%02x', ord $1)/ge; "'$s'" } @argv), "\n";
     print 'cwd ', Cwd::getcwd(), "\n";
     printf "umask %03o\n", umask;

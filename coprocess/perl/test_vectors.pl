@@ -1,5 +1,6 @@
 # Checks WarmCoprocess.pm's frame reader and run parser against
-# protocol-spec/coprocess-vectors.txt through a real socketpair. Prints
+# protocol-spec/coprocess-vectors.txt through a real socketpair, and its
+# writer of frames to the shim. Prints
 # "ok <name>" per vector; exits 1 on any failure.
 use strict;
 use warnings;
@@ -31,8 +32,15 @@ while (my $line = <$in>) {
     chomp $line;
     next if $line eq '' || $line =~ /^#/;
     my ($word, $rest) = split / /, $line, 2;
-    if ($word eq 'run' || $word eq 'reject') { $block = { kind => $word, name => $rest, hex => '', want => [] } }
+    if ($word eq 'run' || $word eq 'reject' || $word eq 'shim') { $block = { kind => $word, name => $rest, hex => '', want => [] } }
     elsif ($word eq 'frame') { $block->{hex} .= $rest }
+    elsif ($word eq 'end' && $block->{kind} eq 'shim') {
+        my @says = split / /, $block->{want}[0];
+        my ($kind, $value) = $says[0] eq 'started' ? @says : @says[1, 2];
+        my $ok = WarmCoprocess::shim_frame($kind, $value) eq pack('H*', $block->{hex});
+        print(($ok ? 'ok ' : 'FAIL ') . "$block->{name}\n");
+        $failed ||= !$ok;
+    }
     elsif ($word eq 'end') {
         my ($argv, $env, $cwd, $umask) = decode(pack('H*', $block->{hex}));
         my $ok;

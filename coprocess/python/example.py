@@ -2,9 +2,11 @@
 # warm: coprocess
 # An example coprocess CLI: prints what it was given (argv, a sorted env
 # subset, cwd, umask, stdin with --stdin), and ends as EX_EXIT / EX_SIGNAL
-# say (--raise raises). The warm patch is the import and the last line.
+# say (--raise raises); with EX_GATE=file it first prints its pid and waits
+# for that file. The warm patch is the import and the last line.
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import warm_coprocess  # noqa: E402
@@ -12,6 +14,11 @@ import warm_coprocess  # noqa: E402
 
 def main(argv):
     out = sys.stdout.buffer
+    if os.environ.get("EX_GATE"):
+        out.write(b"pid %d\n" % os.getpid())
+        out.flush()
+        while not os.path.exists(os.environ["EX_GATE"]):
+            time.sleep(0.01)
     out.write(b"argv " + b" ".join(repr(os.fsencode(a)).encode() for a in argv[1:]) + b"\n")
     out.write(b"cwd " + os.getcwdb() + b"\n")
     mask = os.umask(0)

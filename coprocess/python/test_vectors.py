@@ -1,6 +1,7 @@
 """Checks warm_coprocess.py's frame reader and run parser against
 protocol-spec/coprocess-vectors.txt: each frame goes through a real
-socketpair. Prints "ok <name>" per vector; exits 1 on any failure."""
+socketpair; each frame to the shim is written by shim_frame. Prints
+"ok <name>" per vector; exits 1 on any failure."""
 import os
 import socket
 import sys
@@ -41,10 +42,16 @@ def main(path):
         if not line or line.startswith("#"):
             continue
         word, _, rest = line.partition(" ")
-        if word in ("run", "reject"):
+        if word in ("run", "reject", "shim"):
             block = {"kind": word, "name": rest, "hex": "", "want": []}
         elif word == "frame":
             block["hex"] += rest
+        elif word == "end" and block["kind"] == "shim":
+            says = block["want"][0].split()
+            kind, value = ("started", says[1]) if says[0] == "started" else (says[1], says[2])
+            ok = warm_coprocess.shim_frame(kind, int(value)) == bytes.fromhex(block["hex"])
+            print(("ok " if ok else "FAIL ") + block["name"])
+            failed = failed or not ok
         elif word == "end":
             try:
                 argv, env, cwd, umask = decode(bytes.fromhex(block["hex"]))

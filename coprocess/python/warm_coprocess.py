@@ -68,6 +68,25 @@ def send_frame(sock, message, fds=()):
         sock.sendall(data[sent:])
 
 
+def shim_frame(kind, value):
+    """A frame to the shim ("Frames to the shim"): kind "started" (value: the pid), "code" or "signal"."""
+    if kind == "started":
+        pid = struct.pack(">I", value)
+        body = b"\x83\xa1t\xa7started\xa3pid\xce" + pid + b"\xa4pgid\xce" + pid
+    else:
+        body = b"\x82\xa1t\xa4exit" + (b"\xa4code" if kind == "code" else b"\xa6signal") + b"\xcc" + bytes([value & 0xFF])
+    return struct.pack(">I", len(body)) + body
+
+
+def tell_shim(client, kind, value):
+    """Writes a frame to the shim; False if the shim is gone (it gave up waiting, or has exited)."""
+    try:
+        client.sendall(shim_frame(kind, value))
+        return True
+    except OSError:
+        return False
+
+
 def b64(value):
     if not isinstance(value, str):
         raise ValueError("bytes must be base64 strings")
@@ -135,22 +154,35 @@ def _take(fds, cwd, umask, env):
     _new_stdio()
 
 
-def _wait_go(run_link):
-    m, fds = recv_frame(run_link)
-    for fd in fds:
-        os.close(fd)
-    return m is not None and m.get("t") == "go"
+def _started(run_link, client):
+    """`taken` to the daemon, then `started` to the shim: True when the tool may start."""
+    try:
+        send_frame(run_link, {"t": "taken", "pid": os.getpid()})
+    except OSError:
+        return False
+    return tell_shim(client, "started", os.getpid())
 
 
-def _child(link, run_link, fds, fields, main, script):
+def _report(run_link, client, code):
+    """The run is over: `exit` to the shim, then to the daemon (the shim has it)."""
+    tell_shim(client, "code", code)
+    client.close()
+    try:
+        send_frame(run_link, {"t": "exit", "code": code})
+    except OSError:
+        pass  # the tool closed its run link, or the daemon is gone: nothing more to say
+
+
+def _child(link, kids, run_link, client, fds, fields, main, script):
     try:
         link.close()
+        for other in kids.values():
+            other.close()  # other runs' callers are none of this run's business
         os.setsid()
         argv, env, cwd, umask = fields
         _take(fds, cwd, umask, env)
-        send_frame(run_link, {"t": "started", "pid": os.getpid()})
-        if not _wait_go(run_link):
-            os._exit(0)
+        if not _started(run_link, client):
+            os._exit(0)  # the shim ran the command itself (or the daemon is gone before taken): nothing may run
         code = _status(main, [script] + [os.fsdecode(a) for a in argv[1:]])
         _flush()
     except BaseException:
@@ -160,23 +192,21 @@ def _child(link, run_link, fds, fields, main, script):
         os.kill(os.getpid(), signal.SIGINT)
     for fd in range(3):
         os.close(fd)
-    try:
-        send_frame(run_link, {"t": "exit", "code": code})
-    except OSError:
-        pass  # the tool closed its run link: the coprocess's waitpid reports
+    _report(run_link, client, code)
     os._exit(code)
 
 
-def _serial(run_link, fds, fields, main, script):
+def _serial(run_link, client, fds, fields, main, script):
     saved = [os.dup(i) for i in range(3)]
     streams = (sys.stdin, sys.stdout, sys.stderr)
     cwd, umask, env = os.getcwd(), os.umask(0), dict(os.environb)
     os.umask(umask)
     argv, renv, rcwd, rumask = fields
+    code = None
     try:
         _take(fds, rcwd, rumask, renv)
-        send_frame(run_link, {"t": "started", "pid": os.getpid()})
-        code = _status(main, [script] + [os.fsdecode(a) for a in argv[1:]]) if _wait_go(run_link) else None
+        if _started(run_link, client):
+            code = _status(main, [script] + [os.fsdecode(a) for a in argv[1:]])
         _flush()
     finally:
         for i in range(3):
@@ -187,12 +217,28 @@ def _serial(run_link, fds, fields, main, script):
         os.umask(umask)
         os.environb.clear()
         os.environb.update(env)
+    if code is None:
+        os._exit(0)  # not started: the shim ran the command itself; the daemon starts another coprocess
     if code == "SIGINT":
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
-    if code is not None:
-        send_frame(run_link, {"t": "exit", "code": code})
+    _report(run_link, client, code)
     run_link.close()
+
+
+def _reap(kids, pid, tell):
+    """Reaps child pid; tells its shim how it ended when asked; the status as the daemon's exit keys."""
+    client = kids.pop(pid, None)
+    try:
+        _, st = os.waitpid(pid, 0)
+        status = {"signal": os.WTERMSIG(st)} if os.WIFSIGNALED(st) else {"code": os.WEXITSTATUS(st)}
+    except ChildProcessError:
+        status, tell = {"code": 255}, False
+    if client is not None:
+        if tell:
+            tell_shim(client, *next(iter(status.items())))
+        client.close()
+    return status
 
 
 def serve(main, watch=(), env=(), mode="fork"):
@@ -203,30 +249,36 @@ def serve(main, watch=(), env=(), mode="fork"):
     link = socket.socket(fileno=int(fd))
     link.set_inheritable(False)
     script = sys.argv[0]
-    send_frame(link, {"t": "hello", "v": 1, "mode": mode, "pid": os.getpid(),
+    send_frame(link, {"t": "hello", "v": 2, "mode": mode, "pid": os.getpid(),
                       "watch": [os.path.abspath(p) for p in watch], "env": list(env)})
+    kids = {}  # fork mode: pid -> client link of each child not reaped yet
     while True:
-        m, fds = recv_frame(link)
+        try:
+            m, fds = recv_frame(link)
+        except OSError:
+            m, fds = None, []  # a daemon that died with frames unread resets the link: its end all the same
         if m is None:
+            # The daemon is gone (or let this coprocess go): each child still
+            # running finishes, and its shim hears how it ended.
+            for pid in list(kids):
+                _reap(kids, pid, True)
             return True
         if m.get("t") == "wait" and type(m.get("pid")) is int:
-            try:
-                _, st = os.waitpid(m["pid"], 0)
-                status = {"signal": os.WTERMSIG(st)} if os.WIFSIGNALED(st) else {"code": os.WEXITSTATUS(st)}
-            except ChildProcessError:
-                status = {"code": 255}
+            status = _reap(kids, m["pid"], m.get("tell") is True)
             try:
                 send_frame(link, dict(t="exit", pid=m["pid"], **status))
             except OSError:
                 return True  # the daemon closed the link: shutdown
-        elif m.get("t") == "run" and len(fds) == 4:
+        elif m.get("t") == "run" and len(fds) == 5:
             fields = parse_run(m)
-            run_link = socket.socket(fileno=fds[3])
+            client, run_link = socket.socket(fileno=fds[3]), socket.socket(fileno=fds[4])
             if mode == "serial":
-                _serial(run_link, fds[:3], fields, main, script)
+                _serial(run_link, client, fds[:3], fields, main, script)
                 continue
-            if os.fork() == 0:
-                _child(link, run_link, fds[:3], fields, main, script)
+            pid = os.fork()
+            if pid == 0:
+                _child(link, kids, run_link, client, fds[:3], fields, main, script)
+            kids[pid] = client
             run_link.close()
             for f in fds[:3]:
                 os.close(f)

@@ -2,10 +2,16 @@
 # warm: coprocess
 # An example coprocess CLI in Ruby: prints its argv, cwd, umask, EX_*
 # variables and stdin with --stdin; EX_EXIT / EX_SIGNAL pick how it ends,
-# --raise raises. The warm patch is the require_relative and the last line.
+# --raise raises; with EX_GATE=file it first prints its pid and waits for
+# that file. The warm patch is the require_relative and the last line.
 require_relative "warm_coprocess"
 
 def main(argv)
+  if ENV["EX_GATE"]
+    puts "pid #{Process.pid}"
+    $stdout.flush
+    sleep 0.01 until File.exist?(ENV["EX_GATE"])
+  end
   puts "argv #{argv.map { |a| a.b.inspect }.join(' ')}"
   puts "cwd #{Dir.pwd}"
   puts format("umask %03o", File.umask)

@@ -1,5 +1,6 @@
 # Checks warm_coprocess.rb's frame reader and run parser against
-# protocol-spec/coprocess-vectors.txt through a real socketpair. Prints
+# protocol-spec/coprocess-vectors.txt through a real socketpair, and its
+# writer of frames to the shim. Prints
 # "ok <name>" per vector; exits 1 on any failure.
 require_relative "warm_coprocess"
 
@@ -24,16 +25,21 @@ File.foreach(ARGV[0]) do |line|
   next if line.empty? || line.start_with?("#")
   word, rest = line.split(" ", 2)
   case word
-  when "run", "reject" then block = { kind: word, name: rest, hex: +"", want: [] }
+  when "run", "reject", "shim" then block = { kind: word, name: rest, hex: +"", want: [] }
   when "frame" then block[:hex] << rest
   when "end"
-    ok = begin
+    says = block[:want].first.to_s.split
+    ok = if block[:kind] == "shim"
+           kind, value = says[0] == "started" ? [:started, says[1]] : [says[1].to_sym, says[2]]
+           WarmCoprocess.shim_frame(kind, Integer(value)) == [block[:hex]].pack("H*")
+         else begin
       argv, env, cwd, umask = decode([block[:hex]].pack("H*"))
       got = ["argv" + argv.map { |a| render(a) }.join, "env" + env.map { |e| render(e) }.join, "cwd" + render(cwd), "umask #{umask}"]
       block[:kind] == "run" && got == block[:want]
     rescue ArgumentError, NoMethodError, TypeError
       block[:kind] == "reject"
     end
+         end
     puts "#{ok ? 'ok' : 'FAIL'} #{block[:name]}"
     failed ||= !ok
   else block[:want] << line

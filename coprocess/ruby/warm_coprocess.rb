@@ -53,6 +53,25 @@ module WarmCoprocess
     sock.write([body.bytesize].pack("N") + body)
   end
 
+  # A frame to the shim ("Frames to the shim"): kind :started (value: the pid), :code or :signal.
+  def shim_frame(kind, value)
+    body = if kind == :started
+             pid = [value].pack("N")
+             "\x83\xa1t\xa7started\xa3pid\xce".b + pid + "\xa4pgid\xce".b + pid
+           else
+             "\x82\xa1t\xa4exit".b + (kind == :code ? "\xa4code" : "\xa6signal").b + "\xcc".b + [value & 0xff].pack("C")
+           end
+    [body.bytesize].pack("N") + body
+  end
+
+  # Writes a frame to the shim; false if the shim is gone (it gave up waiting, or has exited).
+  def tell_shim(client, kind, value)
+    client.write(shim_frame(kind, value))
+    true
+  rescue SystemCallError, IOError
+    false
+  end
+
   def bytes(value)
     raise ArgumentError, "bytes must be base64 strings" unless value.is_a?(String)
     value.unpack1("m0")
@@ -65,11 +84,12 @@ module WarmCoprocess
     [m["argv"].map { |a| bytes(a) }, m["env"].map { |e| bytes(e) }, bytes(m["cwd"]), m["umask"]]
   end
 
-  def child(link, ios, fields, main)
+  def child(link, kids, ios, fields, main)
     link.close
+    kids.each_value(&:close) # other runs' callers are none of this run's business
     Process.setsid
     argv, env, cwd, umask = fields
-    run_link = ios[3]
+    client, run_link = ios[3], ios[4]
     [STDIN, STDOUT, STDERR].each_with_index { |io, i| io.reopen(ios[i]) }
     ios[0, 3].each(&:close)
     STDERR.sync = true
@@ -83,41 +103,66 @@ module WarmCoprocess
     ENV.replace(vars)
     locale = Encoding.find("locale")
     ARGV.replace(argv.drop(1).map { |a| a.force_encoding(locale) })
-    send_frame(run_link, { "t" => "started", "pid" => Process.pid })
-    m, = recv_frame(run_link)
-    exit!(0) unless m && m["t"] == "go"
-    # From here on the child ends as ruby ends; the run link closes with it.
+    send_frame(run_link, { "t" => "taken", "pid" => Process.pid })
+    taken = true
+    exit!(0) unless tell_shim(client, :started, Process.pid) # the shim ran the command itself: nothing may run
+    # From here on the child ends as ruby ends; its run link closes with it,
+    # and the coprocess tells the shim how it ended.
+    started = true
     code = main.call(ARGV)
     exit(code.is_a?(Integer) ? code : 0)
   rescue StandardError, ScriptError
-    exit!(255) unless run_link && m # nothing ran yet: the caller runs directly
+    exit!(taken ? 0 : 255) unless started # nothing ran: before taken the caller runs directly
     raise
+  end
+
+  # Reaps child pid; tells its shim how it ended when asked; the status as the daemon's exit keys.
+  def reap(kids, pid, tell)
+    client = kids.delete(pid)
+    status = begin
+      _, st = Process.wait2(pid)
+      st.signaled? ? { "signal" => st.termsig } : { "code" => st.exitstatus }
+    rescue Errno::ECHILD
+      tell = false
+      { "code" => 255 }
+    end
+    if client
+      tell_shim(client, status.key?("signal") ? :signal : :code, status.values.first) if tell
+      client.close
+    end
+    status
   end
 
   def serve(watch, env, main)
     fd = ENV.delete("WARM_COPROCESS_FD") or return false
     link = Socket.for_fd(Integer(fd))
     link.close_on_exec = true
-    send_frame(link, { "t" => "hello", "v" => 1, "mode" => "fork", "pid" => Process.pid,
+    send_frame(link, { "t" => "hello", "v" => 2, "mode" => "fork", "pid" => Process.pid,
                        "watch" => watch.map { |p| File.expand_path(p) }, "env" => env })
+    kids = {} # pid => client link of each child not reaped yet
     loop do
-      m, ios = recv_frame(link)
-      return true if m.nil?
+      m, ios = begin
+        recv_frame(link)
+      rescue SystemCallError
+        [nil, []] # a daemon that died with frames unread resets the link: its end all the same
+      end
+      if m.nil?
+        # The daemon is gone (or let this coprocess go): each child still
+        # running finishes, and its shim hears how it ended.
+        kids.keys.each { |pid| reap(kids, pid, true) }
+        return true
+      end
       if m["t"] == "wait" && m["pid"].is_a?(Integer)
-        status = begin
-          _, st = Process.wait2(m["pid"])
-          st.signaled? ? { "signal" => st.termsig } : { "code" => st.exitstatus }
-        rescue Errno::ECHILD
-          { "code" => 255 }
-        end
+        status = reap(kids, m["pid"], m["tell"] == true)
         begin
           send_frame(link, { "t" => "exit", "pid" => m["pid"] }.merge(status))
         rescue SystemCallError
           return true # the daemon closed the link: shutdown
         end
-      elsif m["t"] == "run" && ios.size == 4
+      elsif m["t"] == "run" && ios.size == 5
         fields = parse_run(m)
-        fork { child(link, ios, fields, main) }
+        pid = fork { child(link, kids, ios, fields, main) }
+        kids[pid] = ios.delete_at(3)
       end
       ios.each(&:close)
     end

@@ -1,6 +1,7 @@
 // Helpers for coprocess tests: the shared vectors, and a command run
 // directly and through warm, compared byte for byte.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { same } from "./compare";
@@ -9,21 +10,51 @@ import { ROOT, type Result, WARM, type WarmEnv } from "./warm-env";
 export const COPROCESS_VECTORS = join(ROOT, "protocol-spec", "coprocess-vectors.txt");
 export const COPROCESS_DIR = join(ROOT, "coprocess");
 
+export const C_EXAMPLE = join(COPROCESS_DIR, "c", "example");
+export const PY_EXAMPLE = join(COPROCESS_DIR, "python", "example.py");
+export const RUBY_EXAMPLE = join(COPROCESS_DIR, "ruby", "example.rb");
+export const PERL_EXAMPLE = join(COPROCESS_DIR, "perl", "example.pl");
+export const GO_EXAMPLE = join(COPROCESS_DIR, "go", "example-go");
+/** Each library's example CLI, by language. */
+export const EXAMPLES = [["C", C_EXAMPLE], ["Python", PY_EXAMPLE], ["Ruby", RUBY_EXAMPLE], ["Perl", PERL_EXAMPLE], ["Go", GO_EXAMPLE]] as const;
+
+// Ruby (Debian's ruby) and Perl's fd passing (Debian's libsocket-msghdr-perl) may be missing: .ci/run installs them.
+const HAVE_RUBY = spawnSync("ruby", ["-e", "0"]).status === 0;
+const HAVE_PERL = spawnSync("perl", ["-MSocket::MsgHdr", "-e", "0"]).status === 0;
+// Go (Debian's golang-go): the serial-mode library; its example is built into coprocess/go/ by buildExamples().
+export const HAVE_GO = spawnSync("go", ["version"]).status === 0;
+
+/** Why a language's example cannot run here (for t.skip), or false. */
+export const missing = (lang: string): string | false =>
+  lang === "Ruby" && !HAVE_RUBY ? "ruby is not installed" : lang === "Perl" && !HAVE_PERL ? "Socket::MsgHdr (libsocket-msghdr-perl) is not installed" : lang === "Go" && !HAVE_GO ? "go is not installed" : false;
+
+/** Builds the C example and vector checker, and the Go ones where go is installed. */
+export function buildExamples(): void {
+  const made = spawnSync("make", ["-s", "-C", join(COPROCESS_DIR, "c")], { encoding: "utf8" });
+  assert.equal(made.status, 0, made.stderr);
+  if (!HAVE_GO) return;
+  for (const [out, pkg] of [[GO_EXAMPLE, "./example"], [join(COPROCESS_DIR, "go", "vectors-go"), "./vectors"]]) {
+    const built = spawnSync("go", ["build", "-o", out, pkg], { cwd: join(COPROCESS_DIR, "go"), encoding: "utf8" });
+    assert.equal(built.status, 0, built.stderr);
+  }
+}
+
 export interface CoprocessVector {
-  kind: "run" | "reject";
+  /** run: a frame to decode; reject: one to refuse; shim: a frame to the shim a library must write byte for byte. */
+  kind: "run" | "reject" | "shim";
   name: string;
   frame: Buffer;
-  /** The rendered fields (argv, env, cwd, umask lines) of a `run`. */
+  /** The rendered fields (argv, env, cwd, umask lines) of a `run`; what a `shim` frame says (`started 1`, `exit code 7`). */
   want: string[];
 }
 
 export function readCoprocessVectors(): CoprocessVector[] {
   const out: CoprocessVector[] = [];
-  let cur: { kind: "run" | "reject"; name: string; hex: string; want: string[] } | null = null;
+  let cur: { kind: CoprocessVector["kind"]; name: string; hex: string; want: string[] } | null = null;
   for (const line of readFileSync(COPROCESS_VECTORS, "utf8").split("\n")) {
     if (line === "" || line.startsWith("#")) continue;
     const [word, ...rest] = line.split(" ");
-    if (word === "run" || word === "reject") cur = { kind: word, name: rest.join(" "), hex: "", want: [] };
+    if (word === "run" || word === "reject" || word === "shim") cur = { kind: word, name: rest.join(" "), hex: "", want: [] };
     else if (word === "frame" && cur) cur.hex += rest.join("");
     else if (word === "end" && cur) {
       out.push({ kind: cur.kind, name: cur.name, frame: Buffer.from(cur.hex, "hex"), want: cur.want });

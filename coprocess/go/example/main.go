@@ -1,7 +1,8 @@
 // An example coprocess CLI in Go (serial mode): prints its argv (bytes as
 // hex when not printable), cwd, umask, EX_* variables and stdin with
-// --stdin; EX_EXIT / EX_SIGNAL pick how it ends. The warm patch is the
-// import and the Serve line.
+// --stdin; EX_EXIT / EX_SIGNAL pick how it ends; with EX_GATE=file it first
+// prints its pid and waits for that file. The warm patch is the import and
+// the Serve line.
 package main
 
 import (
@@ -12,11 +13,18 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"warm/coprocess"
 )
 
 func run(argv []string) int {
+	if gate := os.Getenv("EX_GATE"); gate != "" {
+		fmt.Printf("pid %d\n", os.Getpid())
+		for _, err := os.Stat(gate); err != nil; _, err = os.Stat(gate) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	fmt.Printf("argc %d\n", len(argv))
 	for _, a := range argv[1:] {
 		var sb strings.Builder

@@ -1,13 +1,16 @@
 // Checks the Go library's frame reader and run parser against
-// protocol-spec/coprocess-vectors.txt through a real socketpair. Prints
+// protocol-spec/coprocess-vectors.txt through a real socketpair, and its
+// writer of frames to the shim. Prints
 // "ok <name>" per vector; exits 1 on any failure.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -60,14 +63,25 @@ func main() {
 		}
 		word, rest, _ := strings.Cut(line, " ")
 		switch word {
-		case "run", "reject":
+		case "run", "reject", "shim":
 			kind, name, hexText, want = word, rest, "", nil
 		case "frame":
 			hexText += rest
 		case "end":
 			frame, _ := hex.DecodeString(hexText)
-			got, ok := decode(frame)
-			pass := (kind == "reject" && !ok) || (kind == "run" && ok && strings.Join(got, "\n") == strings.Join(want, "\n"))
+			var pass bool
+			if kind == "shim" {
+				says := strings.Fields(strings.Join(want, " "))
+				which, value := says[0], says[len(says)-1]
+				if which == "exit" {
+					which = says[1]
+				}
+				v, _ := strconv.Atoi(value)
+				pass = bytes.Equal(warmcoprocess.ShimFrame(which, uint32(v)), frame)
+			} else {
+				got, ok := decode(frame)
+				pass = (kind == "reject" && !ok) || (kind == "run" && ok && strings.Join(got, "\n") == strings.Join(want, "\n"))
+			}
 			if pass {
 				fmt.Println("ok " + name)
 			} else {

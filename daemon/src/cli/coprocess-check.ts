@@ -13,8 +13,9 @@ import { Writable } from "node:stream";
 import pino from "pino";
 import { native } from "../native";
 import type { ExitInfo } from "../pool";
-import { Coprocess, type Mode } from "../runtimes/coprocess/coprocess";
+import { Coprocess, COPROCESS_VERSION, type Mode } from "../runtimes/coprocess/coprocess";
 import { JsonLink } from "../runtimes/coprocess/link";
+import { FrameReader, type Message } from "../protocol/codec";
 import { which } from "../runtimes/program";
 import { UsageError } from "./word";
 
@@ -30,7 +31,7 @@ DESCRIPTION
     through the protocol's cases: argv bytes (empty, non-UTF-8, large), env,
     cwd, umask, stdin streamed through a pipe, exit codes 0-255, death by a
     signal, a crash mid-run, the caller's fds closed at the end, a run whose
-    link closes before go (nothing may run), concurrent runs (fork mode) and
+    caller gone before started (nothing may run), concurrent runs (fork mode) and
     shutdown at EOF. Each run is compared byte for byte (stdout, stderr,
     status) with a direct run of COMMAND. Prints "ok" or "FAIL" per case;
     exits 0 when every case passes. Exit codes and signals are asked for
@@ -85,8 +86,39 @@ function direct(command: string[], c: Case): Outcome {
   return { stdout: r.stdout, stderr: r.stderr, code: r.status, signal: r.signal ? constants.signals[r.signal] : null };
 }
 
-/** A run through the protocol: run → started → go → exit (or wait). */
-async function viaProtocol(cop: Coprocess, command: string[], c: Case, dir: string, opts: { stdinPipe?: boolean; closeBeforeGo?: boolean; checkEof?: boolean } = {}): Promise<Outcome> {
+/**
+ * The shim's end of a run's client link: the msgpack frames the runner (or,
+ * for a child that did not report, the coprocess) writes there.
+ */
+function shimEnd(fd: number, frame: (m: Message) => void, ended: () => void): void {
+  const reader = new FrameReader();
+  const watcher = native.watch(fd, () => {
+    for (;;) {
+      let got;
+      try {
+        got = native.recv(fd, 65536);
+      } catch {
+        got = { data: Buffer.alloc(0), fds: [] };
+      }
+      if (got === null) return;
+      for (const f of reader.push(got.data, got.fds)) native.close(f);
+      try {
+        for (let m = reader.next(); m; m = reader.next()) frame(m.message);
+      } catch {
+        got.data = Buffer.alloc(0);
+      }
+      if (got.data.length === 0) {
+        watcher.close();
+        native.close(fd);
+        return ended();
+      }
+    }
+  });
+  watcher.start(1);
+}
+
+/** A run through the protocol: run → taken and started → exit (to the shim, then to the daemon; or wait). */
+async function viaProtocol(cop: Coprocess, command: string[], c: Case, dir: string, opts: { stdinPipe?: boolean; callerGone?: boolean; checkEof?: boolean } = {}): Promise<Outcome> {
   const out = join(dir, `out-${Math.random()}`);
   const err = join(dir, `err-${Math.random()}`);
   const inFile = join(dir, "in");
@@ -104,37 +136,46 @@ async function viaProtocol(cop: Coprocess, command: string[], c: Case, dir: stri
     umask: c.umask ?? process.umask(),
   };
   const [mine, theirs] = native.socketpair();
+  const [shim, client] = native.socketpair();
   let runner = -1;
   const result = new Promise<Outcome>((resolve) => {
     const end = (e: ExitInfo | null, why?: string) => resolve({ stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), code: e?.code ?? null, signal: e?.signal ?? null, why });
+    let started = -1;
+    if (opts.callerGone) native.close(shim); // a shim that gave up before started: the runner's write fails
+    else
+      shimEnd(
+        shim,
+        (m) => {
+          if (m.t === "started" && started < 0 && typeof m.pid === "number" && m.pgid === m.pid) started = m.pid;
+          else if (m.t === "exit" && started >= 0 && (typeof m.code === "number" || typeof m.signal === "number")) end({ code: typeof m.code === "number" ? m.code : null, signal: typeof m.signal === "number" ? m.signal : null });
+          else end(null, `unexpected frame on the client link: ${JSON.stringify(m).slice(0, 200)}`);
+        },
+        () => end(null, started < 0 ? "the client link closed before started" : "the client link closed before exit"),
+      );
     let reported = false;
     const link = new JsonLink(mine, {
       frame: (m) => {
-        if (m.t === "started" && runner < 0 && typeof m.pid === "number") {
+        if (m.t === "taken" && runner < 0 && typeof m.pid === "number") {
           runner = m.pid;
-          if (!cop.owns(runner)) return end(null, `started names pid ${runner}, not ${cop.mode === "serial" ? "the coprocess" : "a child of it"}`);
-          if (opts.closeBeforeGo) {
-            link.close();
-            return void (cop.mode === "fork" ? cop.reap(runner).then((e) => end(e)) : setTimeout(() => end({ code: 0, signal: null }), 200));
-          }
-          link.send({ t: "go" });
+          if (!cop.owns(runner)) end(null, `taken names pid ${runner}, not ${cop.mode === "serial" ? "the coprocess" : "a child of it"}`);
         } else if (m.t === "exit" && runner >= 0 && typeof m.code === "number") {
           reported = true;
           link.close();
-          if (cop.mode === "fork") reaps.push(cop.reap(runner));
-          end({ code: m.code, signal: null });
+          if (cop.mode === "fork") reaps.push(cop.reap(runner, false));
         } else end(null, `unexpected frame ${JSON.stringify(m).slice(0, 200)}`);
       },
       ended: () => {
         if (reported) return;
-        if (runner < 0) return end(null, "the run link closed before started");
-        if (cop.mode === "fork") void cop.reap(runner).then((e) => end(e, e ? undefined : "the coprocess could not say how the child ended"));
-        else void cop.ended.then((e) => end(e));
+        if (runner < 0) return end(null, "the run link closed before taken");
+        // The runner did not report: in fork mode the coprocess tells the shim (and the daemon) how its child ended.
+        if (cop.mode === "fork") reaps.push(cop.reap(runner, true).then((e) => (opts.callerGone || !e) && end(e, e ? undefined : "the coprocess could not say how the child ended")));
+        else void cop.ended.then((e) => end(e)); // a serial runner's death is the run's: the daemon tells the shim
       },
       bad: (error) => end(null, `bad frame on the run link: ${error.message}`),
     });
   });
-  cop.send(message, [...fds, theirs]);
+  cop.send(message, [...fds, client, theirs]);
+  // The client link's other copy stays open until the run is answered, as the daemon's does.
   for (const fd of [...fds, theirs]) native.close(fd);
   if (opts.stdinPipe) void stream(pipeW, c.stdin ?? Buffer.alloc(0));
   else {
@@ -143,6 +184,7 @@ async function viaProtocol(cop: Coprocess, command: string[], c: Case, dir: stri
   }
   const timeout = new Promise<Outcome>((resolve) => setTimeout(() => resolve({ stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), code: null, signal: null, why: "no answer within 20 s" }), 20_000).unref());
   const got = await Promise.race([result, timeout]);
+  native.close(client);
   if (opts.checkEof) {
     // The run has ended: the caller's stdout must see EOF now (the runner holds none of its fds).
     const chunks: Buffer[] = [];
@@ -202,7 +244,7 @@ export async function run(args: string[]): Promise<number> {
   const command = [found, ...given.slice(1).map((w) => (!w.startsWith("-") && existsSync(w) ? resolve(w) : w))];
   const dir = mkdtempSync(join(tmpdir(), "warm-coprocess-check-"));
   const notes: string[] = [];
-  const log = pino({ level: "warn" }, new Writable({ write: (line, _e, done) => (notes.push(String(JSON.parse(String(line)).why ?? JSON.parse(String(line)).msg)), done()) }));
+  const log = pino({ level: "warn" }, new Writable({ write: (line, _e, done) => { const o = JSON.parse(String(line)); notes.push(String(o.why ?? o.stderr ?? o.msg)); done(); } }));
   let failed = 0;
   const say = (name: string, why: string | null) => {
     if (why) failed++;
@@ -212,7 +254,7 @@ export async function run(args: string[]): Promise<number> {
   let cop = start();
   try {
     const hello = await cop.ready;
-    say("hello: version 1, its own pid, a mode, watch and env lists", hello ? null : `no valid hello (${notes.join("; ") || "it ended or said nothing"})`);
+    say(`hello: version ${COPROCESS_VERSION}, its own pid, a mode, watch and env lists`, hello ? null : `no valid hello (${notes.join("; ") || "it ended or said nothing"})`);
     if (!hello) return 1;
     process.stdout.write(`     mode ${hello.mode}; watch ${JSON.stringify(hello.watch)}; env ${JSON.stringify(hello.env)}\n`);
     const env = Object.fromEntries(hello.env.map((n) => [n, process.env[n] ?? ""]).filter(([, v]) => v !== ""));
@@ -243,8 +285,13 @@ export async function run(args: string[]): Promise<number> {
         if (!(await cop.ready)) return say("a new serial coprocess after a death by a signal", "no hello"), 1;
       } else if (cop.state !== "ready") return say("the coprocess serves after each case", "it ended"), 1;
     }
-    const skipped = await viaProtocol(cop, command, { args: [B("not-run")] }, dir, { closeBeforeGo: true });
-    say("a run link closed before go runs nothing", skipped.stdout.length || skipped.stderr.length || skipped.code !== 0 ? `it ran or failed: ${skipped.why ?? JSON.stringify(skipped.stdout.toString().slice(0, 100))}` : null);
+    const skipped = await viaProtocol(cop, command, { args: [B("not-run")] }, dir, { callerGone: true });
+    say("a caller gone before started: nothing runs", skipped.stdout.length || skipped.stderr.length || skipped.code !== 0 ? `it ran or failed: ${skipped.why ?? JSON.stringify(skipped.stdout.toString().slice(0, 100))}` : null);
+    if (cop.mode === "serial") {
+      // A serial coprocess whose caller went away before started exits: the daemon starts another.
+      cop = start();
+      if (!(await cop.ready)) return say("a new serial coprocess after a caller gone before started", "no hello"), 1;
+    }
     if (cop.mode === "fork") {
       const both = await Promise.all([1, 2].map((i) => viaProtocol(cop, command, { args: [B(`concurrent-${i}`)] }, dir)));
       say("concurrent runs (fork mode)", both.map((o, i) => compare(o, direct(command, { args: [B(`concurrent-${i + 1}`)] }))).find((x) => x) ?? null);
@@ -252,7 +299,7 @@ export async function run(args: string[]): Promise<number> {
     await Promise.all(reaps);
     cop.stop();
     const ended = await cop.ended;
-    say("shutdown: it exits when its link closes", ended.signal ? `it did not exit within 2 s (killed: signal ${ended.signal})` : ended.code === 0 ? null : `it exited with ${ended.code}`);
+    say("shutdown: it exits when its link closes", ended.signal ? `it did not exit within 2 s (killed: signal ${ended.signal})` : ended.code === 0 ? null : `it exited with ${ended.code}${notes.length ? ` (it said: ${notes.slice(-3).join("; ").slice(0, 600)})` : ""}`);
   } finally {
     cop.kill();
     rmSync(dir, { recursive: true, force: true });

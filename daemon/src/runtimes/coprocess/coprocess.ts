@@ -14,6 +14,9 @@ import { intField, type JsonMessage } from "./wire";
 
 export type Mode = "fork" | "serial";
 
+/** The coprocess protocol's version (protocol-spec/coprocess.md), said in `hello`. */
+export const COPROCESS_VERSION = 2;
+
 export interface Hello {
   mode: Mode;
   watch: string[];
@@ -106,19 +109,19 @@ export class Coprocess {
     });
   }
 
-  /** Hands a run over: the caller's fds 0-2 and the runner's end of a new run link. */
+  /** Hands a run over: the caller's fds 0-2, the client link and the runner's end of a new run link. */
   send(message: JsonMessage, fds: number[]): void {
     if (!this.link?.open) throw new Error(`coprocess ${this.pid} has no link`);
     this.link.send(message, fds);
   }
 
-  /** Fork mode: how child `pid` ended (the coprocess reaps it); null if the coprocess cannot say. */
-  reap(pid: number): Promise<ExitInfo | null> {
+  /** Fork mode: how child `pid` ended (the coprocess reaps it, and with `tell` tells the child's shim); null if the coprocess cannot say. */
+  reap(pid: number, tell: boolean): Promise<ExitInfo | null> {
     const previous = this.waits.get(pid);
     if (previous) return new Promise((resolve) => this.waits.set(pid, (e) => (previous(e), resolve(e))));
     return new Promise((resolve) => {
       try {
-        this.send({ t: "wait", pid }, []);
+        this.send({ t: "wait", pid, tell }, []);
         this.waits.set(pid, resolve);
       } catch {
         resolve(null);
@@ -126,7 +129,7 @@ export class Coprocess {
     });
   }
 
-  /** Whether `pid` (a runner's `started`) can be this coprocess's runner: itself (serial) or its child (fork). */
+  /** Whether `pid` (a runner's `taken`) can be this coprocess's runner: itself (serial) or its child (fork). */
   owns(pid: number): boolean {
     if (this.mode === "serial") return pid === this.pid;
     return parentOf(pid) === this.pid;
@@ -183,7 +186,7 @@ export class Coprocess {
     if (this.state === "starting") {
       if (m.t !== "hello") return this.broken(`first frame is "${String(m.t)}", not hello`);
       const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
-      if (m.v !== 1) return this.broken(`speaks protocol version ${String(m.v)}, not 1`);
+      if (m.v !== COPROCESS_VERSION) return this.broken(`speaks coprocess protocol version ${String(m.v)}, not ${COPROCESS_VERSION}`);
       if (m.mode !== "fork" && m.mode !== "serial") return this.broken(`unknown mode ${String(m.mode)}`);
       if (spec.mode && m.mode !== spec.mode) return this.broken(`says mode ${m.mode}; the config says ${spec.mode}`);
       if (intField(m, "pid") !== this.pid) return this.broken(`says pid ${String(m.pid)}; it is ${this.pid}`);

@@ -1,7 +1,8 @@
 // One invocation's handle on a coprocess (a pool slot): hands the run over
-// on a new run link, relays `started` (the daemon then says `go`), and
-// learns how the run ended: from the runner's `exit`, else (fork) from the
-// coprocess's `wait` answer, else (serial) from the coprocess's own death.
+// with the client link and a new run link (the runner tells the shim
+// `started` and `exit` itself), and learns how the run ended: from the
+// runner's `exit`, else (fork) from the coprocess's `wait` answer (the
+// coprocess tells the shim), else (serial) from the coprocess's own death.
 import { readFileSync } from "node:fs";
 import type { Logger } from "../../log";
 import { native } from "../../native";
@@ -11,7 +12,7 @@ import type { Coprocess } from "./coprocess";
 import { JsonLink } from "./link";
 import { intField, type JsonMessage } from "./wire";
 
-// A runner that has not said `started` this long after its run (or the
+// A runner that has not said `taken` this long after its run (or the
 // preload timeout, if shorter) is broken: nothing of the tool ran, so the
 // caller runs directly.
 const START_TIMEOUT_MS = 5000;
@@ -21,7 +22,7 @@ export class CoprocessRun implements WarmProcess {
   readonly ready: Promise<object | null>;
   readonly exited: Promise<ExitInfo>;
   rssKiB = 0;
-  readonly reportsToShim = false;
+  readonly reportsToShim = true;
   /** The runner's pid once it has started (before that, the coprocess's, for status). */
   pid: number;
   private link: JsonLink | null = null;
@@ -30,6 +31,8 @@ export class CoprocessRun implements WarmProcess {
   private runner = -1;
   private reported = false;
   private done = false;
+  /** The daemon killed the runner (`warm stop --now`): it answers the caller, the coprocess must not. */
+  private silenced = false;
 
   private readonly startTimeoutMs: number;
 
@@ -78,7 +81,7 @@ export class CoprocessRun implements WarmProcess {
     });
     const timer = setTimeout(() => {
       if (this.runner >= 0 || this.done) return;
-      this.coprocess.broken(`no started within ${this.startTimeoutMs / 1000}s of a run`);
+      this.coprocess.broken(`no taken within ${this.startTimeoutMs / 1000}s of a run`);
       this.link?.close();
       this.linkEnded();
     }, this.startTimeoutMs);
@@ -87,18 +90,11 @@ export class CoprocessRun implements WarmProcess {
     return taken;
   }
 
-  go(): void {
-    try {
-      this.link?.send({ t: "go" });
-    } catch {
-      // It died meanwhile: its link's end says how.
-    }
-  }
-
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
     const pid = this.runner >= 0 ? this.runner : -1;
     if (pid < 0) return this.coprocess.kill(signal);
     if (this.done) return;
+    this.silenced = true;
     try {
       process.kill(-pid, signal);
     } catch {
@@ -123,13 +119,18 @@ export class CoprocessRun implements WarmProcess {
   }
 
   private handle(m: JsonMessage): void {
-    if (m.t === "started" && this.runner < 0) {
+    if (m.t === "taken" && this.runner < 0) {
       const pid = intField(m, "pid");
       if (pid === null || !this.coprocess.owns(pid)) {
-        // Not its own child (or itself): nothing may go to that pid; the runner never gets `go`.
-        this.coprocess.broken(`a runner says pid ${String(m.pid)}, which is not ${this.coprocess.mode === "serial" ? "the coprocess" : "a child of the coprocess"}`);
+        // Not its own child (or itself): nothing may go to that pid. The runner
+        // may have told the shim `started` already, so the caller gets an error
+        // (which a shim that has not seen `started` takes as: run it directly).
+        const why = `a runner of ${this.coprocess.command} said pid ${String(m.pid)}, which is not ${this.coprocess.mode === "serial" ? "the coprocess" : "a child of the coprocess"}`;
+        this.coprocess.broken(why);
         this.link?.close();
-        return this.linkEnded();
+        this.resolveTaken?.(true);
+        this.resolveTaken = null;
+        return this.finish({ code: null, signal: null, lost: why });
       }
       this.runner = pid;
       this.pid = pid;
@@ -142,10 +143,11 @@ export class CoprocessRun implements WarmProcess {
         this.link?.close();
         return this.linkEnded();
       }
+      // The runner told the shim before this: the daemon has nothing to say.
       this.reported = true;
       this.link?.close();
-      this.finish({ code, signal: null });
-      if (this.coprocess.mode === "fork") void this.coprocess.reap(this.runner);
+      this.finish({ code, signal: null, told: true });
+      if (this.coprocess.mode === "fork") void this.coprocess.reap(this.runner, false);
     } else {
       this.log.warn({ pid: this.runner, t: String(m.t) }, "unexpected frame on a coprocess run link");
       this.link?.close();
@@ -157,15 +159,17 @@ export class CoprocessRun implements WarmProcess {
   private linkEnded(): void {
     if (this.reported || this.done) return;
     if (this.runner < 0) {
-      // Nothing ran (the runner never said `started`): the caller runs directly.
-      // A child that died before `started` cannot be reaped by pid: the coprocess goes.
-      if (this.coprocess.mode === "fork") this.coprocess.broken("a run link closed before started");
+      // Nothing ran (the runner never said `taken`): the caller runs directly.
+      // A child that died before `taken` cannot be reaped by pid: the coprocess goes.
+      if (this.coprocess.mode === "fork") this.coprocess.broken("a run link closed before taken");
       this.resolveTaken?.(false);
       this.resolveTaken = null;
       return this.finish({ code: null, signal: null });
     }
     if (this.coprocess.mode === "fork") {
-      void this.coprocess.reap(this.runner).then((exit) => this.finish(exit));
+      // The coprocess reaps the child and tells the shim how it ended (unless the daemon answers: stop --now).
+      const tell = !this.silenced;
+      void this.coprocess.reap(this.runner, tell).then((exit) => this.finish(exit && { ...exit, told: tell }));
     } else if (this.coprocess.state !== "gone" && !this.coprocess.dead()) {
       // A serial runner that let go of its link mid-run cannot report: it goes, and the caller hears why.
       // (One that died is reported when its exit is seen: a signal that ended it is the run's.)

@@ -110,7 +110,6 @@ export class CoprocessRuntime extends RuntimePools<PoolContext> implements PoolO
       pool,
       toolId,
       message: { t: "run", argv: request.argv.map(b64), env: request.env.map(b64), cwd: b64(request.cwd), umask: request.umask },
-      resetStdio: false, // a coprocess's language leaves its fds as the tool left them, as directly
     };
   }
 
