@@ -159,13 +159,11 @@ export class Daemon implements ConnectionHandler {
       if (typeof wp !== "string") wp.release();
       return this.direct(conn, typeof wp === "string" ? wp : "the caller went away", session);
     }
-    // A Node or Python process gets the client link (this connection) as a
-    // 4th fd and tells the shim `started` and `exit` itself: its run
-    // outlives the daemon. A coprocess's runner tells the daemon, which relays.
-    const toShim = wp.reportsToShim;
+    // Every warm process gets the client link (this connection) as a 4th fd
+    // and tells the shim `started` and `exit` itself: its run outlives the daemon.
     let taken: Promise<boolean>;
     try {
-      taken = wp.run(prepared.message, toShim ? [...fds, conn.fd] : fds);
+      taken = wp.run(prepared.message, [...fds, conn.fd]);
     } catch (error) {
       taken = Promise.resolve(false);
       this.log.warn({ err: (error as Error).message }, "hand-off failed");
@@ -184,14 +182,6 @@ export class Daemon implements ConnectionHandler {
     }
     this.limits.running++;
     this.stats.handedOff(Number(process.hrtime.bigint() - received) / 1e3, session, wp.startupUs ?? 0);
-    if (!toShim) {
-      // A relaying process: the daemon tells the shim, then lets the tool start.
-      conn.send({ t: "started", pid: wp.pid, pgid: wp.pid, reset_stdio: prepared.resetStdio ?? false });
-      // A shim that gave up waiting shut its reading side, so `started`
-      // could not be written: the tool must never start (it ran directly).
-      if (conn.closed) wp.kill();
-      else wp.go?.();
-    }
     const exit = await wp.exited;
     this.limits.running--;
     const stopped = this.ended.has(conn);
@@ -199,7 +189,7 @@ export class Daemon implements ConnectionHandler {
     this.lastActivity = Date.now();
     this.stats.finished(Number(process.hrtime.bigint() - received) / 1e3);
     runtime.noteRun(toolId);
-    // Unless the process told the shim itself: it died by a signal (or a coprocess's runner, which the daemon relays for).
+    // Unless the process (or a coprocess, for its child) told the shim itself: it died by a signal, or its status is lost.
     if (exit.told) conn.finish();
     else if (stopped) conn.finish({ t: "error", code: "stopped", why: `the daemon was stopped (warm stop --now) while running ${argv0}` });
     else if (exit.lost) conn.finish({ t: "error", code: "internal", why: exit.lost });

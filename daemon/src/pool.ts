@@ -6,7 +6,7 @@ export interface ExitInfo {
   code: number | null;
   /** The number of the signal that ended it, or null. */
   signal: number | null;
-  /** The process already gave the shim this status itself (protocol-spec, "Reporting to the shim"). */
+  /** The process (or a coprocess, for its child) already gave the shim this status itself (protocol-spec, "Reporting to the shim"). */
   told?: boolean;
   /** The status cannot be known (a coprocess died with its runner): the shim gets this error. */
   lost?: string;
@@ -27,16 +27,11 @@ export interface WarmProcess {
    */
   startupUs?: number;
   /**
-   * Whether it takes the client link as a 4th fd with its run and sends the
-   * shim `started` and `exit` itself, so its run outlives the daemon (Node
-   * and Python processes); if not (a coprocess's runner), the daemon sends
-   * `started` and then calls go(), and relays the status.
+   * Hands a run over with the caller's fds 0-2 and the client link (the
+   * process tells the shim `started` and `exit` itself, so its run outlives
+   * the daemon): true once taken (no tool code ran yet), false if it died first.
    */
-  readonly reportsToShim: boolean;
-  /** Hands a run over with the caller's fds: true once taken (no tool code ran yet), false if it died first. */
   run(message: Message, fds: number[]): Promise<boolean>;
-  /** Lets a process that took its run start the tool (only one that does not report to the shim waits for this). */
-  go?(): void;
   kill(signal?: NodeJS.Signals): void;
   /**
    * The shim went away mid-run without the tool's status: only a signal it

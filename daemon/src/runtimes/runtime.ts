@@ -11,8 +11,6 @@ export interface Prepared {
   toolId: string;
   /** The `run` message for the warm process. */
   message: Message;
-  /** For a process the daemon relays for: `reset_stdio` in the `started` it sends (see the spec). */
-  resetStdio?: boolean;
 }
 
 export interface WarmRuntime {

@@ -22,7 +22,6 @@ export class CoprocessRun implements WarmProcess {
   readonly ready: Promise<object | null>;
   readonly exited: Promise<ExitInfo>;
   rssKiB = 0;
-  readonly reportsToShim = true;
   /** The runner's pid once it has started (before that, the coprocess's, for status). */
   pid: number;
   private link: JsonLink | null = null;

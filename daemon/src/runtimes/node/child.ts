@@ -16,7 +16,6 @@ export class NodeChild implements WarmProcess, TemplateChild {
   readonly ready: Promise<object | null>;
   readonly exited: Promise<ExitInfo>;
   rssKiB = 0;
-  readonly reportsToShim = true;
   /** Why the template could not fork it (code, message), once ready resolved null. */
   failure: { code: string; why: string } | null = null;
   private link: RuntimeLink | null = null;

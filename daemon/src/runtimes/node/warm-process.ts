@@ -58,7 +58,6 @@ export class WarmProcess implements WarmHandle {
   readonly exited: Promise<ExitInfo>;
   /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
   rssKiB = 0;
-  readonly reportsToShim = true;
   startupUs = 0;
   private link: RuntimeLink | null = null;
   private resolveReady!: (info: ReadyInfo | null) => void;

@@ -15,7 +15,6 @@ export class PythonChild implements WarmProcess, TemplateChild {
   readonly ready: Promise<object | null>;
   readonly exited: Promise<ExitInfo>;
   rssKiB = 0;
-  readonly reportsToShim = true;
   startupUs = 0;
   /** The run it was given, once given. */
   request: Message | null = null;
