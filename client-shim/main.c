@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "client.h"
 #include "direct.h"
+#include "native.h"
 #include "resolve.h"
 #include "trace.h"
 
@@ -61,7 +62,7 @@ static void run(char **argv)
 		TRACE("WARM_DISABLE is set");
 	else if (strchr(cmd, '/') && !resolve_runnable(exe))
 		TRACE("%s is not a runnable file", exe); /* let exec say why */
-	else
+	else if (!native_direct(exe))
 		client_run(WARM_VERSION, exe, argv);
 	direct_exec(exe, argv);
 }

@@ -25,7 +25,9 @@ test(`${TOTAL} invocations: the daemon's fds return to baseline, its memory stay
   await w.runAsync([NODE, fixture("probe.js"), "quiet"]);
   await w.ready();
   // A first batch lets the daemon reach its working size before the baseline.
-  for (let i = 0; i < 200; i++) await w.runAsync(["true"]);
+  // (A script the daemon answers `direct`: a native binary such as `true` would not reach it.)
+  const notWarm = fixture("not-warm.sh");
+  for (let i = 0; i < 200; i++) await w.runAsync([notWarm]);
   await w.ready();
   const daemon = w.status()!.pid;
   const fds = () => readdirSync(`/proc/${daemon}/fd`).length;
@@ -40,7 +42,7 @@ test(`${TOTAL} invocations: the daemon's fds return to baseline, its memory stay
         const r = await w.runAsync([NODE, fixture("probe.js"), "quiet", "out", `soak ${i}`]);
         assert.equal(r.out, `soak ${i}\n`);
       } else {
-        const r = await w.runAsync(["sh", "-c", `echo ${i}`]);
+        const r = await w.runAsync([notWarm, String(i)]);
         assert.equal(r.out, `${i}\n`);
       }
     }

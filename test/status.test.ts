@@ -60,8 +60,10 @@ test("ps: a ready warm process says what it is; a running one shows what a direc
 });
 
 test("warm status: times in ms, direct runs counted by reason, pools of one tool told apart by what differs", async () => {
-  w.run(["/bin/true"]);
-  w.run(["/bin/true"]);
+  // A script the daemon answers `direct` (a native binary such as /bin/true the shim runs without asking).
+  const notWarm = fixture("not-warm.sh");
+  w.run([notWarm]);
+  w.run([notWarm]);
   const probe = fixture("probe.js");
   for (const lang of ["C", "C.UTF-8"]) {
     w.run([NODE, probe, "quiet"], { env: { ...w.env, LANG: lang } });
@@ -70,11 +72,12 @@ test("warm status: times in ms, direct runs counted by reason, pools of one tool
   const text = w.run(["status"]).stdout.toString();
   assert.match(text, /latency p50: hand-off \d+\.\d+ ms, whole run \d+\.\d+ ms/);
   assert.doesNotMatch(text, /\bus\b/);
-  assert.match(text, /direct runs, by reason:\n\s+2 {2}not a program warm runs warm: \/bin\/true\n/);
+  const why = `${notWarm} runs /bin/sh, which is not an interpreter warm runs warm`;
+  assert.ok(text.includes(`direct runs, by reason:\n      2  ${why}\n`), text);
   assert.match(text, /probe\.js \[---\] \(LANG=C\):/);
   assert.match(text, /probe\.js \[---\] \(LANG=C\.UTF-8\):/);
   const json = JSON.parse(w.run(["status", "--json"]).stdout.toString());
-  assert.equal(json.directByReason["not a program warm runs warm: /bin/true"], 2);
+  assert.equal(json.directByReason[why], 2);
   assert.deepEqual(json.pools.filter((p: { tool: string }) => p.tool.startsWith("probe.js")).map((p: { differs: string }) => p.differs).sort(), ["LANG=C", "LANG=C.UTF-8"]);
 });
 
@@ -92,8 +95,13 @@ test("config: an unknown key is a warning, and the rest of the file applies", ()
 });
 
 test("WARM_DEBUG=1: a direct run says why", () => {
-  const trace = w.run(["/bin/true"], { env: { ...w.env, WARM_DEBUG: "1" } }).stderr.toString();
-  assert.match(trace, /daemon says direct: not a program warm runs warm: \/bin\/true/);
+  const trace = w.run([fixture("not-warm.sh")], { env: { ...w.env, WARM_DEBUG: "1" } }).stderr.toString();
+  assert.match(trace, /daemon says direct: \S+\/not-warm\.sh runs \/bin\/sh, which is not an interpreter warm runs warm/);
+  // A native binary: the shim sees it is one and runs it without asking the daemon.
+  const before = w.status()!.direct;
+  const native = w.run(["/bin/true"], { env: { ...w.env, WARM_DEBUG: "1" } }).stderr.toString();
+  assert.match(native, /\/bin\/true is a native executable \(ELF\), not an interpreter warm runs warm, and the config declares no coprocess: running it directly/);
+  assert.equal(w.status()!.direct, before, "the daemon was not asked");
   const disabled = w.run([NODE, fixture("probe.js"), "quiet"], { env: { ...w.env, WARM_DEBUG: "1", WARM_DISABLE: "1" } }).stderr.toString();
   assert.match(disabled, /WARM_DISABLE is set/);
 });
