@@ -58,12 +58,14 @@ check multi-call 0 "hi there" "" -- env PATH="$tmp/links:$PATH" "$tmp/links/echo
 check multi-call-path 0 "via path" "" -- env PATH="$tmp/links:$PATH" sh -c 'exec echo via path'
 
 # An insecure socket directory: refuse it, say so once, run directly.
+# (A script: a native binary such as echo runs without the socket.)
+printf '#!/bin/sh\necho "$@"\n' >"$tmp/say" && chmod +x "$tmp/say"
 mkdir -p "$tmp/open/warm" && chmod 755 "$tmp/open/warm"
-check insecure-dir 0 "hi" "warm: refusing $tmp/open/warm: mode 0755 (must be a directory owned by uid $(id -u) with mode 0700); running echo directly" \
-	-- env XDG_RUNTIME_DIR="$tmp/open" "$W" echo hi
+check insecure-dir 0 "hi" "warm: refusing $tmp/open/warm: mode 0755 (must be a directory owned by uid $(id -u) with mode 0700); running $tmp/say directly" \
+	-- env XDG_RUNTIME_DIR="$tmp/open" "$W" "$tmp/say" hi
 mkdir "$tmp/file" && : >"$tmp/file/warm"
-check not-a-dir 0 "hi" "warm: refusing $tmp/file/warm: not a directory (must be a directory owned by uid $(id -u) with mode 0700); running echo directly" \
-	-- env XDG_RUNTIME_DIR="$tmp/file" "$W" echo hi
+check not-a-dir 0 "hi" "warm: refusing $tmp/file/warm: not a directory (must be a directory owned by uid $(id -u) with mode 0700); running $tmp/say directly" \
+	-- env XDG_RUNTIME_DIR="$tmp/file" "$W" "$tmp/say" hi
 
 # WARM_DEBUG traces; without it nothing of warm's own is printed.
 WARM_DEBUG=1 "$W" true 2>"$tmp/trace"
