@@ -1,30 +1,34 @@
 // bench/results.md holds sections written by different scripts: bench/run.ts
-// rewrites the file, bench/corpus.ts owns the part between its markers.
-// Each keeps the other's part when it writes.
+// rewrites the file; bench/corpus.ts and bench/first-runs.ts each own the
+// part between their markers. Each keeps the others' parts when it writes.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
-const START = "<!-- bench/corpus.ts: start -->";
-const END = "<!-- bench/corpus.ts: end -->";
+const MARKER = /<!-- (bench\/[\w.-]+): start -->[\s\S]*?<!-- \1: end -->/g;
 
-function split(text: string): { rest: string; corpus: string } {
-  const a = text.indexOf(START);
-  const b = text.indexOf(END);
-  if (a < 0 || b < a) return { rest: text, corpus: "" };
-  return { rest: text.slice(0, a).trimEnd() + "\n" + text.slice(b + END.length).replace(/^\n+/, "\n"), corpus: text.slice(a, b + END.length) };
-}
+const start = (script: string) => `<!-- ${script}: start -->`;
+const end = (script: string) => `<!-- ${script}: end -->`;
 
 function read(file: string): string {
   return existsSync(file) ? readFileSync(file, "utf8") : "";
 }
 
-/** Writes bench/run.ts's report, keeping the corpus section that was there. */
+/** Writes bench/run.ts's report, keeping the scripts' sections that were there. */
 export function writeMain(file: string, md: string): void {
-  const { corpus } = split(read(file));
-  writeFileSync(file, corpus ? `${md.trimEnd()}\n\n${corpus}\n` : md);
+  const sections = read(file).match(MARKER) ?? [];
+  writeFileSync(file, [md.trimEnd(), ...sections].join("\n\n") + "\n");
+}
+
+/** Replaces (or appends) the section of `script` (e.g. "bench/corpus.ts"), keeping the rest. */
+export function writeSection(file: string, script: string, section: string): void {
+  const text = read(file);
+  const block = `${start(script)}\n${section.trim()}\n${end(script)}`;
+  const a = text.indexOf(start(script));
+  const b = text.indexOf(end(script));
+  const next = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + end(script).length) : `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, next);
 }
 
 /** Replaces (or appends) the corpus section, keeping the rest. */
 export function writeCorpus(file: string, section: string): void {
-  const { rest } = split(read(file));
-  writeFileSync(file, `${rest.trimEnd()}\n\n${START}\n${section.trim()}\n${END}\n`);
+  writeSection(file, "bench/corpus.ts", section);
 }

@@ -149,8 +149,8 @@ export class Daemon implements ConnectionHandler {
       if (!refilled) pool.refill();
       refilled = true;
     };
-    const early = setTimeout(refill, 50);
-    early.unref();
+    const early = prepared.refillDuringRun === false ? undefined : setTimeout(refill, 50);
+    early?.unref();
     if (conn.closed || typeof wp === "string") {
       clearTimeout(early);
       setImmediate(refill);

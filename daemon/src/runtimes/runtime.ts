@@ -11,6 +11,12 @@ export interface Prepared {
   toolId: string;
   /** The `run` message for the warm process. */
   message: Message;
+  /**
+   * False when a replacement started during this run would be of no use:
+   * it would preload nothing, since the run is the one that teaches warm
+   * what the tool loads (and it would slow that run down). Default true.
+   */
+  refillDuringRun?: boolean;
 }
 
 export interface WarmRuntime {

@@ -105,7 +105,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     // The config of now decides how its next processes start (mode), not the config it was made under.
     const kept = this.contexts.get(pool);
     if (kept) kept.settings = ctx.settings;
-    return { pool, toolId, message: this.runMessage(request, plan) };
+    return { pool, toolId, message: this.runMessage(request, plan), refillDuringRun: this.store.get(toolId).modules.length > 0 };
   }
 
   /**
