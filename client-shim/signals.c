@@ -55,19 +55,7 @@ static void on_term(int sig)
 	errno = e;
 }
 
-/* ^Z: let the tool see SIGTSTP, make sure its group stops even if the
- * kernel discards SIGTSTP (the tool's group may be orphaned in the daemon's
- * session), then stop the shim so the shell sees the job stop. */
-static void on_tstp(int sig)
-{
-	int e = errno;
-
-	(void)sig;
-	kill(-tool_pgid, SIGTSTP);
-	kill(-tool_pgid, SIGSTOP);
-	raise(SIGSTOP);
-	errno = e;
-}
+static volatile sig_atomic_t continued;
 
 /* The shell resumed the job (fg/bg): resume the tool. */
 static void on_cont(int sig)
@@ -75,7 +63,35 @@ static void on_cont(int sig)
 	int e = errno;
 
 	(void)sig;
+	continued++;
 	kill(-tool_pgid, SIGCONT);
+	errno = e;
+}
+
+/* ^Z: let the tool see SIGTSTP, make sure its group stops even if the
+ * kernel discards SIGTSTP (the tool's group may be orphaned in the daemon's
+ * session), then stop the shim by SIGTSTP's own default action, so the
+ * shell sees the job stopped by SIGTSTP ("Stopped"), as a direct run's
+ * would be, not by SIGSTOP ("Stopped (signal)"). */
+static void on_tstp(int sig)
+{
+	int e = errno;
+	sig_atomic_t before = continued;
+	sigset_t set;
+
+	kill(-tool_pgid, SIGTSTP);
+	kill(-tool_pgid, SIGSTOP);
+	set_handler(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	set_handler(sig, on_tstp);
+	/* The kernel discards a terminal stop in an orphaned process group: a
+	 * tool run directly there would not have stopped, so neither does it. */
+	if (continued == before)
+		kill(-tool_pgid, SIGCONT);
 	errno = e;
 }
 

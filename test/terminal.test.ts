@@ -72,11 +72,28 @@ test("^C ends the tool by SIGINT, as the shell sees it, and stops a shell loop",
   assert.equal(await t.status("true"), 0);
 });
 
+/** How `jobs -l` describes the job stopped by ^Z: bash says "Stopped" for SIGTSTP, "Stopped (signal)" for SIGSTOP. */
+async function stoppedState(): Promise<string> {
+  const at = t.screen.length;
+  t.line("jobs -l");
+  await t.expect(/\d+ Stopped[^\r\n]*/);
+  return /\d+ (Stopped(?: \([a-z ]+\))?)/.exec(t.screen.slice(at))![1];
+}
+
 test("^Z stops the tool and the shell reports the job stopped; fg resumes it", async () => {
+  t.line(`${direct} ticks`);
+  await t.expect(/tick 2/);
+  t.press("\x1a");
+  await t.expect(/Stopped/);
+  const d = await stoppedState();
+  t.line("kill -9 %1");
+  assert.equal(await t.status("wait %1"), 137);
   t.line(await warmed("ticks"));
   await t.expect(/tick 2/);
   t.press("\x1a");
   await t.expect(/Stopped/);
+  assert.equal(await stoppedState(), d, "jobs -l says what it says of a direct run");
+  assert.equal(d, "Stopped");
   const stoppedAt = t.screen.length;
   await new Promise((r) => setTimeout(r, 400));
   assert.doesNotMatch(t.screen.slice(stoppedAt), /tick/, "no ticks while stopped");
