@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { completed, RUNTIMES, type Runtime, startGated } from "./helpers/gated";
+import { completed, type GatedRun, RUNTIMES, type Runtime, startGated } from "./helpers/gated";
 import { alive, fixture, NODE, PYTHON, WarmEnv } from "./helpers/warm-env";
 
 // Rounds of 50 concurrent runs per runtime with the daemon killed mid-way
@@ -91,66 +91,77 @@ for (const runtime of RUNTIMES) {
     }
   });
 
-  test(`${runtime}: the daemon killed during ${CONCURRENT} concurrent runs, ${ROUNDS} rounds: every run completes and its caller gets its status`, async (t) => {
-    const w = new WarmEnv();
-    let completedButError = 0;
-    let [warm, direct] = [0, 0];
-    const failures: string[] = [];
-    try {
-      for (let round = 0; round < ROUNDS; round++) {
-        await warmFor(w, runtime);
-        const before = w.pids();
-        const gate = join(w.dir, `gate-${round}`);
-        const runs = Array.from({ length: CONCURRENT }, (_, i) => startGated(w, runtime, gate, i % 8));
-        // Mid-way: a fifth of the tools are running, the rest anywhere between connecting and starting.
-        let printed = 0;
-        await Promise.race([
-          new Promise<void>((resolve) => {
-            for (const run of runs) void run.pid.then(() => ++printed >= CONCURRENT / 5 && resolve());
-          }),
-          Promise.all(runs.map((r) => r.done)),
-        ]);
-        process.kill(before[0], "SIGKILL");
-        writeFileSync(gate, "");
-        const pids: number[] = [];
-        for (const [i, run] of runs.entries()) {
-          const r = await run.done;
-          const pid = Number(/^pid (\d+)\n/.exec(r.out)?.[1] ?? -1);
-          pids.push(pid);
-          if (pid === run.child.pid) direct++; // the shim ran it itself (nothing had started when the daemon died)
-          else warm++;
-          const ok = r.code === i % 8 && r.signal === null && r.out === completed(pid, i % 8) && r.err === "";
-          if (!ok) failures.push(`round ${round} run ${i}: ${JSON.stringify(r)}`);
-          if (!ok && r.out.includes("done")) completedButError++;
+  for (const when of ["running", "ending"] as const) {
+    const what = when === "running" ? "while they run" : "as they end";
+    test(`${runtime}: the daemon killed during ${CONCURRENT} concurrent runs ${what}, ${ROUNDS} rounds: every run completes and its caller gets its status`, async (t) => {
+      const w = new WarmEnv();
+      let completedButError = 0;
+      let [warm, direct] = [0, 0];
+      let [doneAtKill, answeredAtKill] = [0, 0];
+      const failures: string[] = [];
+      try {
+        for (let round = 0; round < ROUNDS; round++) {
+          await warmFor(w, runtime);
+          const before = w.pids();
+          const gate = join(w.dir, `gate-${round}`);
+          const runs = Array.from({ length: CONCURRENT }, (_, i) => startGated(w, runtime, gate, i % 8));
+          // Mid-way: a fifth of the tools are running, the rest anywhere between connecting and starting.
+          let printed = 0;
+          await Promise.race([
+            new Promise<void>((resolve) => {
+              for (const run of runs) void run.pid.then(() => ++printed >= CONCURRENT / 5 && resolve());
+            }),
+            Promise.all(runs.map((r) => r.done)),
+          ]);
+          if (when === "ending") {
+            // The gate opens first: the daemon dies as the running tools end
+            // and report (some done, some ending), while others still start.
+            const ending = watchDone(runs);
+            writeFileSync(gate, "");
+            await Promise.race([Promise.all(runs.map((r) => r.done)), ending.first]);
+            doneAtKill += ending.count();
+            answeredAtKill += runs.filter((r) => r.child.exitCode !== null).length;
+          }
+          process.kill(before[0], "SIGKILL");
+          writeFileSync(gate, "");
+          const pids: number[] = [];
+          for (const [i, run] of runs.entries()) {
+            const r = await run.done;
+            const pid = Number(/^pid (\d+)\n/.exec(r.out)?.[1] ?? -1);
+            pids.push(pid);
+            if (pid === run.child.pid) direct++; // the shim ran it itself (nothing had started when the daemon died)
+            else warm++;
+            const ok = r.code === i % 8 && r.signal === null && r.out === completed(pid, i % 8) && r.err === "";
+            if (!ok) failures.push(`round ${round} run ${i}: ${JSON.stringify(r)}`);
+            if (!ok && r.out.includes("done")) completedButError++;
+          }
+          await gone(w, `round ${round}'s daemon, warm processes and tools`, [...before, ...pids.filter((p) => p > 0)]);
         }
-        await gone(w, `round ${round}'s daemon, warm processes and tools`, [...before, ...pids.filter((p) => p > 0)]);
+        t.diagnostic(`${ROUNDS * CONCURRENT} runs: ${warm} warm, ${direct} direct; ${failures.length} wrong, ${completedButError} completed but the caller saw an error${when === "ending" ? `; when the daemon was killed ${doneAtKill} tools had printed done, ${answeredAtKill} callers had their status` : ""}`);
+        assert.equal(completedButError, 0, "runs whose tool completed but whose caller saw an error");
+        assert.deepEqual(failures, []);
+      } finally {
+        await w.stop();
       }
-      t.diagnostic(`${ROUNDS * CONCURRENT} runs: ${warm} warm, ${direct} direct; ${failures.length} wrong, ${completedButError} completed but the caller saw an error`);
-      assert.equal(completedButError, 0, "runs whose tool completed but whose caller saw an error");
-      assert.deepEqual(failures, []);
-    } finally {
-      await w.stop();
-    }
-  });
+    });
+  }
 }
 
-test("python: a template hung while importing ends with its daemon", async () => {
-  const w = new WarmEnv();
-  try {
-    const tool = [PYTHON, fixture("python/hang/tool.py")];
-    w.writeConfig({ preloadTimeoutSeconds: 600, tools: { "tool.py": { preload: ["slow_dep"] } } }); // its template hangs importing it
-    const run = w.runAsync(tool);
-    let template = -1;
-    await w.until("a template busy importing", () => {
-      const pool = w.status()?.pools.find((p) => p.script.endsWith("tool.py") && p.starting > 0);
-      template = pool?.pids[0] ?? -1;
-      return template > 0 && /^R/.test(spawnSync("ps", ["-o", "stat=", "-p", String(template)], { encoding: "utf8" }).stdout.trim());
+/** Watches runs for their "done" line: how many printed it so far, and when the first did. */
+function watchDone(runs: GatedRun[]): { count: () => number; first: Promise<void> } {
+  let n = 0;
+  let resolve!: () => void;
+  const first = new Promise<void>((r) => (resolve = r));
+  for (const run of runs) {
+    let out = "";
+    run.child.stdout?.on("data", (d) => {
+      const had = /(^|\n)done /.test(out);
+      out += d;
+      if (!had && /(^|\n)done /.test(out)) {
+        n++;
+        resolve();
+      }
     });
-    const daemon = w.status()!.pid;
-    process.kill(daemon, "SIGKILL");
-    await gone(w, "the daemon and its hung template", [daemon, template]);
-    assert.deepEqual(await run, { code: 0, out: "hang tool ran\n", err: "" }, "nothing had started: the shim ran it directly");
-  } finally {
-    await w.stop();
   }
-});
+  return { count: () => n, first };
+}
