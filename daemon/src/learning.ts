@@ -9,12 +9,13 @@ export const MAX_LEARNING_TRIES = 3;
 
 export class Learning {
   private readonly tries = new Map<string, number>();
-  private readonly proven = new Set<string>();
+  /** Tools whose last process was usable, with how many modules it preloaded (if known). */
+  private readonly proven = new Map<string, number>();
 
-  /** A process of the tool came up usable. */
-  settled(tool: string): void {
+  /** A process of the tool came up usable, having preloaded `preloaded` modules (Infinity if not counted). */
+  settled(tool: string, preloaded = Infinity): void {
     this.tries.delete(tool);
-    this.proven.add(tool);
+    this.proven.set(tool, preloaded);
   }
 
   /** A process of the tool came up unusable (and was discarded). */
@@ -23,9 +24,15 @@ export class Learning {
     this.proven.delete(tool);
   }
 
-  /** Whether the last process of the tool was usable: a caller may wait for one that is starting. */
-  trusted(tool: string): boolean {
-    return this.proven.has(tool);
+  /**
+   * Whether a caller may wait for a process of the tool that is starting:
+   * the last one was usable, and preloaded at least as many modules as this
+   * one does (one preloading modules no process has yet may be discarded;
+   * a tool's first process, which preloads nothing, proves nothing of them).
+   */
+  trusted(tool: string, preloading = 0): boolean {
+    const proven = this.proven.get(tool);
+    return proven !== undefined && preloading <= proven;
   }
 
   /** Whether warm gave up on the tool (until its files change). */

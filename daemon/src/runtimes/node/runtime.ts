@@ -81,6 +81,8 @@ const RESET_STDIO = true;
 export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner, WarmRuntime {
   readonly kind = "node";
   private readonly learning = new Learning();
+  /** How many modules the tool's last started process preloads. */
+  private readonly launchedWith = new Map<string, number>();
   private readonly modes = new NodeModes();
 
   /** A dropped pool's template ends once its running children have. */
@@ -206,10 +208,15 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     }
   }
 
-  /** A caller may wait for a starting process only if it will be usable: the tool's last one was, or it preloads nothing yet (a learning run). */
+  /**
+   * A caller may wait for a starting process only if it will be usable: the
+   * tool's last one was, preloading no fewer modules (see Learning.trusted),
+   * or it preloads nothing yet (a learning run). Otherwise it runs directly
+   * at once, at direct speed.
+   */
   mayWait(pool: Pool): boolean {
     const ctx = this.contexts.get(pool);
-    return !!ctx && (this.learning.trusted(ctx.toolId) || this.store.get(ctx.toolId).modules.length === 0);
+    return !!ctx && (this.learning.trusted(ctx.toolId, this.launchedWith.get(ctx.toolId)) || this.store.get(ctx.toolId).modules.length === 0);
   }
 
   /**
@@ -245,6 +252,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     const retried = this.store.expireDrops(ctx.toolId);
     if (retried.length > 0) this.log.info({ tool: ctx.plan.scriptReal, modules: retried }, "files changed since these modules were dropped: trying them again");
     const modules = this.preloadList(record, ctx);
+    this.launchedWith.set(ctx.toolId, modules.length);
     const files = modules.map(([, id]) => (id.startsWith("file:") ? fileURLToPath(id) : id));
     this.changes.watch(ctx.toolId, [ctx.plan.nodeExe, ...files], resolutionLookups(ctx.plan.scriptReal, files));
     const preload: Message = {
@@ -392,7 +400,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     const cwdNews = info.cwdRead && !record.usesCwd;
     const namesNews = info.envEnumerated && !record.enumeratesEnv;
     if (info.clean && fresh.length === 0 && newQuestions.length === 0 && !cwdNews && !namesNews) {
-      this.learning.settled(ctx.toolId);
+      this.learning.settled(ctx.toolId, this.launchedWith.get(ctx.toolId));
       return { usable: true, learned };
     }
     const drops = info.dropped.filter(([, why]) => !why.startsWith(FAILED));
