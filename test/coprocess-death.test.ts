@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { buildExamples, C_EXAMPLE, EXAMPLES, missing } from "./helpers/coprocess";
+import { buildExamples, C_EXAMPLE, EXAMPLES, gated, missing } from "./helpers/coprocess";
 import { alive, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
@@ -19,23 +19,6 @@ before(() => {
 after(async () => {
   await w.stop();
 });
-
-/** Runs cmd through warm with EX_GATE: resolves its pid once it printed it, and its end. */
-function gated(cmd: string[], env: NodeJS.ProcessEnv) {
-  const child = w.start(cmd, { env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  let resolvePid!: (pid: number) => void;
-  const pid = new Promise<number>((resolve) => (resolvePid = resolve));
-  child.stdout!.on("data", (d) => {
-    out += d;
-    const m = /^pid (\d+)\n/.exec(out);
-    if (m) resolvePid(Number(m[1]));
-  });
-  child.stderr!.on("data", (d) => (err += d));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, out, err })));
-  return { child, pid, done };
-}
 
 /** The daemon, with a ready coprocess for cmd (the first run learns the names its hello declares). */
 async function warmFor(cmd: string[]): Promise<number> {
@@ -55,7 +38,7 @@ for (const [name, example] of EXAMPLES) {
     const daemon = await warmFor([example]);
     const gate = join(w.dir, `gate-${name}`);
     const env = { ...w.env, EX_GATE: gate, EX_EXIT: "7" };
-    const run = gated([example, "after"], env);
+    const run = gated(w, [example, "after"], env);
     const pid = await run.pid;
     assert.notEqual(pid, run.child.pid, "the tool runs warm");
     await killDaemon(daemon);
@@ -74,7 +57,7 @@ for (const [name, example] of EXAMPLES.filter(([n]) => n !== "Go")) {
   test(`${name}: the daemon killed mid-run, then the tool dies by SIGTERM: its caller dies by SIGTERM`, { skip: missing(name) }, async () => {
     const daemon = await warmFor([example]);
     const gate = join(w.dir, `gate-signal-${name}`);
-    const run = gated([example], { ...w.env, EX_GATE: gate, EX_SIGNAL: "15" });
+    const run = gated(w, [example], { ...w.env, EX_GATE: gate, EX_SIGNAL: "15" });
     assert.notEqual(await run.pid, run.child.pid, "the tool runs warm");
     await killDaemon(daemon);
     writeFileSync(gate, "");
@@ -86,7 +69,7 @@ for (const [name, example] of EXAMPLES.filter(([n]) => n !== "Go")) {
 test("C: the daemon killed while several runs of one fork-mode coprocess are under way: each caller gets its own status", async () => {
   const daemon = await warmFor([C_EXAMPLE]);
   const gate = join(w.dir, "gate-many");
-  const runs = [0, 1, 2, 3].map((i) => gated([C_EXAMPLE, String(i)], { ...w.env, EX_GATE: gate, EX_EXIT: String(10 + i) }));
+  const runs = [0, 1, 2, 3].map((i) => gated(w, [C_EXAMPLE, String(i)], { ...w.env, EX_GATE: gate, EX_EXIT: String(10 + i) }));
   await Promise.all(runs.map((r) => r.pid));
   const coprocesses = w.status()!.pools.flatMap((p) => p.pids);
   await killDaemon(daemon);

@@ -87,3 +87,20 @@ export function sameWarm(w: WarmEnv, args: string[], opts: { env?: NodeJS.Proces
   assert.equal((w.status()?.runs ?? 0) - before, 1, `${args.join(" ")} ran warm`);
   return direct;
 }
+
+/** Runs an example through warm with EX_GATE set in env: resolves its pid once it printed it, and its end. */
+export function gated(w: WarmEnv, cmd: string[], env: NodeJS.ProcessEnv) {
+  const child = w.start(cmd, { env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  let resolvePid!: (pid: number) => void;
+  const pid = new Promise<number>((resolve) => (resolvePid = resolve));
+  child.stdout!.on("data", (d) => {
+    out += d;
+    const m = /^pid (\d+)\n/.exec(out);
+    if (m) resolvePid(Number(m[1]));
+  });
+  child.stderr!.on("data", (d) => (err += d));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, out, err })));
+  return { child, pid, done };
+}

@@ -1,0 +1,67 @@
+// A coprocess's life in the daemon: its pool goes after the idle timeout
+// (a run in flight finishes first).
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { before, test } from "node:test";
+import { buildExamples, C_EXAMPLE, gated, sameWarm } from "./helpers/coprocess";
+import { alive, WarmEnv } from "./helpers/warm-env";
+
+before(() => buildExamples());
+
+/** Pids of every coprocess of every pool (each once). */
+function coprocessPids(w: WarmEnv): number[] {
+  return [...new Set(w.status()!.pools.flatMap((p) => p.pids))];
+}
+
+/** A ready coprocess for cmd (its first run learns the names its hello declares: a pool of their key then starts). */
+async function learn(w: WarmEnv, cmd: string[], env = w.env): Promise<void> {
+  w.run(cmd, { env });
+  w.run(cmd, { env });
+  await w.ready();
+}
+
+test("idle timeout: fork and serial coprocesses go with their idle pools; the next run starts a new one", async () => {
+  const w = new WarmEnv();
+  try {
+    // 1.8 s: the sweep runs every second.
+    w.writeConfig({ pool: { idleTimeoutMinutes: 0.03 }, tools: { example: { coprocess: { mode: "fork" } }, "example-serial": { coprocess: { command: [C_EXAMPLE], mode: "serial" }, env: ["EX_SERIAL"] } } });
+    const serial = join(w.dir, "example-serial");
+    writeFileSync(serial, readFileSync(C_EXAMPLE), { mode: 0o755 });
+    const serialEnv = { ...w.env, EX_SERIAL: "1" };
+    await learn(w, [C_EXAMPLE]);
+    await learn(w, [serial], serialEnv);
+    sameWarm(w, [C_EXAMPLE, "x"]);
+    sameWarm(w, [serial, "y"], { env: serialEnv });
+    await w.ready();
+    const pids = coprocessPids(w);
+    assert.ok(pids.length >= 2, `a fork and a serial coprocess: ${JSON.stringify(w.status()!.pools)}`);
+    await w.until("idle pools to go and their coprocesses to exit", () => w.status()!.pools.length === 0 && pids.every((p) => !alive(p)));
+    // The next run is as directly (its pool starts again), and the daemon serves on.
+    sameWarm(w, [C_EXAMPLE, "after"]);
+  } finally {
+    await w.stop();
+  }
+});
+
+test("idle timeout: a run longer than the timeout finishes with its status and output; its coprocess goes after it", async () => {
+  const w = new WarmEnv();
+  try {
+    w.writeConfig({ pool: { idleTimeoutMinutes: 0.03 }, tools: { example: { coprocess: { mode: "fork" } } } });
+    await learn(w, [C_EXAMPLE]);
+    const coprocess = coprocessPids(w)[0];
+    const gate = join(w.dir, "gate");
+    const run = gated(w, [C_EXAMPLE, "long"], { ...w.env, EX_GATE: gate, EX_EXIT: "5" });
+    const pid = await run.pid;
+    assert.notEqual(pid, run.child.pid, "the tool runs warm");
+    await w.until("the idle pool to go while its run goes on", () => w.status()!.pools.length === 0);
+    assert.ok(alive(coprocess) && alive(pid), "the coprocess and its running child are still there");
+    writeFileSync(gate, "");
+    const r = await run.done;
+    assert.deepEqual([r.code, r.signal, r.err], [5, null, "to stderr\n"]);
+    assert.match(r.out, /^pid \d+\nargc 2\narg long\n/);
+    await w.until("the coprocess to exit once its run is over", () => !alive(coprocess));
+  } finally {
+    await w.stop();
+  }
+});
