@@ -1,10 +1,11 @@
 // A coprocess's life in the daemon: its pool goes after the idle timeout
-// (a run in flight finishes first).
+// (a run in flight finishes first), and the limits count each coprocess
+// once, however many run slots of a fork-mode pool it serves.
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, test } from "node:test";
-import { buildExamples, C_EXAMPLE, gated, sameWarm } from "./helpers/coprocess";
+import { buildExamples, C_EXAMPLE, gated, PY_EXAMPLE, sameWarm } from "./helpers/coprocess";
 import { alive, WarmEnv } from "./helpers/warm-env";
 
 before(() => buildExamples());
@@ -61,6 +62,24 @@ test("idle timeout: a run longer than the timeout finishes with its status and o
     assert.deepEqual([r.code, r.signal, r.err], [5, null, "to stderr\n"]);
     assert.match(r.out, /^pid \d+\nargc 2\narg long\n/);
     await w.until("the coprocess to exit once its run is over", () => !alive(coprocess));
+  } finally {
+    await w.stop();
+  }
+});
+
+test("limits: a fork-mode coprocess serving a pool of 3 slots counts as one process, and its memory once", async () => {
+  const w = new WarmEnv();
+  try {
+    await learn(w, [PY_EXAMPLE]);
+    const [coprocess] = coprocessPids(w);
+    const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${coprocess}/status`, "utf8"))![1]);
+    // Room for one coprocess (not two), and for two processes (not three).
+    const maxMemoryMB = Math.ceil((rssKiB * 1.5) / 1024);
+    w.writeConfig({ maxWarmProcesses: 2, maxMemoryMB, tools: { "example.py": { pool: { size: 3 } } } });
+    sameWarm(w, [PY_EXAMPLE, "a"]); // the pool takes its new size
+    await w.ready("example.py", 3);
+    const pool = w.status()!.pools.find((p) => p.tool.startsWith("example.py"))!;
+    assert.deepEqual([pool.ready, pool.limited, pool.pids.length], [3, false, 1], `${JSON.stringify(pool)}, coprocess RSS ${rssKiB} KiB, limit ${maxMemoryMB} MB`);
   } finally {
     await w.stop();
   }

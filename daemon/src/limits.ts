@@ -24,8 +24,8 @@ export class Limits {
     count += this.running;
     for (const pool of this.pools()) {
       const helpers = pool.helpers;
-      count += pool.readyCount + pool.startingCount + helpers.count;
-      kib += pool.readyKiB + pool.startingCount * pool.expectedKiB + helpers.kib;
+      count += pool.processCount + helpers.count;
+      kib += pool.readyKiB + pool.startingProcesses * pool.expectedKiB + helpers.kib;
     }
     return { count, kib };
   }
@@ -34,7 +34,7 @@ export class Limits {
     const config = this.config();
     const poolLimit = poolLimitMB * 1024;
     const expected = asking.expectedKiB;
-    if (poolLimit > 0 && asking.readyKiB + asking.startingCount * expected + expected > poolLimit) return false;
+    if (poolLimit > 0 && asking.readyKiB + asking.startingProcesses * expected + expected > poolLimit) return false;
     const over = () => {
       const { count, kib } = this.usage();
       return count >= config.maxWarmProcesses || (config.maxMemoryMB > 0 && kib + expected > config.maxMemoryMB * 1024);

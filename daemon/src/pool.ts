@@ -22,6 +22,12 @@ export interface WarmProcess {
   /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
   rssKiB: number;
   /**
+   * A run slot on a process the limits count once, as its pool's helper (a
+   * fork-mode coprocess serves every slot of its pool): no process, and no
+   * memory, of its own.
+   */
+  readonly shares?: boolean;
+  /**
    * The CPU time getting it ready took (us, from starting the interpreter to
    * ready: the start-up a direct run pays and a warm run skips); 0 until then.
    */
@@ -227,6 +233,16 @@ export class Pool {
     return { wp, entry };
   }
 
+  /** Processes ready or starting, for the limits (a slot that shares its helper's process is none). */
+  get processCount(): number {
+    return this.processes().filter((wp) => !wp.shares).length;
+  }
+
+  /** Processes starting, for the limits. */
+  get startingProcesses(): number {
+    return [...this.starting.keys()].filter((wp) => !wp.shares).length;
+  }
+
   /** Memory of the ready processes (KiB). */
   get readyKiB(): number {
     return this.readyList.reduce((sum, wp) => sum + wp.rssKiB, 0);
@@ -281,6 +297,6 @@ export class Pool {
 
   /** Every pid of the pool: its helpers (a Python template) first, then its warm processes. */
   pids(): number[] {
-    return [...(this.owner.helperPids?.(this) ?? []), ...this.processes().map((wp) => wp.pid)].filter((pid) => pid > 0);
+    return [...new Set([...(this.owner.helperPids?.(this) ?? []), ...this.processes().map((wp) => wp.pid)])].filter((pid) => pid > 0);
   }
 }

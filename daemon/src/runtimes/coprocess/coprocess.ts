@@ -47,6 +47,8 @@ export class Coprocess {
   /** Serial mode: running an invocation now; reserved by a pool slot. */
   busy = false;
   reserved = false;
+  /** Resident memory once it said hello (KiB), for the limits. */
+  rssKiB = 0;
   /** Runs handed over and not yet reaped (fork) or finished (serial). */
   outstanding = 0;
   retired = false;
@@ -193,6 +195,7 @@ export class Coprocess {
       if ((m.watch !== undefined && !strings(m.watch)) || (m.env !== undefined && !strings(m.env))) return this.broken("watch and env must be arrays of str");
       this.mode = m.mode;
       this.state = "ready";
+      this.rssKiB = readRss(this.pid);
       this.resolveReady({ mode: m.mode, watch: (m.watch as string[] | undefined) ?? [], env: (m.env as string[] | undefined) ?? [] });
     } else if (m.t === "exit") {
       const pid = intField(m, "pid");
@@ -218,6 +221,14 @@ export class Coprocess {
     this.waits.clear();
     for (const fd of this.ptys.splice(0)) native.close(fd);
     this.resolveEnded(exit);
+  }
+}
+
+function readRss(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
   }
 }
 

@@ -3,7 +3,6 @@
 // `started` and `exit` itself), and learns how the run ended: from the
 // runner's `exit`, else (fork) from the coprocess's `wait` answer (the
 // coprocess tells the shim), else (serial) from the coprocess's own death.
-import { readFileSync } from "node:fs";
 import type { Logger } from "../../log";
 import { native } from "../../native";
 import { type ExitInfo, killPid, type WarmProcess } from "../../pool";
@@ -45,7 +44,8 @@ export class CoprocessRun implements WarmProcess {
         return null;
       }
       this.state = "ready";
-      this.rssKiB = readRss(coprocess.pid);
+      // A serial coprocess is this slot's alone; a fork-mode one is counted once, as the pool's helper.
+      if (coprocess.mode === "serial") this.rssKiB = coprocess.rssKiB;
       return hello;
     });
     // A slot of a coprocess that ended is no slot: the pool skips it.
@@ -87,6 +87,10 @@ export class CoprocessRun implements WarmProcess {
     timer.unref();
     void this.coprocess.ended.then((exit) => this.coprocessEnded(exit));
     return taken;
+  }
+
+  get shares(): boolean {
+    return this.coprocess.mode === "fork";
   }
 
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
@@ -196,13 +200,5 @@ export class CoprocessRun implements WarmProcess {
     this.coprocess.reserved = false;
     this.coprocess.finishedOne();
     this.resolveExit(exit ?? { code: null, signal: null, lost: `the coprocess running ${this.coprocess.command} could not say how the run ended` });
-  }
-}
-
-function readRss(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-  } catch {
-    return 0;
   }
 }

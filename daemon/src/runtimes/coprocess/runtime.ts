@@ -151,4 +151,20 @@ export class CoprocessRuntime extends RuntimePools<PoolContext> implements PoolO
   helperPids(pool: Pool): number[] {
     return (this.contexts.get(pool)?.coprocesses ?? []).filter((c) => c.state !== "gone").map((c) => c.pid);
   }
+
+  /**
+   * Coprocesses as the limits count them, each once: those no ready slot
+   * stands for (a fork-mode coprocess serves all its pool's slots; a serial
+   * one neither reserved by a slot nor running, which the running count has).
+   */
+  helpers(pool: Pool): { count: number; kib: number; idle: boolean } {
+    const mine = (this.contexts.get(pool)?.coprocesses ?? []).filter((c) => c.state !== "gone" && !c.retired);
+    const counted = mine.filter((c) => c.mode === "fork" || (c.state === "ready" && !c.reserved && !c.busy));
+    return { count: counted.length, kib: counted.reduce((sum, c) => sum + c.rssKiB, 0), idle: mine.every((c) => c.outstanding === 0) };
+  }
+
+  dropIdle(pool: Pool): void {
+    this.log.info({ tool: pool.label }, "an idle coprocess pool gives way to another under the limits");
+    this.drop(pool.key, pool);
+  }
 }
