@@ -7,7 +7,7 @@
 // preloading drops its module instead of ending the process. Every run is
 // compared with a direct run.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fixture, NODE, WarmEnv } from "./helpers/warm-env";
@@ -171,4 +171,27 @@ test("a promise left rejected while preloading (an ES import of a trapped module
   const died = readFileSync(join(w.stateDir, "daemon.log"), "utf8").split("\n").filter((l) => l.includes("esm-chain") && l.includes("keep failing"));
   assert.deepEqual(died, []);
   assert.ok(unusable(cli) <= 2, "learned from at most two warm processes");
+});
+
+test("an ES import error prints the direct run's stack trace in every run, the runs that learn ES modules included", async () => {
+  // A CLI that imports a file the user names (as ts-node, tsx or a config loader do), here one Node cannot load.
+  const dir = join(w.dir, "tools", "node_modules", "imp");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "cli.mjs"), 'const { load } = await import("./load.mjs");\nawait load(process.argv[2]);\n');
+  writeFileSync(join(dir, "load.mjs"), 'import { pathToFileURL } from "node:url";\nexport const load = (file) => import(pathToFileURL(file).href);\n');
+  writeFileSync(join(w.work, "a.ts"), "export {};\n");
+  const cli = join(dir, "cli.mjs");
+  const direct = w.run([NODE, cli, "a.ts"], { direct: true });
+  assert.match(direct.stderr.toString(), /ERR_UNKNOWN_FILE_EXTENSION/);
+  for (let i = 0; i < 5; i++) {
+    const warm = w.run([NODE, cli, "a.ts"]);
+    assert.equal(warm.stderr.toString(), direct.stderr.toString(), `run ${i + 1}'s stderr`);
+    assert.equal(warm.status, direct.status);
+    await w.ready("cli.mjs"); // the next run is served warm
+  }
+  const r = record("node_modules/imp/load.mjs");
+  assert.ok(r.modules.some(([kind, id]) => kind === "esm" && id.endsWith("/imp/load.mjs")), "the ES module it imports was learned");
+  assert.ok(!r.modules.some(([, id]) => id.endsWith("a.ts")), "the file Node could not load was not");
+  const pool = w.status()!.pools.find((p) => p.script === cli)!;
+  assert.ok(pool.hits >= 4, `every run after the first (which starts the pool) was served warm: ${pool.hits} hits`);
 });

@@ -263,12 +263,8 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       modules,
       exclude: ctx.settings.exclude,
       main_is_cjs: mainIsCommonJs(ctx.plan.scriptReal),
-      // Off-thread ESM hooks cost ~35 ms per process (far more on a busy
-      // machine), spent before the process is ready: only for tools that use
-      // ESM, and while learning, but not in the first run's process, which a
-      // caller waits for (that run learns the CommonJS modules; the next
-      // process, started in the background, learns the ES ones).
-      learn_esm: record.esm || (record.runs >= 1 && record.runs < 3),
+      // Noting the ES modules a run loads costs next to nothing (esm-reads.ts): every run while learning, and every run of a tool that uses ESM.
+      learn_esm: record.esm || record.runs < 3,
     };
     const spec: LaunchSpec = {
       nodeExe: ctx.plan.nodeExe,

@@ -11,9 +11,7 @@
 // started for one run would.
 import Module = require("node:module");
 import { readdirSync } from "node:fs";
-import { Writable } from "node:stream";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { dirname } from "node:path";
 import { isMainThread } from "node:worker_threads";
 import { constants } from "node:os";
 import { native } from "../../native";
@@ -52,32 +50,6 @@ function mainModuleStandIn(): () => void {
   };
 }
 
-/**
- * Runs fn with process.stdout/stderr standing in for themselves: Node's
- * hooks thread pipes its output to them when it is created, and creating the
- * real streams now would bind them to the preload fds (libuv reopens a tty
- * by name and keeps the new fd). The stand-ins forward to the real streams
- * at write time, after the caller's fds are in place.
- */
-function withLazyStdio<T>(fn: () => T): T {
-  const saved = (["stdout", "stderr"] as const).map((name) => [name, Object.getOwnPropertyDescriptor(process, name)] as const);
-  for (const [name, desc] of saved) {
-    const real = desc?.get;
-    if (!real) continue;
-    const standIn = new Writable({
-      write(chunk, encoding, callback) {
-        (real.call(process) as NodeJS.WriteStream).write(chunk, encoding, callback);
-      },
-    });
-    Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => standIn });
-  }
-  try {
-    return fn();
-  } finally {
-    for (const [name, desc] of saved) if (desc) Object.defineProperty(process, name, desc);
-  }
-}
-
 /** Takes on the caller's invocation; when this returns, Node runs the entry. fds: the caller's 0-2, then the client link. */
 function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[], mask: string, forked: boolean, esmLoaded?: () => WireValue[]): void {
   // The shim's request, as it sent it: env and umask are set from it here.
@@ -103,7 +75,7 @@ function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds
 
 function main(): void {
   // Only the main thread of a process the daemon started has the link;
-  // worker threads (the ESM hooks thread among them) also run NODE_OPTIONS'
+  // the tool's worker threads also run NODE_OPTIONS'
   // --require, and must do nothing here.
   if (process.env.WARM_RUNTIME_LINK !== String(CTL) || !isMainThread) return;
   native.setCloexec(CTL, true);
@@ -116,20 +88,9 @@ function main(): void {
   const script = process.argv[1];
   const mask = String(p.stdio ?? "---");
   const stdio = preloadStdio(mask);
-  // A template forks: no thread may be started from here on (see fork.c), so no ESM learning hooks.
+  // A template forks: no thread may be started from here on (see fork.c).
   const template = p.fork === true;
   if (template) native.forkBaseline();
-  const learnEsm = p.learn_esm === true && !template;
-  if (learnEsm) {
-    // Off-thread hooks (Node >= 20.6) see every module the tool loads through the ESM loader.
-    withLazyStdio(() => Module.register(pathToFileURL(join(__dirname, "learn-hooks.js")).href, { data: { fd: CTL } }));
-    // Starting the hooks thread leaves nextTicks queued (its stdio pipes are
-    // resumed, its 'online' event). Left queued, they made the first drain
-    // after Node's bootstrap run in processTicksAndRejections, and an ES
-    // entry whose hooks answered early (a loaded machine) then threw with
-    // that extra frame in its stack. Run them now, as a direct run has none.
-    (process as unknown as { _tickCallback(): void })._tickCallback();
-  }
   const restoreMain = p.main_is_cjs === true ? mainModuleStandIn() : () => {};
   const modules = (p.modules as WireValue[]).map((m) => m as unknown as ModuleRef);
   const excluded = (p.exclude as string[] | undefined) ?? [];
@@ -158,8 +119,9 @@ function main(): void {
   if (template) {
     serveForks(CTL); // returns only in a forked child
     afterFork();
-    esmLoaded = noteEsmReads();
   }
+  // The ES modules this run loads, for the next process to preload (a child forked from a template always learns them).
+  if (template || p.learn_esm === true) esmLoaded = noteEsmReads();
   // fds open now belong to Node and libuv, not to the tool: they stay open
   // to the end (listed before the request, off the path of the run).
   const ownFds = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd > 2 && !stdio.fds.includes(fd));
