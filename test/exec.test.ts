@@ -82,3 +82,24 @@ test("when warm cannot set up (an unsafe socket directory), the command still ru
   assert.equal(r.stdout.toString(), w.run(["sh", "-c", "mytool x"], { direct: true, env }).stdout.toString());
   assert.match(r.stderr.toString(), /^warm exec: refusing .*unsafe\/warm: mode 755 lets others in \(must be 0700\); running sh without warm$/m);
 });
+
+test("warm's own variables are in no key: a tool whose module copies the whole environment runs warm in the next `warm exec` session (a new WARM_EXEC_ID), and its run sees the session as directly", async () => {
+  const cli = fixture("learning/copier.js");
+  // Directly under warm exec, the tool sees the session's variable.
+  const direct = w.run(["node", cli], { direct: true, env: { ...w.env, WARM_EXEC_ID: "0123456789abcdef" } });
+  assert.match(direct.stdout.toString(), /"session":true/);
+  const settled = () => w.until("the copier's pools to settle", () => (w.status()?.pools ?? []).filter((p) => p.script === cli).every((p) => p.starting === 0));
+  let last = { warm: 0, direct: 0 };
+  let preloaded = false;
+  for (let session = 0; session < 5 && !preloaded; session++) {
+    const r = w.run(["exec", "--", "node", cli]);
+    assert.equal(r.stdout.toString(), direct.stdout.toString(), `session ${session + 1}`);
+    const lines = r.stderr.toString().split("\n");
+    preloaded = JSON.parse(lines.find((l) => l.startsWith("{"))!).preloaded;
+    last = summary(r.stderr.toString());
+    await settled();
+  }
+  assert.ok(preloaded, "a session found the copier preloaded");
+  assert.deepEqual(last, { warm: 1, direct: 0 });
+  assert.equal(w.status()!.pools.filter((p) => p.script === cli).length, 1, "one pool for every session");
+});

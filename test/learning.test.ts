@@ -195,3 +195,20 @@ test("an ES import error prints the direct run's stack trace in every run, the r
   const pool = w.status()!.pools.find((p) => p.script === cli)!;
   assert.ok(pool.hits >= 4, `every run after the first (which starts the pool) was served warm: ${pool.hits} hits`);
 });
+
+test("a module that starts a process while loading is not preloaded (the child gets every variable's value); the others key on what they read, so a new OLDPWD (each cd) is no new pool", async () => {
+  const cli = fixture("learning/spawner.js");
+  await untilPreloaded(cli, { SPAWN_SEES: "a", OLDPWD: "/one" });
+  const r = record("learning/lib/names.js");
+  assert.match(r.dropped[fixture("learning/lib/spawner.js")] ?? "", /^started a process while loading/);
+  assert.ok(!r.envNames.includes("OLDPWD") && !r.envNames.includes("SPAWN_SEES"), `no value of a variable no module read is keyed: ${r.envNames.join(" ")}`);
+  const pools = () => w.status()!.pools.filter((p) => p.script === cli).length;
+  const before = pools();
+  for (const env of [{ SPAWN_SEES: "b", OLDPWD: "/two" }, { SPAWN_SEES: "c", OLDPWD: "/three", SHLVL: "7" }, { SPAWN_SEES: "d", OLDPWD: "/four" }]) {
+    const { out, report } = runBoth(cli, env);
+    assert.equal(JSON.parse(out).seen, `${env.SPAWN_SEES} ${env.OLDPWD}`, "the child sees this caller's variables");
+    assert.equal(JSON.parse(report).preloaded, true, `served warm with ${JSON.stringify(env)}`);
+    await settled(cli);
+  }
+  assert.equal(pools(), before, "one pool for every OLDPWD");
+});

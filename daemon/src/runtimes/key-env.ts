@@ -27,6 +27,19 @@ export function keyEnv(entries: Buffer[], isKeyName: (name: string) => boolean, 
   return { env, pairs };
 }
 
+const WARM_PREFIX = Buffer.from("WARM_");
+
+/**
+ * The caller's environment without warm's own variables (WARM_EXEC_ID, new
+ * in each `warm exec` session, WARM_DEBUG, ...): they tell warm what to do,
+ * not the tool. A warm process starts without them, so no module sees them
+ * while loading and they are in no key; the run itself gets the caller's
+ * whole environment, as a direct run does.
+ */
+export function withoutWarmVariables(entries: Buffer[]): Buffer[] {
+  return entries.filter((entry) => !entry.subarray(0, WARM_PREFIX.length).equals(WARM_PREFIX));
+}
+
 /**
  * HOME is not in the key (each test of a suite may have its own): a module
  * that reads it while loading is seen doing so, and HOME joins that tool's

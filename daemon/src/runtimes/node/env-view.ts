@@ -7,6 +7,11 @@
 //     records that the set of names joins the key; the values such code goes
 //     on to read are reads by name. `debug` (in eslint and mocha) does this:
 //     it lists the names and reads those that start with DEBUG_;
+//   - starting a process (child_process, with the inherited environment)
+//     drops the module: Node hands the child every variable's value, and
+//     the output the module keeps could depend on any of them (tinypool, in
+//     vitest, runs `cat /proc/cpuinfo | ...` while loading; keying on every
+//     value made each `cd` a new pool). The spawn fails while preloading;
 //   - writing, defining or deleting a variable drops the module (the run's
 //     environment is the caller's, so the write would be lost), unless the
 //     write leaves it as it was;
@@ -57,6 +62,10 @@ export function envView(real: NodeJS.ProcessEnv, phase: Phase, seen: EnvSeen): N
     ownKeys(target) {
       const keys = Reflect.ownKeys(target);
       if (!phase.preloading) return keys;
+      if (caller()?.getFunctionName() === "normalizeSpawnArguments") {
+        phase.note("started a process while loading (it gets the value of every variable)", esModuleOnStack());
+        throw new Error("warm does not preload a module that starts a process while loading");
+      }
       seen.enumerated = true;
       return keys.filter((k) => !shown(k) || own.get(k as string) !== undefined);
     },
@@ -100,6 +109,31 @@ export function envView(real: NodeJS.ProcessEnv, phase: Phase, seen: EnvSeen): N
  * name. If the stack cannot be read, it counts as a read (the safe side).
  */
 function enumerating(): boolean {
+  const site = caller(enumerating);
+  if (!site) return false;
+  if (site.getFileName()) return true;
+  return ENUMERATING.has(site.getFunctionName() ?? "");
+}
+
+/** The innermost ES module (a file: URL) on the stack: whose code is running. */
+function esModuleOnStack(): string | undefined {
+  const prepare = Error.prepareStackTrace;
+  const limit = Error.stackTraceLimit;
+  try {
+    Error.prepareStackTrace = (_error, callSites) => callSites;
+    Error.stackTraceLimit = 20;
+    const holder: { stack?: unknown } = {};
+    Error.captureStackTrace(holder, esModuleOnStack);
+    const sites = Array.isArray(holder.stack) ? (holder.stack as NodeJS.CallSite[]) : [];
+    return sites.map((s) => s.getFileName()).find((f) => f?.startsWith("file:")) ?? undefined;
+  } finally {
+    Error.prepareStackTrace = prepare;
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/** The frame that called the trap (`from`: the function the trap called, or this one called from the trap); null if the stack cannot be read. Read without running a tool's Error.prepareStackTrace. */
+function caller(from: (...a: never[]) => unknown = caller): NodeJS.CallSite | null {
   const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
   let sites: NodeJS.CallSite[] | null = null;
@@ -107,15 +141,12 @@ function enumerating(): boolean {
     Error.prepareStackTrace = (_error, callSites) => callSites;
     Error.stackTraceLimit = 3;
     const holder: { stack?: unknown } = {};
-    Error.captureStackTrace(holder, enumerating);
+    Error.captureStackTrace(holder, from);
     sites = Array.isArray(holder.stack) ? (holder.stack as NodeJS.CallSite[]) : null;
   } finally {
     Error.prepareStackTrace = prepare;
     Error.stackTraceLimit = limit;
   }
   // sites[0] is the trap, sites[1] whoever called it.
-  const caller = sites?.[1];
-  if (!caller) return false;
-  if (caller.getFileName()) return true;
-  return ENUMERATING.has(caller.getFunctionName() ?? "");
+  return sites?.[1] ?? null;
 }

@@ -182,10 +182,11 @@ export function preloadModules(
   let notesBefore = 0;
   const phase: Phase = {
     preloading: true,
-    note(why) {
+    note(why, module) {
       clean = false;
       notes++;
-      const culprits = compiling.length > 0 ? compiling : [current];
+      // An ES module is not on the CommonJS compile stack: the import being preloaded is blamed, and the module whose code did it when known.
+      const culprits = compiling.length > 0 ? compiling : module !== undefined && module !== current ? [current, module] : [current];
       culprit = culprits[culprits.length - 1];
       for (const id of culprits) if (!dropped.has(id)) dropped.set(id, why);
     },

@@ -24,7 +24,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ToolSettings } from "../../config";
 import { Pool, type PoolOwner, type WarmProcess as WarmHandle } from "../../pool";
 import { identify, type Program } from "../program";
-import { homeFacts, keyEnv } from "../key-env";
+import { homeFacts, keyEnv, withoutWarmVariables } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
 import { RuntimePools } from "../runtime-pools";
 import type { ToolRecord } from "../../preload-store";
@@ -161,7 +161,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     // A warm process starts with the caller's whole environment, as a direct
     // run would: what its modules see of it while loading is tracked (and
     // joins the key), and a module that lists the names lists the caller's.
-    const { env, pairs } = keyEnv(request.env, isKeyEnvName, keyNames, record.enumeratesEnv, true);
+    const { env, pairs } = keyEnv(withoutWarmVariables(request.env), isKeyEnvName, keyNames, record.enumeratesEnv, true);
     const { found: homeModules } = homeFacts(request.env, env, (home) => (home === undefined ? [] : [join(home, ".node_modules"), join(home, ".node_libraries")]));
     // What the tool's modules asked of process.argv while loading, answered for this caller.
     const args = request.argv.slice(plan.argsFrom).map((a) => a.toString("utf8"));

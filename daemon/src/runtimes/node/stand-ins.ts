@@ -18,7 +18,8 @@ export type ArgvQuery = [op: "indexOf" | "lastIndexOf" | "includes" | "length" |
 
 export interface Phase {
   preloading: boolean;
-  note(why: string): void;
+  /** `module`: the ES module whose code did it, when known (the import being preloaded is blamed too). */
+  note(why: string, module?: string): void;
 }
 
 const STDIO_ANSWERS = new Set(["isTTY", "fd", "hasColors", "getColorDepth"]);
