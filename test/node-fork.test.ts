@@ -3,7 +3,8 @@
 // have, tools are served by fork or spawn as their runs' cost says, and
 // faults around forking never run a tool twice or hang.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
@@ -17,7 +18,7 @@ after(async () => {
   await w.stop();
 });
 
-type Pool = { tool: string; ready: number; starting: number; mode: string; pids: number[] };
+type Pool = { tool: string; ready: number; starting: number; misses: number; mode: string; pids: number[] };
 const pool = (tool: string): Pool | undefined => (w.status()?.pools as Pool[] | undefined)?.find((p) => p.tool.startsWith(tool));
 
 /** Runs `node script args` warm until its pool forks, and waits for a child to be ready. */
@@ -155,4 +156,69 @@ test("a template that hangs while forking: its callers run directly, then a new 
   await untilForked("probe.js", ["quiet"]);
   assert.notEqual(pool("probe.js")!.pids[0], template, "a new template");
   same(w.run([NODE, fixture("probe.js"), "quiet"]), direct, "from the new template");
+});
+
+test("a template that dies while a caller waits for its fork: that caller's command runs once, as directly", async () => {
+  const count = join(w.dir, "count-dies");
+  const args = [NODE, fixture("probe.js"), "quiet", "append", count, "out", "hi"];
+  await untilForked("probe.js", ["quiet"]);
+  const [template] = pool("probe.js")!.pids;
+  process.kill(template, "SIGSTOP");
+  try {
+    // The ready child serves this run; the fork of its replacement waits in the stopped template.
+    assert.deepEqual(w.run(args).stdout.toString(), "hi\n");
+    const misses = pool("probe.js")!.misses;
+    const waiting = w.runAsync(args);
+    await w.until("the next caller to wait for the fork", () => pool("probe.js")!.misses > misses);
+    process.kill(template, "SIGKILL");
+    assert.deepEqual(await waiting, { code: 0, out: "hi\n", err: "" });
+  } finally {
+    try {
+      process.kill(template, "SIGCONT");
+    } catch {
+      // gone
+    }
+  }
+  assert.equal(readFileSync(count, "utf8"), "ran\nran\n", "each command ran exactly once");
+});
+
+test("a forked child killed during its run: its caller dies of that signal, as a direct run's would", async () => {
+  await untilForked("probe.js", ["quiet"]);
+  const [template] = pool("probe.js")!.pids;
+  for (const signal of ["SIGKILL", "SIGTERM"] as const) {
+    const run = w.start([NODE, fixture("probe.js"), "quiet", "pid", "hang"]);
+    let out = "";
+    const pid = new Promise<number>((resolve) =>
+      run.stdout!.on("data", (d) => {
+        out += d;
+        const m = /^pid (\d+)\n/.exec(out);
+        if (m) resolve(Number(m[1]));
+      }),
+    );
+    const closed = new Promise<NodeJS.Signals | null>((resolve) => run.on("close", (_code, sig) => resolve(sig)));
+    const tool = await pid;
+    assert.equal(Number(readFileSync(`/proc/${tool}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]), template, "a child of the template runs it");
+    process.kill(tool, signal);
+    assert.equal(await closed, signal);
+    assert.equal(out, `pid ${tool}\n`);
+    await w.ready("probe.js");
+  }
+});
+
+test("fork failing (EAGAIN under a process limit): each caller's command runs once, directly, and none hangs", async () => {
+  // Its own tool: a pool whose forks keep failing stops trying.
+  const tool = join(w.work, "eagain.js");
+  writeFileSync(tool, 'require("fs").appendFileSync(process.argv[2], "ran\\n"); console.log("ok");\n');
+  const count = join(w.dir, "count-eagain");
+  await w.warmed("eagain.js", () => w.run([NODE, tool, join(w.dir, "count-learning")]));
+  const [template] = pool("eagain.js")!.pids;
+  // A soft RLIMIT_NPROC of 1 for the template alone: this user has more processes than that, so its fork() fails with EAGAIN.
+  const limit = spawnSync("prlimit", ["--pid", String(template), "--nproc=1:"]);
+  assert.equal(limit.status, 0, limit.stderr.toString());
+  for (let i = 0; i < 5; i++) {
+    const r = w.run([NODE, tool, count]);
+    assert.deepEqual([r.status, r.stdout.toString(), r.stderr.toString()], [0, "ok\n", ""], `run ${i}`);
+  }
+  assert.equal(readFileSync(count, "utf8"), "ran\n".repeat(5), "each command ran exactly once");
+  assert.ok(existsSync(`/proc/${template}`), "the template is still there");
 });

@@ -380,8 +380,10 @@ for (const kind of ["node", "python"] as const) {
         call(env.env, tool.argv);
         await env.ready();
       }
-      // Every warm process of the pool (a Python template's children too) stops.
-      for (const pid of env.status()!.pools.flatMap((p) => p.pids)) {
+      // Every warm process of the pool (a template's children too, Python's or a Node tool's that forks) stops.
+      const pools = env.status()!.pools as { pids: number[]; mode?: string }[];
+      const templated = kind === "python" || pools.some((p) => p.mode?.startsWith("fork"));
+      for (const pid of pools.flatMap((p) => p.pids)) {
         process.kill(pid, "SIGSTOP");
         pids.push(pid);
       }
@@ -394,8 +396,8 @@ for (const kind of ["node", "python"] as const) {
       worst(`stopped ready ${kind} process`, [r]);
       // (The daemon may have killed the one whose caller went away: nothing ran in it.)
       for (const pid of pids) resume(pid);
-      // The one handed the run (a Python template stays) ends without running it.
-      const workers = kind === "python" ? pids.slice(1) : pids;
+      // The one handed the run (a template stays) ends without running it.
+      const workers = templated ? pids.slice(1) : pids;
       await env.until(() => `the warm process handed the run to end; the caller's trace:\n${r.stderr}`, () => workers.every(gone));
       assert.equal(tool.runs(), before + 1, "the tool never ran a second time");
     } finally {

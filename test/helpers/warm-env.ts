@@ -47,7 +47,7 @@ export class WarmEnv {
       // (1500 ms), after which it would (rightly) run directly. The limit
       // itself is tested with its default in trust.test.ts.
       WARM_TIMEOUT_MS: "10000",
-      // How the daemon serves Node tools, for running the suite in each mode (fork, spawn, auto; unset: the default, spawn).
+      // How the daemon serves Node tools, for running the suite in each mode (fork, spawn, auto; unset: the default, auto).
       ...(process.env.WARM_TEST_NODE_MODE ? { WARM_NODE_MODE: process.env.WARM_TEST_NODE_MODE } : {}),
       ...extraEnv,
     };
@@ -117,6 +117,28 @@ export class WarmEnv {
       // A pool that gave way to others under the limits refills at its next caller.
       return !!s && (tool === undefined || pools.length > 0) && pools.every((p) => (p.ready >= count || p.limited) && p.starting === 0);
     });
+  }
+
+  /** Whether this env's daemon forks cheap Node tools (WARM_NODE_MODE fork or auto, the default). */
+  get forksNode(): boolean {
+    return (this.env.WARM_NODE_MODE ?? "auto") !== "spawn";
+  }
+
+  /**
+   * Runs `once` until the pool labelled `tool` has a ready warm process of the
+   * kind its later runs meet in this env's mode: a child forked from a
+   * template when Node tools fork here (only cheap tools ever do), else a
+   * spawned process. Fault tests use it so that they hit what they test.
+   */
+  async warmed(tool: string, once: () => void, ms = 60_000): Promise<void> {
+    type Pool = { tool: string; ready: number; starting: number; mode?: string };
+    await this.until(() => `${tool}'s pool to be ready${this.forksNode ? " and forking" : ""}; status: ${JSON.stringify(this.status())}`, () => {
+      const pools = (this.status()?.pools ?? []) as Pool[];
+      const p = pools.find((x) => x.tool.startsWith(tool));
+      if (p && p.ready >= 1 && p.starting === 0 && (!this.forksNode || p.mode?.startsWith("fork"))) return true;
+      once();
+      return false;
+    }, ms);
   }
 
   /** Every pid of ours: the daemon and all warm processes. */

@@ -3,10 +3,10 @@
 // compilation threads), which makes long CPU-heavy runs slower (a 1.4 s
 // tsc run took 2.4 s); a pre-started process costs a whole node start-up
 // per run, which back to back competes with the runs themselves. So warm
-// can learn what a tool's runs cost (CPU time, as each run reports it) and
-// fork the cheap ones ("auto"). A tool's config ("mode") or WARM_NODE_MODE
-// in the daemon's environment ("fork", "spawn", "auto") decides; without
-// either, Node tools are served by spawned processes, as before templates.
+// learns what a tool's runs cost (CPU time, as each run reports it) and
+// forks the cheap ones ("auto", the default). A tool's config ("mode") or
+// WARM_NODE_MODE in the daemon's environment ("fork", "spawn", "auto")
+// decides otherwise.
 
 export type Mode = "fork" | "spawn";
 
@@ -28,7 +28,7 @@ export class NodeModes {
 
   /** `learning`: the tool's first runs, which learn what it loads (ES modules only through hooks on a thread, which a template cannot have). */
   choose(toolId: string, configured: Mode | undefined, learning: boolean): ModeChoice {
-    if (configured === "spawn" || (!configured && this.forced === "spawn")) return { mode: "spawn", why: configured ? "set in the config" : "the default" };
+    if (configured === "spawn" || (!configured && this.forced === "spawn")) return { mode: "spawn", why: configured ? "set in the config" : "WARM_NODE_MODE=spawn" };
     if (learning) return { mode: "spawn", why: "learning what it loads" };
     if (configured) return { mode: configured, why: "set in the config" };
     const cannot = this.cannotFork.get(toolId);
@@ -55,5 +55,5 @@ export class NodeModes {
 
 function envMode(): Mode | "auto" {
   const v = process.env.WARM_NODE_MODE;
-  return v === "fork" || v === "auto" ? v : "spawn";
+  return v === "fork" || v === "spawn" ? v : "auto";
 }

@@ -1,0 +1,5 @@
+// Imported first by the *-spawn test files: the WarmEnvs of the test file
+// they import then serve Node tools by pre-started (spawned) processes, as
+// WARM_NODE_MODE=spawn or a tool's "mode": "spawn" does, while the file
+// itself runs in the default mode (auto: cheap tools fork). Both stay tested.
+process.env.WARM_TEST_NODE_MODE = "spawn";

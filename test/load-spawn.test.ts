@@ -1,0 +1,3 @@
+// load.test.ts with Node tools served by spawned processes (see helpers/spawn-mode.ts).
+import "./helpers/spawn-mode";
+import "./load.test";
