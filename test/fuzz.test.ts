@@ -98,8 +98,8 @@ test(`${FRAMES} fuzzed frames: every one refused cleanly, real runs keep working
     assert.equal(r.stdout.toString(), "still right\n");
     assert.equal(r.status, 0);
   };
-  ok();
-  await w.ready();
+  // The pool as it will stay (forking, in a mode that forks: a template's link and its child's), so the fd baseline is its.
+  await w.warmed("probe.js", ok);
   const daemon = w.status()!.pid;
   const fdCount = () => readdirSync(`/proc/${daemon}/fd`).length;
   const baseline = fdCount();

@@ -77,6 +77,19 @@ test("a tool that dies by a signal is seen dying by that signal", async () => {
   await compare([fixture("probe.js"), "quiet", "kill", "SIGKILL"]);
 });
 
+test("modules that swap process.emit as signal-exit 4 does, preloaded or loaded in the run, end the run as directly", async () => {
+  const cli = fixture("emit-keeper/cli.js");
+  // Until its pool serves as its later runs are served (by forked children where Node tools fork).
+  await w.warmed("cli.js", () => w.run([NODE, cli]));
+  for (const args of [[], ["unwrap"], ["late"], ["late", "unwrap"]]) {
+    const direct = w.run([NODE, cli, ...args], { direct: true });
+    const before = w.status()!.runs;
+    same(w.run([NODE, cli, ...args]), direct, `cli.js ${args.join(" ")}`);
+    assert.equal(w.status()!.runs - before, 1, "it ran warm");
+    await w.ready("cli.js");
+  }
+});
+
 test("stdin streams through, stdout and stderr keep their order on one fd", async () => {
   const input = "line one\nline two\n".repeat(1000);
   const direct = await compare([fixture("probe.js"), "quiet", "cat"], { input });

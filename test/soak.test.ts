@@ -22,8 +22,8 @@ const AT_ONCE = 8;
 const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
 
 test(`${TOTAL} invocations: the daemon's fds return to baseline, its memory stays near it`, async () => {
-  await w.runAsync([NODE, fixture("probe.js"), "quiet"]);
-  await w.ready();
+  // The Node pool as it will stay (forking, in a mode that forks: a template's link and its child's), so the fd baseline is its.
+  await w.warmed("probe.js", () => w.run([NODE, fixture("probe.js"), "quiet"]));
   // A first batch lets the daemon reach its working size before the baseline.
   // (A script the daemon answers `direct`: a native binary such as `true` would not reach it.)
   const notWarm = fixture("not-warm.sh");

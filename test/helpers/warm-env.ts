@@ -132,13 +132,18 @@ export class WarmEnv {
    */
   async warmed(tool: string, once: () => void, ms = 60_000): Promise<void> {
     type Pool = { tool: string; ready: number; starting: number; mode?: string };
-    await this.until(() => `${tool}'s pool to be ready${this.forksNode ? " and forking" : ""}; status: ${JSON.stringify(this.status())}`, () => {
-      const pools = (this.status()?.pools ?? []) as Pool[];
-      const p = pools.find((x) => x.tool.startsWith(tool));
-      if (p && p.ready >= 1 && p.starting === 0 && (!this.forksNode || p.mode?.startsWith("fork"))) return true;
+    const pool = () => ((this.status()?.pools ?? []) as Pool[]).find((x) => x.tool.startsWith(tool));
+    const end = Date.now() + ms;
+    for (;;) {
       once();
-      return false;
-    }, ms);
+      // Settled: its next process ready (each run takes one, and a spawned one's replacement takes a while).
+      await this.until(() => `${tool}'s pool to have a ready process; status: ${JSON.stringify(this.status())}`, () => {
+        const p = pool();
+        return !!p && p.ready >= 1 && p.starting === 0;
+      }, Math.max(0, end - Date.now()));
+      if (!this.forksNode || pool()?.mode?.startsWith("fork")) return;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${tool}'s pool to fork; status: ${JSON.stringify(this.status())}`);
+    }
   }
 
   /** Every pid of ours: the daemon and all warm processes. */

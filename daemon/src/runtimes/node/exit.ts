@@ -19,23 +19,63 @@ export function installExit(link: number, client: number, preloaded: Set<string>
   process.on("uncaughtExceptionMonitor", () => {
     fatal = true;
   });
-  const emit = process.emit;
-  // Wrapping emit (as signal-exit does) runs our step after every 'exit'
-  // listener, whichever path emitted it: process.exit() or an empty loop.
-  process.emit = function (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) {
-    const result = (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
+  afterExitEvent((code) => {
+    const cpu = process.cpuUsage(cpuAtStart);
+    // The run's CPU time tells the daemon whether this tool is better forked or spawned.
+    const toDaemon = Buffer.concat([learned(preloaded, warmDist, esmLoaded()), encodeFrame({ t: "exit", code, cpu_us: cpu.user + cpu.system })]);
+    const exitFrame = encodeFrame({ t: "exit", code });
+    if (!fatal) native.exitNow(code, link, toDaemon, encodeFrame({ t: "closed" }), ownFds, client, exitFrame);
     // After a fatal exception, the process ends the same way once Node has printed it.
-    if (event === "exit") {
-      const code = (Number(process.exitCode ?? args[0] ?? 0) | 0) & 0xff;
-      const cpu = process.cpuUsage(cpuAtStart);
-      // The run's CPU time tells the daemon whether this tool is better forked or spawned.
-      const toDaemon = Buffer.concat([learned(preloaded, warmDist, esmLoaded()), encodeFrame({ t: "exit", code, cpu_us: cpu.user + cpu.system })]);
-      const exitFrame = encodeFrame({ t: "exit", code });
-      if (!fatal) native.exitNow(code, link, toDaemon, encodeFrame({ t: "closed" }), ownFds, client, exitFrame);
-      native.exitAfterFatal(code, link, toDaemon, encodeFrame({ t: "closed" }), ownFds, client, exitFrame);
+    native.exitAfterFatal(code, link, toDaemon, encodeFrame({ t: "closed" }), ownFds, client, exitFrame);
+  });
+}
+
+/**
+ * Runs `step` after every 'exit' listener, whichever path emitted the
+ * event (process.exit() or an empty loop), by wrapping process.emit as
+ * signal-exit does. The wrapper stays outermost whatever the tool assigns:
+ * signal-exit 4 keeps the emit it found when it was loaded (in a warm
+ * process, while preloading: Node's own) and puts it back on unload, which
+ * would otherwise drop the wrapper, and a forked child that ends through
+ * Node's own exit hangs (it joins threads only its template has). So
+ * process.emit is an accessor, and an assigned function becomes what the
+ * wrapper calls. A function assigned during the run may have kept this
+ * wrapper as "the emit before it": when it calls back (the same event,
+ * while it runs), the call goes to what was in place when it was
+ * assigned, and assigning this wrapper back puts that back.
+ */
+function afterExitEvent(step: (code: number) => void): void {
+  type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+  const base = process.emit as Emit;
+  let inner: Emit = base;
+  const before = new Map<Emit, Emit>(); // each assigned function: what was in place when it was assigned
+  const running: { event: string | symbol; fn: Emit }[] = [];
+  const outermost = function (this: unknown, event: string | symbol, ...args: unknown[]): boolean {
+    const top = running[running.length - 1];
+    const fn = top?.event === event ? (before.get(top.fn) ?? base) : inner;
+    running.push({ event, fn });
+    let result: boolean;
+    try {
+      result = fn.call(this, event, ...args);
+    } finally {
+      running.pop();
     }
+    if (event === "exit" && !top) step((Number(process.exitCode ?? args[0] ?? 0) | 0) & 0xff);
     return result;
-  } as typeof process.emit;
+  };
+  Object.defineProperty(process, "emit", {
+    configurable: true,
+    enumerable: true,
+    get: () => outermost,
+    set: (fn: Emit) => {
+      if (fn === outermost) {
+        inner = before.get(inner) ?? base;
+        return;
+      }
+      if (!before.has(fn)) before.set(fn, inner);
+      inner = fn;
+    },
+  });
 }
 
 /** What the tool loaded that was not preloaded, so the next warm process has it ready. */
