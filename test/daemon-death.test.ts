@@ -86,7 +86,8 @@ for (const runtime of RUNTIMES) {
       // stdout ends only when no process holds its write end any more.
       const r = await run.done;
       assert.equal(r.signal, "SIGKILL");
-      assert.ok(!alive(toolPid), "the tool is gone");
+      // Its fds (stdout's write end) close as it dies, a moment before it is gone.
+      await gone(w, "the tool", [toolPid]);
       assert.match(r.out, /^pid \d+\n(tick\n)*$/);
       // The daemon serves on.
       assert.equal(w.run([NODE, fixture("probe.js"), "quiet", "out", "still"]).stdout.toString(), "still\n");
