@@ -52,7 +52,9 @@ function afterExitEvent(step: (code: number) => void): void {
   const running: { event: string | symbol; fn: Emit }[] = [];
   const outermost = function (this: unknown, event: string | symbol, ...args: unknown[]): boolean {
     const top = running[running.length - 1];
-    const fn = top?.event === event ? (before.get(top.fn) ?? base) : inner;
+    // A wrapper calling back the emit it kept (this one), or an event emitted from another's listener (process.exit() in a signal handler).
+    const chained = top?.event === event;
+    const fn = chained ? (before.get(top.fn) ?? base) : inner;
     running.push({ event, fn });
     let result: boolean;
     try {
@@ -60,7 +62,7 @@ function afterExitEvent(step: (code: number) => void): void {
     } finally {
       running.pop();
     }
-    if (event === "exit" && !top) step((Number(process.exitCode ?? args[0] ?? 0) | 0) & 0xff);
+    if (event === "exit" && !chained) step((Number(process.exitCode ?? args[0] ?? 0) | 0) & 0xff);
     return result;
   };
   Object.defineProperty(process, "emit", {
