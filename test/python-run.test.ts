@@ -222,6 +222,29 @@ test("preloading is learned: later runs find the tool's modules loaded, keyed on
   assert.equal(run(["x"], { LEARNER_MODE: "three" }).stdout.toString().split("\n")[1].split(" ")[2], "three");
 });
 
+test("a module's copy of the cwd (multiprocessing's ORIGINAL_DIR) is each caller's, and the cwd stays out of the key", async () => {
+  const dir = join(w.work, "mp");
+  mkdirSync(dir, { recursive: true });
+  const script = join(dir, "mp_tool.py");
+  copyFileSync(fixture("python/mp_tool.py"), script);
+  const cwds = ["one", "two", "three"].map((d) => join(w.work, `mp-cwd-${d}`));
+  for (const cwd of cwds) mkdirSync(cwd);
+  let preloaded = false;
+  for (let i = 0; i < 6 && !preloaded; i++) {
+    preloaded = w.run([PYTHON, script], { cwd: cwds[0] }).stdout.toString().startsWith("preloaded: True\n");
+    await w.ready();
+  }
+  assert.ok(preloaded, "multiprocessing is learned and preloaded");
+  for (const cwd of cwds) {
+    await w.ready();
+    const direct = w.run([PYTHON, script], { cwd, direct: true }).stdout.toString();
+    const warm = w.run([PYTHON, script], { cwd }).stdout.toString();
+    assert.equal(warm, direct.replace("preloaded: False", "preloaded: True"), `from ${cwd}`);
+  }
+  const pools = w.status()!.pools.filter((p) => p.script === realpathSync(script));
+  assert.equal(pools.length, 1, "one template serves every cwd");
+});
+
 test("a virtualenv's python: sys.prefix and sys.executable as a direct run (the interpreter path is in the key)", async () => {
   const venv = join(w.dir, "venv");
   const made = spawnSync(PYTHON, ["-m", "venv", "--without-pip", venv], { encoding: "utf8" });

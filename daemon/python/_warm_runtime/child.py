@@ -13,7 +13,7 @@ import signal
 import sys
 import types
 
-from . import finish, imports, pages, wire
+from . import finish, imports, pages, recorders, wire
 
 NOFILE_SOFT = 10  # index of RLIMIT_NOFILE's soft limit in the request's rlimits
 
@@ -84,6 +84,9 @@ def take(msg, fds, spec):
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     os.umask(msg["umask"])
     os.chdir(msg["cwd"])
+    for module, name in recorders.CWD_COPIES:
+        if module in sys.modules and module in spec.template_modules:
+            setattr(sys.modules[module], name, os.path.abspath(os.getcwd()))
     replace_env(msg["env"])
     orig = [os.fsdecode(a) for a in msg["argv"]]
     start = msg["args_from"]

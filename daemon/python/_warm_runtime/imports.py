@@ -34,27 +34,30 @@ _LOADERS = tuple(
 
 # (name, the module whose import was under way, or None), in the order imports started.
 started = []
+_noted = set()
 _recording = [False]
 
 
 def _note(name):
-    """Called as the import of `name` looks for its spec: finds the import
-    under way around it, from importlib's own frames."""
+    """Called as the import of `name` looks for its spec: finds the imports
+    under way around it, from importlib's own frames. An import of `a.b`
+    imports its package `a` before it looks for its own spec, and `a` may
+    import `a.b` itself (multiprocessing does): then `a.b` never looks for
+    its spec, yet its import started first, around `a`'s, and is noted so."""
     f = sys._getframe(2)
-    mine = None
+    chain = []  # the imports under way, innermost (this one) first
     while f is not None:
         code = f.f_code
         if code.co_name == "_find_and_load" and code.co_filename == _BOOTSTRAP_FILE:
-            if mine is None:
-                if f.f_locals.get("name") != name:
-                    return  # not an import (someone asked importlib for a spec)
-                mine = f
-            else:
-                started.append((name, f.f_locals.get("name")))
-                return
+            under_way = f.f_locals.get("name")
+            if not chain and under_way != name:
+                return  # not an import (someone asked importlib for a spec)
+            chain.append(under_way)
         f = f.f_back
-    if mine is not None:
-        started.append((name, None))
+    for i in range(len(chain) - 1, -1, -1):
+        if i == 0 or chain[i] not in _noted:
+            _noted.add(chain[i])
+            started.append((chain[i], chain[i + 1] if i + 1 < len(chain) else None))
 
 
 def install():

@@ -12,6 +12,19 @@ import stat
 import sys
 import termios
 
+# Module-level copies of the cwd that every child rewrites with its caller's
+# (child.py), so they do not key the pool on the cwd: multiprocessing keeps
+# the cwd it was imported in (Mercurial imports it; a test suite runs each
+# test in its own directory, which would make a template per test).
+CWD_COPIES = (("multiprocessing.process", "ORIGINAL_DIR"),)
+
+
+def _copying_cwd():
+    """Whether os.getcwd() was called by the top level of a module whose copy is rewritten per child."""
+    f = sys._getframe(2)
+    return f.f_code.co_name == "<module>" and any(f.f_globals.get("__name__") == m for m, _ in CWD_COPIES)
+
+
 class Recorder:
     def __init__(self):
         self.active = False
@@ -155,11 +168,11 @@ def install():
         return it(self)
 
     def cwd():
-        recorder.cwd_read = recorder.cwd_read or recorder.active
+        recorder.cwd_read = recorder.cwd_read or (recorder.active and not _copying_cwd())
         return getcwd()
 
     def cwdb():
-        recorder.cwd_read = recorder.cwd_read or recorder.active
+        recorder.cwd_read = recorder.cwd_read or (recorder.active and not _copying_cwd())
         return getcwdb()
 
     def read_umask(mask):
