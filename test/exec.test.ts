@@ -103,3 +103,15 @@ test("warm's own variables are in no key: a tool whose module copies the whole e
   assert.deepEqual(last, { warm: 1, direct: 0 });
   assert.equal(w.status()!.pools.filter((p) => p.script === cli).length, 1, "one pool for every session");
 });
+
+test("a linked `#!/usr/bin/env node` tool runs warm in one hop: its shebang's node is looked up past warm's own links", () => {
+  const linked = w.run(["link", "mytool"]);
+  assert.equal(linked.status, 0, linked.stderr.toString());
+  const direct = w.run(["sh", "-c", "mytool one"], { direct: true });
+  const r = w.run(["exec", "--", "sh", "-c", "mytool one"], { env: { ...w.env, WARM_DEBUG: "1" } });
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.equal(r.stdout.toString(), direct.stdout.toString());
+  assert.doesNotMatch(r.stderr.toString(), /daemon says direct/);
+  assert.deepEqual(summary(r.stderr.toString()), { warm: 1, direct: 0 });
+  assert.equal(w.run(["unlink", "mytool"]).status, 0);
+});

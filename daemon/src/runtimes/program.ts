@@ -2,8 +2,9 @@
 // `python3 -m y`, or a script whose shebang names one. Shared by the
 // runtimes so a request's executable is read once; each runtime then parses
 // its own interpreter's flags.
-import { closeSync, openSync, readSync, realpathSync, statSync } from "node:fs";
-import { basename, delimiter, isAbsolute, resolve } from "node:path";
+import { closeSync, openSync, readSync, realpathSync, type Stats, statSync } from "node:fs";
+import { basename, delimiter, isAbsolute, join, resolve } from "node:path";
+import { dataDirs } from "../cli/dirs";
 import { envLookup, type RunRequest } from "../protocol/messages";
 
 export type Interpreter = "node" | "python" | "coprocess";
@@ -33,19 +34,42 @@ function interpreterKind(path: string): Interpreter | null {
   return null;
 }
 
-/** PATH lookup as the caller's shell would do it (the daemon's own PATH is not the caller's). */
-export function which(name: string, env: Buffer[], cwd: string): string | null {
+/** PATH lookup as the caller's shell would do it (the daemon's own PATH is not the caller's); `skip`: files passed over. */
+export function which(name: string, env: Buffer[], cwd: string, skip: (st: Stats) => boolean = () => false): string | null {
   const path = envLookup(env, "PATH") ?? "/bin:/usr/bin";
   for (const dir of path.split(delimiter)) {
     const candidate = resolve(cwd, dir || ".", name);
     try {
       const st = statSync(candidate);
-      if (st.isFile() && (st.mode & 0o111) !== 0) return candidate;
+      if (st.isFile() && (st.mode & 0o111) !== 0 && !skip(st)) return candidate;
     } catch {
       // not here
     }
   }
   return null;
+}
+
+/**
+ * Whether a file is warm's shim, which the caller's links (`warm link`, the
+ * private links dir of `warm exec`) point at: the caller's installed shim
+ * or this checkout's bin/warm. A shebang's `env node` is looked up past
+ * them, as the shim's own PATH lookup passes over itself: the script runs
+ * warm in one hop.
+ */
+function warmShim(env: Buffer[]): (st: Stats) => boolean {
+  const home = envLookup(env, "HOME");
+  const xdg = envLookup(env, "XDG_DATA_HOME");
+  const shims = [dataDirs({ ...(home !== undefined && { HOME: home }), ...(xdg !== undefined && { XDG_DATA_HOME: xdg }) }).shim, join(__dirname, "..", "..", "..", "bin", "warm")];
+  const ids = new Set<string>();
+  for (const shim of shims) {
+    try {
+      const st = statSync(shim);
+      ids.add(`${st.dev}:${st.ino}`);
+    } catch {
+      // not installed
+    }
+  }
+  return (st) => ids.has(`${st.dev}:${st.ino}`);
 }
 
 interface Shebang {
@@ -98,7 +122,7 @@ export function identify(request: RunRequest, cwd: string): Program | { direct: 
   if (kind) return { kind, exe, cwd, interpreter: exe, argv0: argv[0], words: argv.slice(1), argsBase: 1, scriptFromExe: false };
   const shebang = readShebang(exe);
   if (!shebang) return { direct: `not a program warm runs warm: ${exe}` };
-  const interp = isAbsolute(shebang.interpreter) ? shebang.interpreter : which(shebang.interpreter, request.env, cwd);
+  const interp = isAbsolute(shebang.interpreter) ? shebang.interpreter : which(shebang.interpreter, request.env, cwd, warmShim(request.env));
   const shebangKind = interp ? interpreterKind(interp) : null;
   if (!interp || !shebangKind) return { direct: notWarm(exe, shebang.interpreter) };
   return {
