@@ -74,8 +74,8 @@ test("warm status: times in ms, direct runs counted by reason, pools of one tool
   assert.doesNotMatch(text, /\bus\b/);
   const why = `${notWarm} runs /bin/sh, which is not an interpreter warm runs warm`;
   assert.ok(text.includes(`direct runs, by reason:\n      2  ${why}\n`), text);
-  assert.match(text, /probe\.js \[---\] \(LANG=C\):/);
-  assert.match(text, /probe\.js \[---\] \(LANG=C\.UTF-8\):/);
+  assert.match(text, /probe\.js \[no terminal\] \(LANG=C\):/);
+  assert.match(text, /probe\.js \[no terminal\] \(LANG=C\.UTF-8\):/);
   const json = JSON.parse(w.run(["status", "--json"]).stdout.toString());
   assert.equal(json.directByReason[why], 2);
   assert.deepEqual(json.pools.filter((p: { tool: string }) => p.tool.startsWith("probe.js")).map((p: { differs: string }) => p.differs).sort(), ["LANG=C", "LANG=C.UTF-8"]);
@@ -104,4 +104,32 @@ test("WARM_DEBUG=1: a direct run says why", () => {
   assert.equal(w.status()!.direct, before, "the daemon was not asked");
   const disabled = w.run([NODE, fixture("probe.js"), "quiet"], { env: { ...w.env, WARM_DEBUG: "1", WARM_DISABLE: "1" } }).stderr.toString();
   assert.match(disabled, /WARM_DISABLE is set/);
+});
+
+test("warm status: pools of a tool that copies the environment are told apart by a few differences, values cut, the tty mask in words", async () => {
+  const cli = fixture("learning/copier.js");
+  const run = (env: NodeJS.ProcessEnv) => {
+    const all = { ...w.env, ...env };
+    const direct = w.run([NODE, cli], { direct: true, env: all });
+    const warm = w.run([NODE, cli], { env: all });
+    assert.equal(warm.stdout.toString(), direct.stdout.toString());
+  };
+  const settled = () => w.until("the copier's pools to settle", () => (w.status()?.pools ?? []).filter((p) => p.script === cli).every((p) => p.starting === 0));
+  // Every value is in this tool's key once warm has learned that its module reads them all.
+  for (let i = 0; i < 3; i++) {
+    run({});
+    await settled();
+  }
+  const vars = (v: string): NodeJS.ProcessEnv => Object.fromEntries(["ONE", "TWO", "THREE", "FOUR", "FIVE"].map((k) => [`COPIER_${k}`, `${v}-${"x".repeat(60)}`]));
+  for (const v of ["a", "b"]) {
+    run(vars(v));
+    await settled();
+  }
+  const lines = w.run(["status"]).stdout.toString().split("\n").filter((l) => l.includes("copier.js"));
+  assert.ok(lines.length >= 2, lines.join("\n"));
+  for (const line of lines) {
+    assert.match(line, /^ {2}copier\.js \[no terminal\] \(/);
+    assert.ok(line.length < 400, `a short label: ${line}`);
+  }
+  assert.ok(lines.some((l) => /COPIER_\w+=a-x+…, .*\+\d+ more\)/.test(l)), lines.join("\n"));
 });

@@ -36,14 +36,40 @@ export interface StatusData {
 
 const ms = (v: number) => `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
 
-/** For each pool, what sets it apart from the other pools of its tool ("" if it is its tool's only one). */
+// A label shows at most this many of a key's facets, each value cut to VALUE_MAX
+// characters: a tool that lists the environment has a facet per variable.
+const FACETS_SHOWN = 4;
+const VALUE_MAX = 40;
+
+/**
+ * For each pool, what sets it apart from the other pools of its tool ("" if
+ * it is its tool's only one): the facets whose values differ first, then
+ * those its siblings lack (learned after they were made), capped.
+ */
 export function differences(pools: PoolStatus[]): string[] {
   return pools.map((p) => {
     const siblings = pools.filter((q) => q !== p && q.tool === p.tool);
     if (siblings.length === 0) return "";
     const names = Object.keys(p.facets).filter((name) => siblings.some((q) => q.facets[name] !== p.facets[name]));
-    return names.map((name) => `${name}=${p.facets[name] ?? "unset"}`).join(", ");
+    if (names.length === 0) return `pool ${pools.filter((q) => q.tool === p.tool).indexOf(p) + 1}`;
+    const everyoneHas = (name: string) => siblings.every((q) => q.facets[name] !== undefined);
+    names.sort((a, b) => Number(everyoneHas(b)) - Number(everyoneHas(a)));
+    const cut = (v: string) => (v.length > VALUE_MAX ? `${v.slice(0, VALUE_MAX - 1)}…` : v);
+    const shown = names.slice(0, FACETS_SHOWN).map((name) => `${name}=${cut(p.facets[name] ?? "unset")}`);
+    if (names.length > FACETS_SHOWN) shown.push(`+${names.length - FACETS_SHOWN} more`);
+    return shown.join(", ");
   });
+}
+
+const STREAMS = ["stdin", "stdout", "stderr"];
+
+/** A pool's label with its tty mask in words: `eslint [---]` reads `eslint [no terminal]`. */
+export function spelledLabel(tool: string): string {
+  const m = / \[([t-]{3})\]$/.exec(tool);
+  if (!m) return tool;
+  const ttys = STREAMS.filter((_s, fd) => m[1][fd] === "t");
+  const words = ttys.length === 0 ? "no terminal" : ttys.length === 3 ? "at a terminal" : `terminal: ${ttys.join(", ")}`;
+  return `${tool.slice(0, m.index)} [${words}]`;
 }
 
 export function statusText(d: StatusData): string {
@@ -60,7 +86,7 @@ export function statusText(d: StatusData): string {
   lines.push(`pools: ${d.pools.length}`);
   const differs = differences(d.pools);
   d.pools.forEach((p, i) => {
-    const label = differs[i] ? `${p.tool} (${differs[i]})` : p.tool;
+    const label = differs[i] ? `${spelledLabel(p.tool)} (${differs[i]})` : spelledLabel(p.tool);
     lines.push(`  ${label}: ${p.ready} ready, ${p.starting} starting, ${p.hits} hits, ${p.misses} misses${p.broken ? " (stopped: keeps failing)" : ""}${p.limited ? " (gave way to other pools: the limits)" : ""}${p.mode ? `; ${p.mode}` : ""}`);
   });
   return lines.join("\n") + "\n";
