@@ -229,7 +229,9 @@ test("a module that hangs while preloading is timed out; its runs go direct and 
     await other.until("the pool to stop trying", () => other.run(["status"]).stdout.toString().includes("stopped: keeps failing"), 30_000);
     const log = readFileSync(join(other.stateDir, "daemon.log"), "utf8");
     assert.match(log, /did not finish preloading in time/);
-    assert.equal(other.run([NODE, cli]).stdout.toString(), "hang tool ran\n");
+    const told = other.run([NODE, cli], { env: { ...other.env, WARM_DEBUG: "1" } });
+    assert.equal(told.stdout.toString(), "hang tool ran\n");
+    assert.match(told.stderr.toString(), /daemon says direct: this tool's warm processes keep failing to start/, "the reason a caller is told is the pool's");
   } finally {
     await other.stop();
   }

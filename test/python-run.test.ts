@@ -9,6 +9,7 @@ import { after, before, test } from "node:test";
 import { compare as compareRuns, same } from "./helpers/compare";
 import { fixture, PYTHON, type Result, WARM, WarmEnv } from "./helpers/warm-env";
 import { VECTORS_FILE } from "./helpers/vectors";
+import { venvWith as venvWithIn } from "./helpers/python-venv";
 import { PreloadStore } from "../daemon/src/preload-store";
 import { pythonToolId } from "../daemon/src/runtimes/python/runtime";
 
@@ -22,20 +23,7 @@ after(async () => {
 
 const PROBE = fixture("python/probe.py");
 
-/**
- * A virtualenv whose site-packages holds the given fixture modules: only
- * installed code is ever preloaded (a script's own directory is the user's
- * project), so the preloading tests install their modules there.
- */
-function venvWith(name: string, modules: string[]): { python: string; site: string } {
-  const venv = join(w.dir, name);
-  const made = spawnSync(PYTHON, ["-m", "venv", "--without-pip", venv], { encoding: "utf8" });
-  assert.equal(made.status, 0, made.stderr);
-  const python = join(venv, "bin", "python3");
-  const site = spawnSync(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: "utf8" }).stdout.trim();
-  for (const m of modules) copyFileSync(fixture(`python/${m}`), join(site, m));
-  return { python, site };
-}
+const venvWith = (name: string, modules: string[]) => venvWithIn(w.dir, name, modules);
 
 /** A command, directly and through warm (see helpers/compare.ts). */
 const compare = (args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; warm?: boolean } = {}): Promise<Result> => compareRuns(w, args, opts);

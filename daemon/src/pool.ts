@@ -81,7 +81,7 @@ export interface PoolOwner {
 
 // Why a caller runs directly when the pool has no process for it.
 const NOT_PROVEN = "no warm process ready, and none of this tool's has proven usable yet (one is starting in the background)";
-const KEEPS_FAILING = "this tool's warm processes keep failing to start";
+const KEEPS_FAILING = "this tool's warm processes keep failing to start (warm tries again when one of its files changes, or after `warm stop`)";
 const NOT_STARTED = "no warm process could be started";
 const NOT_USABLE = "the warm process started for this run could not be used (warm learned from it)";
 const NONE_READY = "no warm process ready (one starts in the background; starting one for this run would be slower than running it directly)";
@@ -134,6 +134,15 @@ export class Pool {
     return this.unusableInARow >= MAX_UNUSABLE_IN_A_ROW;
   }
 
+  /**
+   * Something was learned from a process this pool depends on but does not
+   * start itself (a Python template): its children, never ready, are then
+   * no sign that the pool's processes keep failing.
+   */
+  learned(): void {
+    this.unusableInARow = 0;
+  }
+
   /** A ready process, or one started now for this caller; or why the caller runs directly. */
   async acquire(waitMs = Infinity): Promise<WarmProcess | string> {
     this.lastUsed = Date.now();
@@ -146,6 +155,7 @@ export class Pool {
       }
     }
     this.misses++;
+    if (this.broken) return KEEPS_FAILING;
     if (this.owner.mayWait?.(this) === false) {
       this.refill(); // in the background; this caller runs directly
       return NOT_PROVEN;

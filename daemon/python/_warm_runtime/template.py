@@ -71,6 +71,19 @@ def first_path_entry(spec):
     return ""
 
 
+def forget(loaded, hooks):
+    """Takes back the import of a root a trap dropped, so the roots after it
+    load as they will in the next template, where it is not preloaded: a
+    module that did what the trap saw (ansible's Display() reconfiguring
+    stdout when first imported) runs again under the next root that imports
+    it, and that root is dropped in this same template instead of in the
+    next one. (This template is not used; the next one checks it all.)"""
+    for name in loaded:
+        del sys.modules[name]
+    sys.meta_path[:], sys.path_hooks[:] = hooks
+    sys.path_importer_cache.clear()
+
+
 def preload(spec, modules, exclude):
     """Imports the learned roots in order (imports.py), under the traps."""
     rec = recorders.recorder
@@ -86,10 +99,14 @@ def preload(spec, modules, exclude):
                 continue
             rec.current = name
             before = set(sys.modules)
+            hooks = (sys.meta_path[:], sys.path_hooks[:])
             try:
                 importlib.import_module(name)
             except BaseException as e:  # noqa: B036 - a SystemExit while importing drops it too
                 failed.append([name, "failed to load: %s: %s" % (type(e).__name__, e)])
+            if name in rec.dropped:
+                forget(set(sys.modules) - before, hooks)
+                continue
             for new in set(sys.modules) - before:
                 rec.owner.setdefault(new, name)
                 module = sys.modules[new]

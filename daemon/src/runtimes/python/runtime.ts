@@ -203,6 +203,7 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     learned = this.store.addDropped(ctx.toolId, info.dropped.filter(([, why]) => !why.startsWith(FAILED))) || learned;
     const keyChanged = [this.store.addEnvNames(ctx.toolId, fresh), cwdNews && this.store.mark(ctx.toolId, "usesCwd"), umaskNews && this.store.mark(ctx.toolId, "usesUmask")].some(Boolean);
     if (keyChanged) this.drop(pool.key, pool); // later requests compute the new key and land in a new pool
+    else if (learned) pool.learned();
     this.log.info({ tool: ctx.plan.target, dropped: info.dropped, env: fresh, learned: learned || keyChanged }, "python template not usable; learned from it");
     return false;
   }
