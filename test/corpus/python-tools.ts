@@ -175,6 +175,20 @@ export const pythonMoreTools: Tool[] = [
     expect: { warm: true },
   },
   {
+    // Its Display() reconfigures stdout when first imported, and nearly every module imports it: learning must
+    // drop all of those importers at once, not one per template (which ran out of tries and never ran warm).
+    tool: "ansible",
+    from: "Debian ansible-core",
+    runtime: "python",
+    files: {},
+    cases: [
+      { name: "--version", argv: ["ansible", "--version"] },
+      { name: "ping localhost", argv: ["ansible", "localhost", "-m", "ping", "-c", "local"] },
+      { name: "an unknown module (exit 2)", argv: ["ansible", "localhost", "-m", "nope", "-c", "local"] },
+    ],
+    expect: { warm: true },
+  },
+  {
     tool: "json.tool",
     from: "Debian python3",
     runtime: "python",
