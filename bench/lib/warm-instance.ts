@@ -148,8 +148,10 @@ export class WarmInstance {
 
   /** Starts the daemon (a first run through the shim does) and waits until it answers. */
   async start(timeoutMs = 15_000): Promise<WarmStatus> {
-    const first = this.run([this.warm, "/bin/true"]);
-    if (first.status !== 0) throw new Error(`bin/warm /bin/true failed: ${first.stderr}`);
+    // A script the daemon answers `direct` (a native binary such as /bin/true never reaches it): it starts the daemon and no pool.
+    const starter = join(this.repo, "test", "fixtures", "not-warm.sh");
+    const first = this.run([this.warm, starter]);
+    if (first.status !== 0) throw new Error(`bin/warm ${starter} failed: ${first.stderr}`);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const s = this.status();
