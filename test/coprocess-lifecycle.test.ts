@@ -1,12 +1,14 @@
 // A coprocess's life in the daemon: its pool goes after the idle timeout
-// (a run in flight finishes first), and the limits count each coprocess
-// once, however many run slots of a fork-mode pool it serves.
+// (a run in flight finishes first), the limits count each coprocess once,
+// however many run slots of a fork-mode pool it serves, a fork-mode
+// coprocess serves a caller while another's run is under way, and a Perl
+// tool's quick_exit keeps what its documentation says.
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, test } from "node:test";
-import { buildExamples, C_EXAMPLE, gated, PY_EXAMPLE, sameWarm } from "./helpers/coprocess";
-import { alive, WarmEnv } from "./helpers/warm-env";
+import { buildExamples, C_EXAMPLE, EXAMPLES, gated, missing, PY_EXAMPLE, sameWarm } from "./helpers/coprocess";
+import { alive, fixture, WarmEnv } from "./helpers/warm-env";
 
 before(() => buildExamples());
 
@@ -80,6 +82,48 @@ test("limits: a fork-mode coprocess serving a pool of 3 slots counts as one proc
     await w.ready("example.py", 3);
     const pool = w.status()!.pools.find((p) => p.tool.startsWith("example.py"))!;
     assert.deepEqual([pool.ready, pool.limited, pool.pids.length], [3, false, 1], `${JSON.stringify(pool)}, coprocess RSS ${rssKiB} KiB, limit ${maxMemoryMB} MB`);
+  } finally {
+    await w.stop();
+  }
+});
+
+for (const [name, example] of EXAMPLES.filter(([n]) => n !== "Go")) {
+  test(`${name}: fork mode: a run under way does not hold up another caller's run`, { skip: missing(name) }, async () => {
+    const w = new WarmEnv();
+    try {
+      w.writeConfig({ tools: { example: { coprocess: { mode: "fork" } } } }); // the C example is a binary: declared, as a binary must be
+      await learn(w, [example]);
+      const gate = join(w.dir, "gate");
+      const held = gated(w, [example, "held"], { ...w.env, EX_GATE: gate });
+      assert.notEqual(await held.pid, held.child.pid, "the held tool runs warm");
+      await w.ready();
+      const before = w.status()!.runs;
+      const other = w.run([example, "other"], { timeout: 20_000 });
+      assert.deepEqual([other.status, other.stderr.toString()], [0, "to stderr\n"], "the other run ended while the first was held");
+      assert.equal(w.status()!.runs, before + 1, "it ran warm");
+      writeFileSync(gate, "");
+      assert.equal((await held.done).code, 0);
+    } finally {
+      await w.stop();
+    }
+  });
+}
+
+test("Perl quick_exit: a child skips global destruction only: END blocks, the status and handles left open are as directly", { skip: missing("Perl") }, async () => {
+  const w = new WarmEnv();
+  try {
+    const tool = fixture("coprocess/quick.pl");
+    const [directFile, warmFile] = [join(w.dir, "direct.txt"), join(w.dir, "warm.txt")];
+    await learn(w, [tool, join(w.dir, "learn.txt"), "0"]);
+    const direct = w.run([tool, directFile, "5"], { direct: true });
+    const before = w.status()!.runs;
+    const warm = w.run([tool, warmFile, "5"]);
+    assert.equal(w.status()!.runs, before + 1, "it ran warm");
+    assert.deepEqual([warm.status, warm.stdout.toString()], [direct.status, direct.stdout.toString()]);
+    assert.equal(direct.stdout.toString(), "main\nEND sees status 5\n");
+    assert.equal(readFileSync(warmFile, "utf8"), readFileSync(directFile, "utf8"));
+    // The one difference quick_exit makes: DESTROY of what is alive at exit does not run.
+    assert.deepEqual([direct.stderr.toString(), warm.stderr.toString()], ["DESTROY at global destruction\n", ""]);
   } finally {
     await w.stop();
   }

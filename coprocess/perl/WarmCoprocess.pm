@@ -9,10 +9,22 @@
 # umask, %ENV and @ARGV. A child ends as perl ends (exit, die, END blocks,
 # signals); the coprocess reports how. Core Perl plus Socket::MsgHdr (Debian:
 # libsocket-msghdr-perl), since the core has no fd passing.
+#
+# quick_exit => 1: a child ends right after the END blocks (every handle
+# flushed, the status as set) and skips perl's global destruction: objects
+# still alive at exit are not DESTROYed, and pipes to commands left open are
+# not waited for. A child's global destruction of what the start-up loaded
+# (Moose's metaclasses, say) writes to nearly every page it shares with the
+# coprocess: ~40 ms of a ~60 ms warm run of bench/coprocess/report.pl.
 package WarmCoprocess;
 use strict;
 use warnings;
 use B ();
+# Loaded here, once: perl loads IO::File (with IO::Handle, IO::Seekable,
+# Symbol, SelectSaver) the first time a method is called on a handle
+# (STDERR->autoflush below, a tool's STDOUT->flush), which would otherwise
+# cost every run ~40 ms of compiling in its child.
+use IO::File ();
 use JSON::PP ();
 use MIME::Base64 ();
 use POSIX ();
@@ -118,16 +130,33 @@ sub fh {
     return $fh;
 }
 
+# The child's ends of its run's links: held until it exits (a lexical would
+# close them as the eval below ends, and the daemon would ask the coprocess
+# to reap a child still running, which blocks the coprocess meanwhile).
+our ($client, $run_link);
+
+# An END block of ours, so that perl's list of them exists (B::end_av) for quick_exit to join.
+END { }
+
+# Runs last of the END blocks (END blocks compiled at run time run before
+# it): flushes every handle and ends the child without global destruction.
+sub quick_exit {
+    # A failed exec flushes every PerlIO handle first (lexical ones too), as
+    # perl does before any exec; perl has no other call that does.
+    { no warnings; exec { '/nonexistent/warm-coprocess-flush' } 'flush' }
+    POSIX::_exit($?);
+}
+
 sub child {
-    my ($link, $kids, $fds, $fields, $main) = @_;
+    my ($link, $kids, $fds, $fields, $main, $quick) = @_;
     my ($taken, $started);
     eval {
         close $link;
         close $_ for values %$kids; # other runs' callers are none of this run's business
         POSIX::setsid();
         my ($argv, $env, $cwd, $umask) = @$fields;
-        my $client = fh($fds->[3], '+<');
-        my $run_link = fh($fds->[4], '+<');
+        $client = fh($fds->[3], '+<');
+        $run_link = fh($fds->[4], '+<');
         open(STDIN, '<&', fh($fds->[0], '<')) or die "stdin: $!\n";
         open(STDOUT, '>&', fh($fds->[1], '>')) or die "stdout: $!\n";
         open(STDERR, '>&', fh($fds->[2], '>')) or die "stderr: $!\n";
@@ -150,6 +179,7 @@ sub child {
     POSIX::_exit($taken ? 0 : 255) unless $started; # nothing ran: before taken the caller runs directly
     # From here on the child ends as perl ends; its run link closes with it,
     # and the coprocess tells the shim how it ended.
+    push @{B::end_av->object_2svref}, \&quick_exit if $quick;
     my $code = $main->(@ARGV);
     exit(defined $code && $code =~ /\A\d+\z/ ? $code : 0);
 }
@@ -196,7 +226,7 @@ sub serve {
         } elsif (($m->{t} // '') eq 'run' && @$fds == 5) {
             my $fields = [parse_run($m)];
             my $pid = fork();
-            child($link, \%kids, $fds, $fields, $main) if defined $pid && $pid == 0;
+            child($link, \%kids, $fds, $fields, $main, $opt{quick_exit}) if defined $pid && $pid == 0;
             $kids{$pid} = fh(splice(@$fds, 3, 1), '+<') if $pid;
         }
         POSIX::close($_) for @$fds;
