@@ -83,7 +83,7 @@ export function coprocessCases(): CaseSpec[] {
       "coprocess-perl",
       "Perl: a CLI using Moose, DateTime, YAML::XS and JSON, made warm by the documented patch",
       PERL,
-      `\`${PERL} ${ARGS.join(" ")}\`: a Perl script (Debian's perl 5.36) loading CPAN modules from Debian (Moose, DateTime, YAML::XS, JSON) and defining a Moose class, printing its arguments as JSON and YAML with a DateTime computation. Its warm patch is the lines the README shows (fork mode, with Socket::MsgHdr; declared by its \`# warm: coprocess\` line).`,
+      `\`${PERL} ${ARGS.join(" ")}\`: a Perl script (Debian's perl 5.36) loading CPAN modules from Debian (Moose, DateTime, YAML::XS, JSON) and defining a Moose class, printing its arguments as JSON and YAML with a DateTime computation. Its warm patch is the lines the README shows (fork mode, with Socket::MsgHdr; declared by its \`# warm: coprocess\` line), with \`quick_exit => 1\`: a run's child skips perl's global destruction (the tool leaves nothing for it to do).`,
     ),
   ];
 }
