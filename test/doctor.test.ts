@@ -2,7 +2,7 @@
 // mistake a user can make found, with its fix, and exit 1.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CliEnv } from "./helpers/cli-env";
@@ -80,6 +80,22 @@ test("a link on PATH whose shim is missing", () => {
   const r = doctor({ ...w.linkedEnv, PATH: `${w.linkedEnv.PATH}:${stale}` });
   assert.equal(r.status, 1);
   assert.match(r.out, new RegExp(`^PROBLEM ${join(stale, "oldtool")} points at a missing shim\\n {8}fix: run warm link oldtool`, "m"));
+});
+
+test("a link whose tool is gone: said, with the fix", () => {
+  const tool = join(w.tools, "gonetool");
+  writeFileSync(tool, "#!/usr/bin/env node\nconsole.log('here');\n", { mode: 0o755 });
+  assert.equal(w.run(["link", "gonetool"]).status, 0);
+  try {
+    assert.doesNotMatch(doctor().out, /gonetool/);
+    rmSync(tool);
+    const r = doctor();
+    assert.equal(r.status, 1);
+    assert.match(r.out, /^PROBLEM gonetool is linked, but no gonetool is found on PATH past warm's links \(removed, or its directory left PATH\)\n {8}fix: reinstall it, or warm unlink gonetool$/m);
+  } finally {
+    assert.equal(w.run(["unlink", "gonetool"]).status, 0);
+  }
+  assert.doesNotMatch(doctor().out, /gonetool/);
 });
 
 test("a running daemon of another version", async () => {

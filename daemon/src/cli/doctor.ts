@@ -24,8 +24,8 @@ DESCRIPTION
     script), that warm's addon loads, the socket directory's owner and mode,
     that the config parses, the installed shim and its daemon files, links on
     PATH that point at a missing shim, a running daemon of another version,
-    tools named in the config that are not found, and whether warm's links
-    directory is first on PATH. Lines start with "ok", "note" (not wrong, worth
+    tools named in the config or linked that are not found, and whether
+    warm's links directory is first on PATH. Lines start with "ok", "note" (not wrong, worth
     knowing) or "PROBLEM" (followed by "fix:").
 
 EXIT STATUS
@@ -147,6 +147,13 @@ function checkPath(pathDirs: string[]): Finding {
   return ok(`${dirs.bin} is on PATH, first for its ${links.length} links`);
 }
 
+/** Links of warm's whose tool is no longer found (removed, or its directory left PATH): the shell says "command not found". */
+function checkLinkedTools(): Finding[] {
+  return listLinks()
+    .filter((l) => l.state === "direct" && l.exe === null)
+    .map((l) => problem(`${l.name} is linked, but no ${l.name} is found on PATH past warm's links (removed, or its directory left PATH)`, `reinstall it, or warm unlink ${l.name}`));
+}
+
 function checkDaemon(shim: string): Finding {
   const r = spawnSync(shim, ["status", "--json"], { encoding: "utf8" });
   if (r.status !== 0) return ok("no daemon running (the first warm run starts one)");
@@ -179,6 +186,7 @@ export function run(args: string[], ctx: Context): number {
     ...checkInstall(ctx.shim),
     ...checkBrokenLinks(pathDirs),
     checkPath(pathDirs),
+    ...checkLinkedTools(),
     checkDaemon(ctx.shim),
   ];
   for (const f of findings) process.stdout.write(`${f.level.padEnd(7)} ${f.what}\n${f.fix ? `        fix: ${f.fix}\n` : ""}`);
