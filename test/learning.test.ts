@@ -211,4 +211,24 @@ test("a module that starts a process while loading is not preloaded (the child g
     await settled(cli);
   }
   assert.equal(pools(), before, "one pool for every OLDPWD");
+test("a module that keeps process.argv.slice(2) while loading (as TypeScript does) is preloaded, keyed on the caller's arguments", async () => {
+  const cli = fixture("learning/slicer.js");
+  /** A warm run with these arguments, against a direct one; whether it found the module preloaded. */
+  const both = (args: string[]): boolean => {
+    const direct = w.run([NODE, cli, ...args], { direct: true });
+    const warm = w.run([NODE, cli, ...args]);
+    assert.equal(warm.stdout.toString(), direct.stdout.toString(), `stdout of ${args.join(" ")}`);
+    assert.equal(warm.stdout.toString(), `${JSON.stringify(args)}\n`);
+    return JSON.parse(warm.stderr.toString()).preloaded;
+  };
+  for (const args of [["a", "b"], ["c"], ["a", "b"], []]) {
+    let preloaded = false;
+    for (let i = 0; i < 5 && !preloaded; i++) {
+      preloaded = both(args);
+      await settled(cli);
+    }
+    assert.ok(preloaded, `preloaded for ${JSON.stringify(args)}`);
+  }
+  const r = record("learning/lib/argv-slice.js");
+  assert.deepEqual(r.dropped, {}, "nothing dropped");
 });

@@ -8,13 +8,14 @@
 //     tracked), and columns/rows of one that is not a terminal (it has
 //     none); anything else while loading marks the module;
 //   - the argv stand-in answers indexOf/lastIndexOf/includes/length/[i] and
+//     slice(n) (a copy: TypeScript keeps `process.argv.slice(2)` at load), and
 //     records each question with its answer: the daemon puts the answers
 //     for the caller's argv into the key, so a warm process only serves
 //     callers for whom every answer is the same;
 // and after preloading both forward everything to the real objects, so a
 // module that kept a reference sees the caller's streams and argv.
 
-export type ArgvQuery = [op: "indexOf" | "lastIndexOf" | "includes" | "length" | "at", arg: string | number | null, answer: string | number | boolean | null];
+export type ArgvQuery = [op: "indexOf" | "lastIndexOf" | "includes" | "length" | "at" | "slice", arg: string | number | null, answer: string | number | boolean | string[] | null];
 
 export interface Phase {
   preloading: boolean;
@@ -93,6 +94,16 @@ export function argvStandIn(current: () => string[], queries: ArgvQuery[], phase
           return record([prop, x, argv[prop](x)]);
         };
       }
+      if (prop === "slice") {
+        return (start?: unknown, end?: unknown) => {
+          if (end !== undefined || (start !== undefined && !Number.isInteger(start))) {
+            phase.note("read process.argv (slice) while loading");
+            return argv.slice(start as number, end as number);
+          }
+          // A copy per call, as slice gives: what the caller keeps is its own.
+          return [...(record(["slice", (start as number | undefined) ?? 0, argv.slice(start as number | undefined)]) as string[])];
+        };
+      }
       if (prop === "length") return record(["length", null, argv.length]);
       if (typeof prop === "string" && /^\d+$/.test(prop)) return record(["at", Number(prop), argv[Number(prop)] ?? null]);
       phase.note(`read process.argv (${String(prop)}) while loading`);
@@ -124,6 +135,7 @@ export function answer(q: ArgvQuery, argv: string[]): ArgvQuery[2] {
   const [op, arg] = q;
   if (op === "length") return argv.length;
   if (op === "at") return argv[arg as number] ?? null;
+  if (op === "slice") return argv.slice(arg as number);
   return argv[op](arg as string);
 }
 
