@@ -87,7 +87,7 @@ test("a module that copies argv while loading and the five that load it are all 
   const r = record("learning/lib/fan1.js");
   const dropped = Object.entries(r.dropped).map(([id, why]) => [id.split("/learning/")[1], why.replace(/\/.*\/learning\//, "")]);
   // fan1 was loading the culprit when it copied argv; the others loaded it from the cache.
-  const copied = "read process.argv (slice) while loading";
+  const copied = "read process.argv (filter) while loading";
   assert.deepEqual(dropped.sort(), [
     ["lib/argv-shared.js", copied],
     ["lib/fan1.js", copied],
@@ -211,6 +211,8 @@ test("a module that starts a process while loading is not preloaded (the child g
     await settled(cli);
   }
   assert.equal(pools(), before, "one pool for every OLDPWD");
+});
+
 test("a module that keeps process.argv.slice(2) while loading (as TypeScript does) is preloaded, keyed on the caller's arguments", async () => {
   const cli = fixture("learning/slicer.js");
   /** A warm run with these arguments, against a direct one; whether it found the module preloaded. */

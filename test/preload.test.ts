@@ -72,7 +72,7 @@ test("learned modules are preloaded; those that capture argv or output are not; 
   assert.deepEqual(
     dropped.filter(([id]) => id).sort(),
     [
-      ["argv-reader.js", "read process.argv (slice) while loading"],
+      ["argv-reader.js", "read process.argv (filter) while loading"],
       ["noisy.js", "used process.stdout.write while loading"],
     ],
   );
