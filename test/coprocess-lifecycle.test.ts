@@ -128,3 +128,35 @@ test("Perl quick_exit: a child skips global destruction only: END blocks, the st
     await w.stop();
   }
 });
+
+for (const mode of ["fork", "serial"] as const) {
+  test(`${mode} mode: warm stop lets a running coprocess tool finish with its status; warm stop --now ends one, and its caller says so`, async () => {
+    const w = new WarmEnv();
+    try {
+      // EX_SERIAL (set for serial mode) joins the key, so the coprocess starts with it.
+      w.writeConfig({ tools: { example: { coprocess: { mode }, env: ["EX_SERIAL"] } } });
+      const env = mode === "serial" ? { ...w.env, EX_SERIAL: "1" } : w.env;
+      await learn(w, [C_EXAMPLE], env);
+      const daemon = w.status()!.pid;
+      const gate = join(w.dir, "gate");
+      const finishing = gated(w, [C_EXAMPLE, "finishes"], { ...env, EX_GATE: gate, EX_EXIT: "4" });
+      assert.notEqual(await finishing.pid, finishing.child.pid, "the tool runs warm");
+      assert.equal(w.run(["stop"]).status, 0);
+      writeFileSync(gate, "");
+      const r = await finishing.done;
+      assert.deepEqual([r.code, r.signal, r.err], [4, null, "to stderr\n"]);
+      await w.until("the stopped daemon to exit after its last run", () => !alive(daemon));
+
+      await learn(w, [C_EXAMPLE], env);
+      const second = w.status()!.pid;
+      const ended = gated(w, [C_EXAMPLE, "ended"], { ...env, EX_GATE: join(w.dir, "never") });
+      const toolPid = await ended.pid;
+      assert.equal(w.run(["stop", "--now"]).status, 0);
+      const e = await ended.done;
+      assert.deepEqual([e.code, e.signal, e.err], [255, null, `warm: the daemon was stopped (warm stop --now) while running ${C_EXAMPLE}\n`]);
+      await w.until("the ended tool and the daemon to be gone", () => !alive(toolPid) && !alive(second));
+    } finally {
+      await w.stop();
+    }
+  });
+}
