@@ -72,6 +72,19 @@ export const nodeCompileTools: Tool[] = [
     ],
     expect: { warm: true },
   },
+  {
+    tool: "ts-node",
+    from: "npm ts-node",
+    runtime: "node",
+    // Node loads a.ts as an ES module and cannot (no loader for .ts): the import error's stack trace
+    // showed warm's ESM learning hooks in the runs that learned (corpus-findings T1).
+    files: { "a.ts": "export {};\n", "bad.ts": "const s: string = 1;\n" },
+    cases: [
+      { name: "an ES import Node cannot load (exit 1)", argv: ["ts-node", "a.ts", "x"] },
+      { name: "a type error (exit 1)", argv: ["ts-node", "bad.ts"] },
+    ],
+    expect: { warm: true },
+  },
 ];
 
 /** Bundlers and test runners (another test file). */
