@@ -30,14 +30,15 @@ export class Limits {
     return { count, kib };
   }
 
-  canStartMore(asking: Pool, poolLimitMB: number): boolean {
+  /** Whether `asking` may start `processes` more (a child whose template must start first is two), evicting least recently used idle ones of other pools to make room. */
+  canStartMore(asking: Pool, poolLimitMB: number, processes = 1): boolean {
     const config = this.config();
     const poolLimit = poolLimitMB * 1024;
     const expected = asking.expectedKiB;
     if (poolLimit > 0 && asking.readyKiB + asking.startingProcesses * expected + expected > poolLimit) return false;
     const over = () => {
       const { count, kib } = this.usage();
-      return count >= config.maxWarmProcesses || (config.maxMemoryMB > 0 && kib + expected > config.maxMemoryMB * 1024);
+      return count + processes > config.maxWarmProcesses || (config.maxMemoryMB > 0 && kib + expected > config.maxMemoryMB * 1024);
     };
     while (over()) {
       const victim = this.pools().filter((p) => p !== asking && p.canGiveWay).sort((a, b) => a.lastUsed - b.lastUsed)[0];

@@ -56,8 +56,8 @@ export abstract class RuntimePools<Context extends { toolId: string; settings: T
     }
   }
 
-  canStartMore(asking: Pool): boolean {
-    return this.limits.canStartMore(asking, this.contexts.get(asking)?.settings.pool.maxMemoryMB ?? 0);
+  canStartMore(asking: Pool, processes = 1): boolean {
+    return this.limits.canStartMore(asking, this.contexts.get(asking)?.settings.pool.maxMemoryMB ?? 0, processes);
   }
 
   noteRun(toolId: string): void {

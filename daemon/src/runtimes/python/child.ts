@@ -16,6 +16,8 @@ export class PythonChild implements WarmProcess, TemplateChild {
   readonly exited: Promise<ExitInfo>;
   rssKiB = 0;
   startupUs = 0;
+  /** Let go while idle: it ends on its own (no pool holds it). */
+  released = false;
   /** The run it was given, once given. */
   request: Message | null = null;
   private link: RuntimeLink | null = null;
@@ -85,7 +87,9 @@ export class PythonChild implements WarmProcess, TemplateChild {
   }
 
   release(): void {
-    if (this.state === "ready") this.closeLink();
+    if (this.state !== "ready") return;
+    this.released = true; // on its way out: it reads the end of its link and exits
+    this.closeLink();
   }
 
   ended(exit: ExitInfo): void {

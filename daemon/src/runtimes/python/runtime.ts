@@ -214,6 +214,12 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     return !!ctx && (this.learning.trusted(ctx.toolId) || this.store.get(ctx.toolId).modules.length === 0);
   }
 
+  /** A child whose template must start first (none yet, or it was let go) is two processes for the limits. */
+  override canStartMore(pool: Pool): boolean {
+    const template = this.contexts.get(pool)?.template;
+    return super.canStartMore(pool, !template || template.retired || template.state === "gone" ? 2 : 1);
+  }
+
   helperPids(pool: Pool): number[] {
     const template = this.contexts.get(pool)?.template;
     return template && template.state !== "gone" ? [template.pid] : [];
@@ -230,12 +236,16 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     this.drop(pool.key, pool);
   }
 
-  /** Let-go templates that still have children (running, or ready ones a pool still holds): they count against the limits until they end. */
+  /**
+   * Let-go templates that still have children (running, or ready ones a pool
+   * still holds): they count against the limits until they end. One whose
+   * children were all let go is on its way out, and counts no more.
+   */
   others(): { count: number; kib: number } {
     let count = 0;
     let kib = 0;
     for (const template of this.templates) {
-      if (!template.retired || template.state === "gone" || template.children.size === 0) continue;
+      if (!template.retired || template.state === "gone" || ![...template.children.values()].some((c) => c.state !== "gone" && !c.released)) continue;
       count++;
       kib += template.rssKiB;
     }

@@ -30,6 +30,8 @@ export interface TemplateReady {
 /** What a template tells its children's handles. */
 export interface TemplateChild {
   readonly state: "starting" | "ready" | "running" | "gone";
+  /** Let go while idle, on its way out. */
+  readonly released: boolean;
   /** How the child ended, from the template's waitpid. */
   ended(exit: ExitInfo): void;
   /** The template is gone: nobody will waitpid this child for the daemon. */
