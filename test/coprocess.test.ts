@@ -137,9 +137,9 @@ test("the Python example declares itself with its marker line; editing a watched
   assert.match(status.stdout, /example\.py \[coprocess ---\]/);
 });
 
-test("warm coprocess-check passes every case for each library's example (C in serial mode too), and fails a tool that is no coprocess", async () => {
+test("warm coprocess-check passes every case for each library's example (C and Python in serial mode too), and fails a tool that is no coprocess", async () => {
   const check = (cmd: string[], env = w.env) => spawnSync(WARM, ["coprocess-check", "--", ...cmd], { env, encoding: "utf8", timeout: 120_000 });
-  const runs: [string, string[], NodeJS.ProcessEnv?][] = [["C", [C_EXAMPLE]], ["C serial", [C_EXAMPLE], { ...w.env, EX_SERIAL: "1" }], ...EXAMPLES.slice(1).map(([name, example]): [string, string[]] => [name, [example]])];
+  const runs: [string, string[], NodeJS.ProcessEnv?][] = [["C", [C_EXAMPLE]], ["C serial", [C_EXAMPLE], { ...w.env, EX_SERIAL: "1" }], ["Python serial", [PY_EXAMPLE], { ...w.env, EX_SERIAL: "1" }], ...EXAMPLES.slice(1).map(([name, example]): [string, string[]] => [name, [example]])];
   for (const [name, cmd, env] of runs) {
     if (missing(name.split(" ")[0])) continue;
     const r = check(cmd, env);

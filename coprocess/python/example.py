@@ -37,4 +37,5 @@ def main(argv):
     return int(os.environ.get("EX_EXIT", "0"))
 
 
-warm_coprocess.run(main, watch=[__file__], env=["EX_DECLARED"])
+# EX_SERIAL: serial mode (the library's other loop), for its tests.
+warm_coprocess.run(main, watch=[__file__], env=["EX_DECLARED"], mode="serial" if os.environ.get("EX_SERIAL") else "fork")
