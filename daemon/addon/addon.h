@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include <node_api.h>
@@ -36,6 +37,20 @@ bool set_int_prop(napi_env env, napi_value obj, const char *key, int64_t x);
 
 /* SCM_MAX_FD in the kernel: the most fds one sendmsg may carry. */
 #define MAX_FDS 253
+
+/* napi.c, more helpers: a TypeError "fn: what must be must"; a boolean
+ * argument; a string argument as a malloc'd path (non-empty, no NUL); an
+ * array of ints; closing a list of fds. */
+void throw_arg(napi_env env, const char *fn, const char *what, const char *must);
+bool arg_bool(napi_env env, const char *fn, const char *what, napi_value v,
+              bool *out);
+char *arg_path(napi_env env, const char *fn, const char *what, napi_value v,
+               size_t *len_out);
+napi_value make_int_array(napi_env env, const int *xs, size_t n);
+void close_all(const int *fds, size_t n);
+
+/* The most bytes one recv or read takes (its size argument is an int). */
+#define MAX_IO INT_MAX
 
 /* exit.c: adds exitNow and exitAfterFatal to exports. */
 bool exit_define(napi_env env, napi_value exports);
