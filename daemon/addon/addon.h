@@ -58,4 +58,12 @@ bool exit_define(napi_env env, napi_value exports);
 /* fork.c: adds forkBaseline, forkChild, forkWait, resetStartTime, getppid to exports. */
 bool fork_define(napi_env env, napi_value exports);
 
+/* fdpass.c: Unix sockets and fd passing. */
+napi_value js_recv(napi_env env, napi_callback_info info);
+napi_value js_recv_blocking(napi_env env, napi_callback_info info);
+napi_value js_send(napi_env env, napi_callback_info info);
+napi_value js_send_all(napi_env env, napi_callback_info info);
+napi_value js_listen_unix(napi_env env, napi_callback_info info);
+napi_value js_accept(napi_env env, napi_callback_info info);
+
 #endif
