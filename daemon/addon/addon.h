@@ -66,4 +66,9 @@ napi_value js_send_all(napi_env env, napi_callback_info info);
 napi_value js_listen_unix(napi_env env, napi_callback_info info);
 napi_value js_accept(napi_env env, napi_callback_info info);
 
+/* watcher.c: watch(), and watcher_init, which Init calls first (the Watcher
+ * class is kept as the env's instance data). */
+napi_value js_watch(napi_env env, napi_callback_info info);
+bool watcher_init(napi_env env);
+
 #endif
