@@ -71,4 +71,19 @@ napi_value js_accept(napi_env env, napi_callback_info info);
 napi_value js_watch(napi_env env, napi_callback_info info);
 bool watcher_init(napi_env env);
 
+/* fds.c: fds and file locks. */
+napi_value js_close(napi_env env, napi_callback_info info);
+napi_value js_socketpair(napi_env env, napi_callback_info info);
+napi_value js_pipe(napi_env env, napi_callback_info info);
+napi_value js_set_cloexec(napi_env env, napi_callback_info info);
+napi_value js_set_nonblocking(napi_env env, napi_callback_info info);
+napi_value js_dup2(napi_env env, napi_callback_info info);
+napi_value js_fd_kind(napi_env env, napi_callback_info info);
+napi_value js_read_nonblocking(napi_env env, napi_callback_info info);
+napi_value js_lock_file(napi_env env, napi_callback_info info);
+
+/* pty.c: pseudo-terminals. */
+napi_value js_openpty(napi_env env, napi_callback_info info);
+napi_value js_set_winsize(napi_env env, napi_callback_info info);
+
 #endif
