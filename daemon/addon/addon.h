@@ -1,4 +1,4 @@
-/* Helpers warm_native.c shares with the addon's other files. */
+/* Declarations the addon's files share (warm_native.c lists the files). */
 #ifndef WARM_ADDON_H
 #define WARM_ADDON_H
 
@@ -85,5 +85,23 @@ napi_value js_lock_file(napi_env env, napi_callback_info info);
 /* pty.c: pseudo-terminals. */
 napi_value js_openpty(napi_env env, napi_callback_info info);
 napi_value js_set_winsize(napi_env env, napi_callback_info info);
+
+/* take_request.c: a warm process takes on a caller's request. */
+napi_value js_take_request(napi_env env, napi_callback_info info);
+napi_value js_chdir(napi_env env, napi_callback_info info);
+
+/* inotify.c: the daemon's staleness check. */
+napi_value js_inotify_init(napi_env env, napi_callback_info info);
+napi_value js_inotify_add(napi_env env, napi_callback_info info);
+napi_value js_inotify_remove(napi_env env, napi_callback_info info);
+napi_value js_inotify_read(napi_env env, napi_callback_info info);
+
+/* rlimits.c: the daemon's resource limits. */
+napi_value js_getrlimits(napi_env env, napi_callback_info info);
+
+/* lifetime.c: a warm process's lifetime. */
+napi_value js_run_loop_once(napi_env env, napi_callback_info info);
+napi_value js_set_parent_death_signal(napi_env env, napi_callback_info info);
+napi_value js_set_command_line(napi_env env, napi_callback_info info);
 
 #endif

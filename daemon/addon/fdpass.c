@@ -1,4 +1,4 @@
-// Unix sockets: listenUnix, accept, and recv/send with fds attached (SCM_RIGHTS).
+// Unix sockets: listenUnix, accept (and SO_PEERCRED), recv/send with fds (SCM_RIGHTS).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

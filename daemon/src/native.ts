@@ -1,9 +1,9 @@
-// The N-API addon (daemon/addon/: warm_native.c, exit.c, fork.c): what Node itself cannot do
-// for warm. Node has no way to receive fds (nodejs/node#53391), no fcntl, no
-// dup2, no SO_PEERCRED and no way to set the raw-bytes environment, so these
-// live in one small C file. Every fd it creates or receives is close-on-exec
-// unless a function says otherwise. Errors throw an Error whose `code` is
-// the errno name (e.g. "EBADF").
+// The N-API addon (daemon/addon/, a C file per job; warm_native.c lists them):
+// what Node itself cannot do for warm. Node has no way to receive fds
+// (nodejs/node#53391), no fcntl, no dup2, no SO_PEERCRED and no way to set the
+// raw-bytes environment, so the addon does these. Every fd it creates or
+// receives is close-on-exec unless a function says otherwise. Errors throw an
+// Error whose `code` is the errno name (e.g. "EBADF").
 import { createRequire } from "node:module";
 import { join } from "node:path";
 
