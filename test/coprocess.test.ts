@@ -4,11 +4,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, utimesSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
 import { decodeFrame } from "../daemon/src/protocol/codec";
 import { JsonFrameReader, parseRunFields } from "../daemon/src/runtimes/coprocess/wire";
-import { buildExamples, C_EXAMPLE, COPROCESS_DIR, COPROCESS_VECTORS, EXAMPLES, HAVE_GO, missing, PY_EXAMPLE, readCoprocessVectors, renderBytes, sameWarm, viaShell } from "./helpers/coprocess";
+import { buildExamples, C_EXAMPLE, COPROCESS_DIR, COPROCESS_VECTORS, EXAMPLES, HAVE_GO, missing, PERL_EXAMPLE, PY_EXAMPLE, readCoprocessVectors, renderBytes, RUBY_EXAMPLE, sameWarm, viaShell } from "./helpers/coprocess";
 import { same } from "./helpers/compare";
 import { PYTHON, WARM, WarmEnv } from "./helpers/warm-env";
 
@@ -136,6 +136,26 @@ test("the Python example declares itself with its marker line; editing a watched
   const status = spawnSync(join(COPROCESS_DIR, "..", "bin", "warm"), ["status"], { env: w.env, encoding: "utf8" });
   assert.match(status.stdout, /example\.py \[coprocess ---\]/);
 });
+
+// The Python, Ruby and Perl libraries watch every module file the start-up loaded; their own file is one.
+for (const [name, example, library] of [
+  ["Python", PY_EXAMPLE, join(COPROCESS_DIR, "python", "warm_coprocess.py")],
+  ["Ruby", RUBY_EXAMPLE, join(COPROCESS_DIR, "ruby", "warm_coprocess.rb")],
+  ["Perl", PERL_EXAMPLE, join(COPROCESS_DIR, "perl", "WarmCoprocess.pm")],
+] as const) {
+  test(`${name}: a change to a module the start-up loaded (not named in watch) restarts the coprocess`, { skip: missing(name) }, async () => {
+    await learn([example]); // learns the names its hello declares
+    await learn([example]); // a pool of their key
+    const label = basename(example);
+    const pids = () => w.status()!.pools.find((p) => p.tool.startsWith(label))!.pids;
+    const before = pids();
+    const now = new Date();
+    utimesSync(library, now, now); // the library's own file changed (same content)
+    sameWarm(w, [example, "after the change"]);
+    await w.ready(label);
+    assert.notDeepEqual(pids(), before, "a new coprocess after the change");
+  });
+}
 
 test("warm coprocess-check passes every case for each library's example (C and Python in serial mode too), and fails a tool that is no coprocess", async () => {
   const check = (cmd: string[], env = w.env) => spawnSync(WARM, ["coprocess-check", "--", ...cmd], { env, encoding: "utf8", timeout: 120_000 });

@@ -199,6 +199,12 @@ sub reap {
     return @status;
 }
 
+# Every module file the start-up loaded (%INC): a change to any restarts the coprocess.
+sub loaded_files {
+    require Cwd;
+    return grep { defined } map { Cwd::abs_path($_) } grep { defined && !ref } values %INC;
+}
+
 sub serve {
     my ($main, %opt) = @_;
     my $fd = delete $ENV{WARM_COPROCESS_FD};
@@ -207,7 +213,7 @@ sub serve {
     fcntl($link, POSIX::F_SETFD(), POSIX::FD_CLOEXEC());
     require Cwd;
     send_frame($link, { t => 'hello', v => 2, mode => 'fork', pid => $$ + 0,
-        watch => [map { Cwd::abs_path($_) // $_ } @{$opt{watch} // []}], env => $opt{env} // [] });
+        watch => [map { Cwd::abs_path($_) // $_ } @{$opt{watch} // []}, loaded_files()], env => $opt{env} // [] });
     my %kids; # pid => client link of each child not reaped yet
     while (1) {
         # A daemon that died with frames unread resets the link: its end all the same.

@@ -241,6 +241,12 @@ def _reap(kids, pid, tell):
     return status
 
 
+def _loaded_files():
+    """Every module file the start-up loaded: a change to any restarts the coprocess."""
+    files = (getattr(m, "__file__", None) for m in list(sys.modules.values()))
+    return sorted({os.path.abspath(f) for f in files if isinstance(f, str)})
+
+
 def serve(main, watch=(), env=(), mode="fork"):
     """Serves invocations until the daemon closes the link; returns False if this is no coprocess."""
     fd = os.environ.pop("WARM_COPROCESS_FD", None)
@@ -250,7 +256,7 @@ def serve(main, watch=(), env=(), mode="fork"):
     link.set_inheritable(False)
     script = sys.argv[0]
     send_frame(link, {"t": "hello", "v": 2, "mode": mode, "pid": os.getpid(),
-                      "watch": [os.path.abspath(p) for p in watch], "env": list(env)})
+                      "watch": [os.path.abspath(p) for p in watch] + _loaded_files(), "env": list(env)})
     kids = {}  # fork mode: pid -> client link of each child not reaped yet
     while True:
         try:

@@ -133,12 +133,17 @@ module WarmCoprocess
     status
   end
 
+  # Every file the start-up required: a change to any restarts the coprocess.
+  def loaded_files
+    $LOADED_FEATURES.select { |f| f.start_with?("/") } # not the interpreter's built-in features (enumerator.so, thread.rb)
+  end
+
   def serve(watch, env, main)
     fd = ENV.delete("WARM_COPROCESS_FD") or return false
     link = Socket.for_fd(Integer(fd))
     link.close_on_exec = true
     send_frame(link, { "t" => "hello", "v" => 2, "mode" => "fork", "pid" => Process.pid,
-                       "watch" => watch.map { |p| File.expand_path(p) }, "env" => env })
+                       "watch" => (watch.map { |p| File.expand_path(p) } + loaded_files).uniq, "env" => env })
     kids = {} # pid => client link of each child not reaped yet
     loop do
       m, ios = begin
