@@ -4,17 +4,18 @@
 #include <sys/resource.h>
 
 #include "addon.h"
+#include "../../client-shim/request.h"
 
 // getrlimits() -> [soft, hard, ...] for the resources the protocol lists, in
-// its order; -1 for RLIM_INFINITY (protocol-spec, run request `rlimits`).
+// its order; -1 for RLIM_INFINITY (protocol-spec, run request `rlimits`). The order
+// is the shim's own (RLIMITS, client-shim/request.h): the daemon compares the
+// caller's limits with these pairwise.
 napi_value js_getrlimits(napi_env env, napi_callback_info info) {
   (void)info;
-  static const int resources[] = {RLIMIT_CPU,    RLIMIT_FSIZE,  RLIMIT_DATA,
-                                  RLIMIT_STACK,  RLIMIT_CORE,   RLIMIT_NOFILE,
-                                  RLIMIT_AS,     RLIMIT_NPROC,  RLIMIT_MEMLOCK};
+  static const int resources[NRLIMITS] = RLIMITS;
   napi_value out;
   NAPI_OK(env, "getrlimits", napi_create_array(env, &out));
-  for (uint32_t i = 0; i < sizeof resources / sizeof resources[0]; i++) {
+  for (uint32_t i = 0; i < NRLIMITS; i++) {
     struct rlimit rl;
     if (getrlimit(resources[i], &rl) < 0) rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
     napi_value soft, hard;
