@@ -16,7 +16,7 @@ import os
 import sys
 import types
 
-from .recorders import recorder
+from .recorders import _getframe, recorder
 
 # Distinctive values, so a copy (or a string made from one) can be found later.
 MARK = "\udcffwarm-argv-"
@@ -26,7 +26,7 @@ _MARK_BYTES = os.fsencode(MARK)
 
 def _caller_module(depth):
     try:
-        return sys._getframe(depth + 1).f_globals.get("__name__")
+        return _getframe(depth + 1).f_globals.get("__name__")
     except (ValueError, AttributeError):
         return None
 

@@ -55,7 +55,15 @@ def serve(fd, spec, touched):
         finish.die_by(signal.SIGINT)  # as a direct run interrupted while starting up
     except BaseException:
         os._exit(70)
+    hide_runtime()
     run(link, spec, taken)
+
+
+def hide_runtime():
+    """sys.modules as in a direct run: without warm's own modules (this
+    runtime keeps its references to them; none is imported by name again)."""
+    for name in [n for n in sys.modules if n == "_warm_runtime" or n.startswith("_warm_runtime.")]:
+        del sys.modules[name]
 
 
 def let_go_links(*links):

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from . import imports
+from . import imports, pages
 
 
 def system_exit_code(e):
@@ -149,7 +149,6 @@ def report_touched(link):
     """The template's pages this run wrote, for the next children (pages.py).
     Sent after `closed`: the caller has its answer already."""
     try:
-        from . import pages
         link.tell({"t": "touched", "pages": pages.touched()})
     except Exception:
         pass

@@ -5,12 +5,18 @@
 # watched (a change drops the template); sys.argv is argv.py's. One that
 # enumerates the environment, reads stdin, writes output or reads the
 # terminal's size while loading is dropped from preloading (it will load in
-# the child, per run).
+# the child, per run). So is one that looks past its own loading code into
+# the frames of whoever imported it (sys._getframe reaching importlib's or
+# warm's frames, inspect.stack(), traceback.extract_stack(), a warning
+# with a stacklevel pointing at its importer): a preloaded module's
+# importer is warm's template, a direct run's is the tool's own code.
 import fcntl
 import os
 import stat
 import sys
 import termios
+
+_getframe = sys._getframe  # the real one: the recorders' own look-ups go past the traced one
 
 # Module-level copies of the cwd that every child rewrites with its caller's
 # (child.py), so they do not key the pool on the cwd: multiprocessing keeps
@@ -21,7 +27,7 @@ CWD_COPIES = (("multiprocessing.process", "ORIGINAL_DIR"),)
 
 def _copying_cwd():
     """Whether os.getcwd() was called by the top level of a module whose copy is rewritten per child."""
-    f = sys._getframe(2)
+    f = _getframe(2)
     return f.f_code.co_name == "<module>" and any(f.f_globals.get("__name__") == m for m, _ in CWD_COPIES)
 
 
@@ -37,6 +43,7 @@ class Recorder:
         self.argv_copiers = set()
         self.dropped = {}  # module -> why
         self.owner = {}  # every module loaded -> the top-level preload that loaded it
+        self.below = ()  # warm's own frames under the preload's imports
 
     def drop(self, why):
         if self.active and self.current and self.current not in self.dropped:
@@ -134,11 +141,17 @@ def _audit(event, args):
         _note_listing(args[0] if args else None)
 
 
+def _frames(frame):
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
 def _note_listing(path):
     """A directory a module listed while loading (plugin discovery, glob,
     os.walk): a new or removed entry there can change what loads. The
     import system's own listings (each sys.path directory) are not this."""
-    caller = sys._getframe(2)  # the Python code that called os.listdir/os.scandir
+    caller = _getframe(2)  # the Python code that called os.listdir/os.scandir
     if caller.f_code.co_filename.startswith("<frozen importlib"):
         return
     if path is None or path in ("", b""):
@@ -151,11 +164,42 @@ def _note_listing(path):
         recorder.dirs_listed.add(path)
 
 
+def _outside(frame):
+    """Whether a frame is not a loading module's code: importlib's or warm's."""
+    return frame.f_code.co_filename.startswith("<frozen importlib") or any(frame is f for f in recorder.below)
+
+
+def _walker(frame):
+    """Whether a frame is in inspect or traceback, which walk the whole stack."""
+    name = frame.f_code.co_filename
+    return any(name == getattr(sys.modules.get(m), "__file__", None) for m in ("inspect", "traceback"))
+
+
+def warned_outside():
+    """Whether a warning issued while loading named a frame of warm's as
+    its place (a stacklevel reaching the importer): CPython then made a
+    __warningregistry__ in that frame's globals (or in sys's, past the
+    stack's end), whether or not the warning showed. Clears them."""
+    warned = False
+    for space in [f.f_globals for f in recorder.below] + [sys.__dict__]:
+        if space.pop("__warningregistry__", None) is not None:
+            warned = True
+    return warned
+
+
 def install():
     env_cls = os._Environ
     get, it = env_cls.__getitem__, env_cls.__iter__
     getcwd, getcwdb, umask = os.getcwd, os.getcwdb, os.umask
     real_stat, real_lstat, term_size, ioctl = os.stat, os.lstat, os.get_terminal_size, fcntl.ioctl
+    getframe = sys._getframe
+    recorder.below = tuple(_frames(getframe(1)))  # from preload() down
+
+    def traced_getframe(depth=0, /):
+        frame = getframe(depth + 1) if isinstance(depth, int) else getframe(depth)
+        if recorder.active and (_outside(frame) or _walker(getframe(1))):
+            recorder.drop("looked at the stack of whoever imported it while loading (a preloaded module's importer is warm's)")
+        return frame
 
     def env_get(self, key):
         if recorder.active:
@@ -198,7 +242,7 @@ def install():
         return ioctl(fd, request, *args)
 
     _saved.update(env=(get, it), os=(getcwd, getcwdb, umask), stat=(real_stat, real_lstat, term_size), ioctl=ioctl,
-                  std=(sys.stdin, sys.stdout, sys.stderr))
+                  getframe=getframe, std=(sys.stdin, sys.stdout, sys.stderr))
     if not _hooked:
         sys.addaudithook(_audit)  # for good (hooks cannot be removed); idle unless recording
         _hooked.append(True)
@@ -206,6 +250,7 @@ def install():
     os.getcwd, os.getcwdb, os.umask = cwd, cwdb, read_umask
     os.stat, os.lstat, os.get_terminal_size = traced_stat, traced_lstat, terminal_size
     fcntl.ioctl = traced_ioctl
+    sys._getframe = traced_getframe
     sys.stdin, sys.stdout, sys.stderr = StdStandIn("stdin"), StdStandIn("stdout"), StdStandIn("stderr")
     recorder.active = True
 
@@ -216,6 +261,8 @@ def uninstall():
     os.getcwd, os.getcwdb, os.umask = _saved["os"]
     os.stat, os.lstat, os.get_terminal_size = _saved["stat"]
     fcntl.ioctl = _saved["ioctl"]
+    sys._getframe = _saved["getframe"]
+    recorder.below = ()
     # Stand-ins a module kept stay as they are (they forward); sys's own go back.
     std = _saved["std"]
     if isinstance(sys.stdin, StdStandIn):
