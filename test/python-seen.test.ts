@@ -20,9 +20,9 @@ after(async () => {
   await w.stop();
 });
 
-const DEPS = ["seen_frame.py", "seen_stack.py", "seen_walk.py", "seen_warn.py"];
+const DEPS = ["seen_fine.py", "seen_frame.py", "seen_stack.py", "seen_walk.py", "seen_warn.py"];
 
-test("sys.modules, stacks and warnings at import are a direct run's: modules that look at their importer are not preloaded", async () => {
+test("sys.modules, stacks and warnings at import are a direct run's: modules that look at their importer are not preloaded, those that read their own frame are", async () => {
   const venv = join(w.dir, "venv-seen");
   const made = spawnSync(PYTHON, ["-m", "venv", "--without-pip", venv], { encoding: "utf8" });
   assert.equal(made.status, 0, made.stderr);
@@ -43,14 +43,20 @@ test("sys.modules, stacks and warnings at import are a direct run's: modules tha
   }
   assert.ok(w.status()!.runs >= 3, "most runs were warm");
   const file = join(w.stateDir, "preload", `${PreloadStore.toolId(pythonToolId({ interpreterReal: realpathSync(python), mode: "script", target: script }))}.json`);
-  const dropped = (): Record<string, string> => {
+  const record = (): { dropped: Record<string, string>; modules: string[][] } => {
     try {
-      return JSON.parse(readFileSync(file, "utf8")).dropped ?? {};
+      return JSON.parse(readFileSync(file, "utf8"));
     } catch {
-      return {};
+      return { dropped: {}, modules: [] };
     }
   };
+  const dropped = () => record().dropped ?? {};
   await w.until("the modules that looked at their importer to be recorded as dropped", () => ["seen_frame", "seen_stack", "seen_walk", "seen_warn"].every((m) => m in dropped()));
   assert.match(dropped().seen_warn, /warned/);
-  assert.match(dropped().seen_frame, /stack/);
+  // One that reads only its own frame (a TypeVar, a namedtuple, inspect.currentframe()) stays preloaded.
+  assert.equal(dropped().seen_fine, undefined);
+  assert.ok(record().modules.some((m) => m[1] === "seen_fine"), JSON.stringify(record().modules));
+  assert.match(dropped().seen_frame, /frames of whoever imported it/);
+  assert.match(dropped().seen_walk, /frames of whoever imported it/);
+  assert.match(dropped().seen_stack, /took its stack/);
 });

@@ -164,15 +164,48 @@ def _note_listing(path):
         recorder.dirs_listed.add(path)
 
 
-def _outside(frame):
-    """Whether a frame is not a loading module's code: importlib's or warm's."""
-    return frame.f_code.co_filename.startswith("<frozen importlib") or any(frame is f for f in recorder.below)
+def _in_root_import(frame):
+    """Whether a frame is one of importlib's under which the root being
+    preloaded loads: a direct run has the same ones, but their f_back leads
+    to warm's frames."""
+    while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        frame = frame.f_back
+    return frame is not None and any(frame is f for f in recorder.below)
+
+
+def _seen(frame):
+    """A frame handed to a loading module: one of warm's drops the module;
+    one of the root's importlib frames comes as a view whose f_back does."""
+    if any(frame is f for f in recorder.below):
+        recorder.drop("looked at the frames of whoever imported it while loading (a preloaded module's importer is warm's)")
+    elif recorder.active and _in_root_import(frame):
+        return FrameView(frame)
+    return frame
+
+
+class FrameView:
+    """A frame of the root's import as a loading module sees it (compiled
+    modules have no frame of their own, so typing's TypeVar lands here to
+    read its module's name): everything is the frame's, and stepping back
+    past it goes through _seen()."""
+
+    __slots__ = ("_frame",)
+
+    def __init__(self, frame):
+        object.__setattr__(self, "_frame", frame)
+
+    def __getattr__(self, attr):
+        frame = object.__getattribute__(self, "_frame")
+        return _seen(frame.f_back) if attr == "f_back" else getattr(frame, attr)
+
+    def __setattr__(self, attr, value):
+        setattr(object.__getattribute__(self, "_frame"), attr, value)
 
 
 def _walker(frame):
-    """Whether a frame is in inspect or traceback, which walk the whole stack."""
+    """Whether a frame is inspect's or traceback's code that walks the whole stack."""
     name = frame.f_code.co_filename
-    return any(name == getattr(sys.modules.get(m), "__file__", None) for m in ("inspect", "traceback"))
+    return frame.f_code.co_name != "currentframe" and any(name == getattr(sys.modules.get(m), "__file__", None) for m in ("inspect", "traceback"))
 
 
 def warned_outside():
@@ -197,9 +230,22 @@ def install():
 
     def traced_getframe(depth=0, /):
         frame = getframe(depth + 1) if isinstance(depth, int) else getframe(depth)
-        if recorder.active and (_outside(frame) or _walker(getframe(1))):
-            recorder.drop("looked at the stack of whoever imported it while loading (a preloaded module's importer is warm's)")
-        return frame
+        if not recorder.active:
+            return frame
+        if _walker(getframe(1)):
+            recorder.drop("took its stack while loading (a preloaded module's importer is warm's)")
+            return frame
+        return _seen(frame)
+
+    modname = getattr(sys, "_getframemodulename", None)  # 3.12+: typing's way to its caller's module
+
+    def traced_modname(depth=0, /):
+        if recorder.active and isinstance(depth, int):
+            try:
+                _seen(getframe(depth + 1))
+            except ValueError:
+                pass
+        return modname(depth + 1) if isinstance(depth, int) else modname(depth)
 
     def env_get(self, key):
         if recorder.active:
@@ -242,7 +288,7 @@ def install():
         return ioctl(fd, request, *args)
 
     _saved.update(env=(get, it), os=(getcwd, getcwdb, umask), stat=(real_stat, real_lstat, term_size), ioctl=ioctl,
-                  getframe=getframe, std=(sys.stdin, sys.stdout, sys.stderr))
+                  getframe=(getframe, modname), std=(sys.stdin, sys.stdout, sys.stderr))
     if not _hooked:
         sys.addaudithook(_audit)  # for good (hooks cannot be removed); idle unless recording
         _hooked.append(True)
@@ -251,6 +297,8 @@ def install():
     os.stat, os.lstat, os.get_terminal_size = traced_stat, traced_lstat, terminal_size
     fcntl.ioctl = traced_ioctl
     sys._getframe = traced_getframe
+    if modname is not None:
+        sys._getframemodulename = traced_modname
     sys.stdin, sys.stdout, sys.stderr = StdStandIn("stdin"), StdStandIn("stdout"), StdStandIn("stderr")
     recorder.active = True
 
@@ -261,7 +309,9 @@ def uninstall():
     os.getcwd, os.getcwdb, os.umask = _saved["os"]
     os.stat, os.lstat, os.get_terminal_size = _saved["stat"]
     fcntl.ioctl = _saved["ioctl"]
-    sys._getframe = _saved["getframe"]
+    sys._getframe = _saved["getframe"][0]
+    if _saved["getframe"][1] is not None:
+        sys._getframemodulename = _saved["getframe"][1]
     recorder.below = ()
     # Stand-ins a module kept stay as they are (they forward); sys's own go back.
     std = _saved["std"]
