@@ -103,6 +103,8 @@ def preload(spec, modules, exclude):
                 __import__(name)  # as an import statement does: the same importlib frames as a direct run's
             except BaseException as e:  # noqa: B036 - a SystemExit while importing drops it too
                 failed.append([name, "failed to load: %s: %s" % (type(e).__name__, e)])
+            if recorders.warned_outside():
+                rec.dropped.setdefault(name, "warned while loading with a stacklevel reaching its importer (a preloaded module's importer is warm's)")
             if name in rec.dropped:
                 forget(set(sys.modules) - before, hooks)
                 continue
@@ -113,8 +115,6 @@ def preload(spec, modules, exclude):
                     continue  # an alias of the template's own __main__ (multiprocessing's __mp_main__): the child's replaces it
                 if name not in rec.dropped and imports.foreign(module, spec.installed):
                     rec.dropped[name] = "loaded %s, which is not installed code (the user's own, or loaded through an import hook)" % new
-            if recorders.warned_outside():
-                rec.dropped.setdefault(name, "warned while loading with a stacklevel reaching its importer (a preloaded module's importer is warm's)")
             if sys.argv is not stand_in:
                 rec.dropped.setdefault(name, "replaced sys.argv while loading")
                 sys.argv = stand_in
