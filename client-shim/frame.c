@@ -1,4 +1,5 @@
 #include "frame.h"
+#include "fdmsg.h"
 #include "msgpack.h"
 
 #include <errno.h>
@@ -14,7 +15,7 @@ int frame_send(int fd, const void *buf, size_t len, const int *fds, int nfds)
 	size_t off = 0;
 	union {
 		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int) * FRAME_MAX_FDS)];
+		char b[FDMSG_SPACE(FRAME_MAX_FDS)];
 	} ctl;
 
 	if (nfds < 0 || nfds > FRAME_MAX_FDS) {
@@ -33,18 +34,8 @@ int frame_send(int fd, const void *buf, size_t len, const int *fds, int nfds)
 		msg.msg_iovlen = 1;
 		/* The fds go with the first byte; once any byte went out they
 		 * went with it. */
-		if (off == 0 && nfds > 0) {
-			struct cmsghdr *c;
-
-			memset(&ctl, 0, sizeof(ctl));
-			msg.msg_control = ctl.b;
-			msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-			c = CMSG_FIRSTHDR(&msg);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-			memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-		}
+		if (off == 0 && nfds > 0)
+			fdmsg_attach(&msg, ctl.b, fds, (size_t)nfds);
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -85,23 +76,16 @@ void frame_reader_free(struct frame_reader *r)
 	r->start = r->end = 0;
 }
 
+static void close_one(int fd, void *arg)
+{
+	(void)arg;
+	close(fd);
+}
+
 /* Closes every fd carried by a received message. */
 static void close_fds(struct msghdr *msg)
 {
-	struct cmsghdr *c;
-
-	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			size_t i;
-			int fd;
-
-			for (i = 0; i < n; i++) {
-				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				close(fd);
-			}
-		}
-	}
+	fdmsg_each(msg, close_one, NULL);
 }
 
 /* Makes room for `need` bytes from r->start, moving or growing the buffer.

@@ -12,9 +12,23 @@
 #include <unistd.h>
 
 #include "addon.h"
+#include "../../client-shim/fdmsg.h"
 
 // Receiving with room for MAX_FDS fds means MSG_CTRUNC only happens for odd
 // senders.
+
+struct received {
+  int fds[MAX_FDS];
+  size_t n;
+};
+
+static void keep_fd(int fd, void *arg) {
+  struct received *r = arg;
+  if (r->n < MAX_FDS)
+    r->fds[r->n++] = fd;
+  else
+    close(fd);  // cannot happen with our buffer size; never leak
+}
 
 // recv(fd, maxBytes) / recvBlocking(fd, maxBytes) -> {data, fds, truncated}.
 // With MSG_CTRUNC (`truncated`), the fds that did fit are still returned: the
@@ -37,7 +51,7 @@ static napi_value do_recv(napi_env env, napi_callback_info info, bool block) {
   }
   union {
     struct cmsghdr align;
-    char bytes[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+    char bytes[FDMSG_SPACE(MAX_FDS)];
   } ctl;
   struct iovec iov = {.iov_base = buf, .iov_len = (size_t)max};
   struct msghdr msg;
@@ -68,21 +82,10 @@ static napi_value do_recv(napi_env env, napi_callback_info info, bool block) {
     return NULL;
   }
 
-  int fds[MAX_FDS];
-  size_t nfds = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    const unsigned char *p = CMSG_DATA(c);
-    for (size_t i = 0; i < k; i++) {
-      int one;
-      memcpy(&one, p + i * sizeof(int), sizeof(int));
-      if (nfds < MAX_FDS)
-        fds[nfds++] = one;
-      else
-        close(one);  // cannot happen with our buffer size; never leak
-    }
-  }
+  struct received got = {.n = 0};
+  fdmsg_each(&msg, keep_fd, &got);
+  int *fds = got.fds;
+  size_t nfds = got.n;
 
   napi_value result, data, fdarr, trunc;
   bool ok = napi_create_object(env, &result) == napi_ok &&
@@ -117,23 +120,14 @@ static ssize_t send_once(int fd, const char *data, size_t len, const int *fds,
                          size_t nfds) {
   union {
     struct cmsghdr align;
-    char bytes[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+    char bytes[FDMSG_SPACE(MAX_FDS)];
   } ctl;
   struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
   struct msghdr msg;
   memset(&msg, 0, sizeof msg);
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  if (nfds > 0) {
-    memset(ctl.bytes, 0, sizeof ctl.bytes);
-    msg.msg_control = ctl.bytes;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-  }
+  if (nfds > 0) fdmsg_attach(&msg, ctl.bytes, fds, nfds);
   ssize_t n;
   do {
     n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
