@@ -1,3 +1,4 @@
+/* SCM_RIGHTS: attaching fds to a Unix-socket message and reading the fds one carried. */
 #include "fdmsg.h"
 
 #include <string.h>

@@ -1,3 +1,4 @@
+/* Reading a run request's argv, env, cwd and umask as spans into the payload (run_view.h). */
 #include "run_view.h"
 
 #include "../../client-shim/msgpack.h"
