@@ -16,6 +16,8 @@ import { intField, type JsonMessage } from "./wire";
 // caller runs directly.
 const START_TIMEOUT_MS = 5000;
 
+const LOST = (command: string) => `the coprocess running ${command} could not say how the run ended`;
+
 export class CoprocessRun implements WarmProcess {
   state: WarmProcess["state"] = "starting";
   readonly ready: Promise<object | null>;
@@ -128,12 +130,13 @@ export class CoprocessRun implements WarmProcess {
         // Not its own child (or itself): nothing may go to that pid. The runner
         // may have told the shim `started` already, so the caller gets an error
         // (which a shim that has not seen `started` takes as: run it directly).
-        const why = `a runner of ${this.coprocess.command} said pid ${String(m.pid)}, which is not ${this.coprocess.mode === "serial" ? "the coprocess" : "a child of the coprocess"}`;
-        this.coprocess.broken(why);
+        // (A child whose coprocess died meanwhile has another parent now: that is a coprocess that died mid-run.)
+        const lost = this.coprocess.dead() ? LOST(this.coprocess.command) : `a runner of ${this.coprocess.command} said pid ${String(m.pid)}, which is not ${this.coprocess.mode === "serial" ? "the coprocess" : "a child of the coprocess"}`;
+        this.coprocess.broken(lost);
         this.link?.close();
         this.resolveTaken?.(true);
         this.resolveTaken = null;
-        return this.finish({ code: null, signal: null, lost: why });
+        return this.finish({ code: null, signal: null, lost });
       }
       this.runner = pid;
       this.pid = pid;
@@ -199,6 +202,6 @@ export class CoprocessRun implements WarmProcess {
     this.coprocess.busy = false;
     this.coprocess.reserved = false;
     this.coprocess.finishedOne();
-    this.resolveExit(exit ?? { code: null, signal: null, lost: `the coprocess running ${this.coprocess.command} could not say how the run ended` });
+    this.resolveExit(exit ?? { code: null, signal: null, lost: LOST(this.coprocess.command) });
   }
 }
