@@ -275,7 +275,7 @@ function dropDependents(dropped: Map<string, string>): void {
     changed = false;
     for (const [id, m] of Object.entries(cache)) {
       if (!m || root.has(id) || dropped.has(id)) continue;
-      const culprit = m.children.find((child) => root.has(child.id));
+      const culprit = m.children?.find((child) => root.has(child.id)); // an ES module require() loaded has no children list
       if (!culprit) continue;
       const cause = root.get(culprit.id)!;
       root.set(id, cause);
