@@ -13,7 +13,10 @@ import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, op
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { NODE, PYTHON, WARM, WarmEnv } from "./helpers/warm-env";
+import { fixture, NODE, PYTHON, WARM, WarmEnv } from "./helpers/warm-env";
+
+/** An echo the shim asks the daemon about (a native binary such as /bin/echo it runs without connecting). */
+const ECHO = fixture("not-warm.sh");
 
 const isRoot = process.getuid?.() === 0;
 const NOBODY = ["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"];
@@ -179,12 +182,12 @@ print(got["conns"], got["bytes"], flush=True)
 `,
     NOBODY,
   );
-  const direct = call(env.env, ["echo", "secret run"], { direct: true });
+  const direct = call(env.env, [ECHO, "secret run"], { direct: true });
   const outcomes: Outcome[] = [];
   try {
     for (let i = 0; i < 1000; i++) {
-      const r = call(env.env, ["echo", "secret run"]);
-      sameAsDirect(r, direct, /^warm: refusing .*att is owned by uid 65534.*running echo directly$/);
+      const r = call(env.env, [ECHO, "secret run"]);
+      sameAsDirect(r, direct, /^warm: refusing .*att is owned by uid 65534.*running .*not-warm\.sh directly$/);
       outcomes.push(r);
     }
   } finally {
@@ -220,8 +223,8 @@ sys.stdin.read()
 print(got[0], flush=True)
 `);
   try {
-    const direct = call(env.env, ["echo", "hi"], { direct: true });
-    const r = call(env.env, ["echo", "hi"]);
+    const direct = call(env.env, [ECHO, "hi"], { direct: true });
+    const r = call(env.env, [ECHO, "hi"]);
     sameAsDirect(r, direct, /^warm: refusing the daemon at .*: it runs as uid 65534, not 0$/);
     worst("listener of another uid", [r]);
   } finally {
@@ -234,17 +237,17 @@ test("a symlinked socket directory or socket is refused; a symlink above it that
   const env = new WarmEnv();
   const real = new WarmEnv();
   try {
-    const direct = call(env.env, ["echo", "hi"], { direct: true });
+    const direct = call(env.env, [ECHO, "hi"], { direct: true });
     // warm/ itself a symlink to a perfectly private directory: refused.
     mkdirSync(join(env.dir, "elsewhere"), { mode: 0o700 });
     symlinkSync(join(env.dir, "elsewhere"), env.runtimeDir);
-    sameAsDirect(call(env.env, ["echo", "hi"]), direct, /^warm: refusing .*warm: it is a symlink/);
+    sameAsDirect(call(env.env, [ECHO, "hi"]), direct, /^warm: refusing .*warm: it is a symlink/);
     rmSync(env.runtimeDir);
     // daemon.sock a symlink to a real daemon's socket (same uid): refused.
     real.run([NODE, "-e", "0"]);
     mkdirSync(env.runtimeDir, { mode: 0o700 });
     symlinkSync(join(real.runtimeDir, "daemon.sock"), join(env.runtimeDir, "daemon.sock"));
-    sameAsDirect(call(env.env, ["echo", "hi"]), direct, /^warm: refusing .*daemon\.sock: it is a symlink$/);
+    sameAsDirect(call(env.env, [ECHO, "hi"]), direct, /^warm: refusing .*daemon\.sock: it is a symlink$/);
     rmSync(env.runtimeDir, { recursive: true });
     // XDG_RUNTIME_DIR itself a link of ours (as /var/run -> /run): followed, and runs are warm.
     symlinkSync(join(env.dir, "run"), join(env.dir, "run-link"));
@@ -356,8 +359,8 @@ sys.stdin.read()
 print(len(fill), flush=True)
 `);
     try {
-      const direct = call(env.env, ["echo", "hi"], { direct: true });
-      const outcomes = [0, 1, 2].map(() => call(env.env, ["echo", "hi"]));
+      const direct = call(env.env, [ECHO, "hi"], { direct: true });
+      const outcomes = [0, 1, 2].map(() => call(env.env, [ECHO, "hi"]));
       for (const r of outcomes) sameAsDirect(r, direct);
       assert.ok(existsSync(join(env.runtimeDir, "unresponsive")), "the marker is left");
       worst(full ? "full accept backlog" : "listening, never accepting", outcomes);
