@@ -22,17 +22,23 @@ after(async () => {
 
 const DEPS = ["seen_fine.py", "seen_frame.py", "seen_stack.py", "seen_walk.py", "seen_warn.py"];
 
-test("sys.modules, stacks and warnings at import are a direct run's: modules that look at their importer are not preloaded, those that read their own frame are", async () => {
-  const venv = join(w.dir, "venv-seen");
+/** A virtualenv whose site-packages holds the given fixture modules (only installed code is preloaded), and the script, in the work dir. */
+function venvWith(name: string, modules: string[], scriptName: string): { python: string; script: string } {
+  const venv = join(w.dir, name);
   const made = spawnSync(PYTHON, ["-m", "venv", "--without-pip", venv], { encoding: "utf8" });
   assert.equal(made.status, 0, made.stderr);
   const python = join(venv, "bin", "python3");
   const site = spawnSync(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: "utf8" }).stdout.trim();
-  for (const m of DEPS) copyFileSync(fixture(`python/${m}`), join(site, m));
-  const dir = join(w.work, "seen");
+  for (const m of modules) copyFileSync(fixture(`python/${m}`), join(site, m));
+  const dir = join(w.work, name);
   mkdirSync(dir, { recursive: true });
-  const script = join(dir, "seen.py");
-  copyFileSync(fixture("python/seen.py"), script);
+  const script = join(dir, scriptName);
+  copyFileSync(fixture(`python/${scriptName}`), script);
+  return { python, script };
+}
+
+test("sys.modules, stacks and warnings at import are a direct run's: modules that look at their importer are not preloaded, those that read their own frame are", async () => {
+  const { python, script } = venvWith("venv-seen", DEPS, "seen.py");
   const direct = w.run([python, script], { direct: true });
   assert.equal(direct.status, 0, direct.stderr.toString());
   assert.match(direct.stdout.toString(), /warm modules: \[\]\nimporter by sys._getframe: __main__\nimporter by a walk: __main__\n/);
@@ -59,4 +65,28 @@ test("sys.modules, stacks and warnings at import are a direct run's: modules tha
   assert.match(dropped().seen_frame, /frames of whoever imported it/);
   assert.match(dropped().seen_walk, /frames of whoever imported it/);
   assert.match(dropped().seen_stack, /took its stack/);
+});
+
+test("a module that runs a program while loading is not preloaded: the program's output depends on each caller's cwd and env", async () => {
+  const { python, script } = venvWith("venv-spawn", ["spawn_dep.py"], "spawner.py");
+  const dirs = ["a", "b"].map((d) => {
+    const dir = realpathSync(w.work) + `/spawn-${d}`;
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  });
+  for (const [i, cwd] of [dirs[0], dirs[0], dirs[0], dirs[0], dirs[1], dirs[0], dirs[1]].entries()) {
+    const env = { ...w.env, SPAWN_SEEN: `value-${i}` };
+    const direct = w.run([python, script], { direct: true, cwd, env });
+    assert.match(direct.stdout.toString(), new RegExp(`\\['${cwd}', 'value-${i}'\\]`));
+    same(w.run([python, script], { cwd, env }), direct, `run ${i} in ${cwd}`);
+    await w.ready();
+  }
+  const file = join(w.stateDir, "preload", `${PreloadStore.toolId(pythonToolId({ interpreterReal: realpathSync(python), mode: "script", target: script }))}.json`);
+  await w.until("the module to be recorded as dropped", () => {
+    try {
+      return /started a process/.test(JSON.parse(readFileSync(file, "utf8")).dropped.spawn_dep ?? "");
+    } catch {
+      return false;
+    }
+  });
 });

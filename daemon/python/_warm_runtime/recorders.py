@@ -3,8 +3,8 @@
 # variable, the working directory or the umask makes that value part of the
 # pool's key (the daemon keys on it); every file it opens or stats is
 # watched (a change drops the template); sys.argv is argv.py's. One that
-# enumerates the environment, reads stdin, writes output or reads the
-# terminal's size while loading is dropped from preloading (it will load in
+# enumerates the environment, reads stdin, writes output, starts a process
+# or reads the terminal's size while loading is dropped from preloading (it will load in
 # the child, per run). So is one that looks past its own loading code into
 # the frames of whoever imported it (sys._getframe reaching importlib's or
 # warm's frames, inspect.stack(), traceback.extract_stack(), a warning
@@ -139,6 +139,13 @@ def _audit(event, args):
         _note_file(args[0], writing)
     elif event in ("os.listdir", "os.scandir"):
         _note_listing(args[0] if args else None)
+    elif event in _SPAWNS:
+        recorder.drop("started a process while loading (what it prints can depend on the caller's cwd and any env variable, which no key holds)")
+
+
+# Audit events of every way Python code starts a program (subprocess,
+# os.system, os.popen, os.posix_spawn*, os.exec*, os.spawn* and pty, which fork).
+_SPAWNS = frozenset(("subprocess.Popen", "os.system", "os.posix_spawn", "os.exec", "os.fork", "os.forkpty"))
 
 
 def _frames(frame):
