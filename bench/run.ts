@@ -135,7 +135,7 @@ function cases(cliModules: number, cliLines: number): CaseSpec[] {
     {
       id: "floor",
       title: "Process spawn floor: /bin/true",
-      what: "What starting any process costs here, the shim on its own (`--version` never contacts the daemon), and the shim's full round trip for a command the daemon sends back `direct` (not Node: the shim then execs it itself). No warm pool is involved, so there is only the back-to-back mode.",
+      what: "What starting any process costs here, the shim on its own (`--version` never contacts the daemon), and `warm /bin/true`: a native binary that is not node or python, which the shim execs itself without asking the daemon. No warm pool is involved, so there is only the back-to-back mode.",
       commands: [cmd("/bin/true", ["/bin/true"]), cmd("warm --version", [WARM, "--version"]), cmd("warm /bin/true", [WARM, "/bin/true"])],
       direct: "/bin/true",
       backToBack: ["/bin/true", "warm --version", "warm /bin/true"],
@@ -329,7 +329,7 @@ function goals(results: CaseResult[]): { goals: Goal[]; notes: string[] } {
   const ver = timing(floor, "back-to-back", "warm --version");
   if (wTrue && bTrue) {
     notes.push(
-      `Cross-check: \`bin/warm /bin/true\` (daemon answers \`direct\`, the shim execs /bin/true) p50 ${wTrue.p50.toFixed(3)} ms vs \`/bin/true\` ${bTrue.p50.toFixed(3)} ms: the shim's start-up, a full round trip and one more execve cost ${(wTrue.p50 - bTrue.p50).toFixed(3)} ms${ver ? ` (the shim alone, \`bin/warm --version\`: ${ver.p50.toFixed(3)} ms)` : ""}.`,
+      `Cross-check: \`bin/warm /bin/true\` (a native binary: the shim execs it without asking the daemon) p50 ${wTrue.p50.toFixed(3)} ms vs \`/bin/true\` ${bTrue.p50.toFixed(3)} ms: the shim's start-up and one more execve cost ${(wTrue.p50 - bTrue.p50).toFixed(3)} ms${ver ? ` (the shim alone, \`bin/warm --version\`: ${ver.p50.toFixed(3)} ms)` : ""}.`,
     );
   }
   out.push({
