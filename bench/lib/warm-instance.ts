@@ -55,7 +55,7 @@ export interface RunResult {
 /** Runs a command with captured stdio (never a terminal: pools are keyed by tty-ness). */
 export function runCaptured(argv: string[], cwd: string, env: NodeJS.ProcessEnv, input?: Buffer): RunResult {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0], argv.slice(1), { cwd, env, input, stdio: [input ? "pipe" : "ignore", "pipe", "pipe"], encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(argv[0], argv.slice(1), { cwd, env, input, stdio: [input ? "pipe" : "ignore", "pipe", "pipe"], encoding: "utf8", timeout: 300_000 }); // a 200-run loop on a loaded machine takes minutes
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.error) throw r.error;
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms };
