@@ -149,7 +149,10 @@ export class Daemon implements ConnectionHandler {
       if (!refilled) pool.refill();
       refilled = true;
     };
-    const early = prepared.refillDuringRun === false ? undefined : setTimeout(refill, 50);
+    // A slot that shares its process (a fork-mode coprocess's) costs nothing:
+    // at once, since the next caller may come before the daemon hears this run end.
+    const shares = typeof wp !== "string" && wp.shares === true;
+    const early = prepared.refillDuringRun === false ? undefined : setTimeout(refill, shares ? 0 : 50);
     early?.unref();
     if (conn.closed || typeof wp === "string") {
       clearTimeout(early);
