@@ -17,7 +17,7 @@ after(async () => {
   await w.stop();
 });
 
-const SUMMARY = /^warm exec: (\d+) runs warm, (\d+) direct, (\d+(?:\.\d)?) (ms|s) of start-up saved$/m;
+const SUMMARY = /^warm exec: (\d+) runs warm, (\d+) direct, (\d+(?:\.\d)?) (ms|s) of start-up CPU time saved$/m;
 
 function summary(stderr: string): { warm: number; direct: number } {
   const m = SUMMARY.exec(stderr);

@@ -130,7 +130,7 @@ function summary(shim: string, session: string, env: NodeJS.ProcessEnv): string 
     }
   }
   const saved = tally.savedMs >= 1000 ? `${(tally.savedMs / 1000).toFixed(1)} s` : `${Math.round(tally.savedMs)} ms`;
-  return `warm exec: ${tally.warm} runs warm, ${tally.direct} direct, ${saved} of start-up saved\n`;
+  return `warm exec: ${tally.warm} runs warm, ${tally.direct} direct, ${saved} of start-up CPU time saved\n`;
 }
 
 export function run(args: string[], ctx: Context): Promise<number> {
