@@ -4,7 +4,6 @@
 // raw-bytes environment, so the addon does these. Every fd it creates or
 // receives is close-on-exec unless a function says otherwise. Errors throw an
 // Error whose `code` is the errno name (e.g. "EBADF").
-import { createRequire } from "node:module";
 import { join } from "node:path";
 
 export type FdKind = "tty" | "pipe" | "file" | "socket" | "char" | "dir" | "other" | "closed";
@@ -136,5 +135,8 @@ export interface Native {
 }
 
 // dist/native.js sits in daemon/dist; the addon builds into daemon/addon/build.
-const requireHere = createRequire(__filename);
-export const native: Native = requireHere(join(__dirname, "..", "addon", "build", "Release", "warm_native.node"));
+// Loaded on a module object of its own, not through require: inside a warm
+// process the tool's require.cache must not list warm's addon.
+const addon = { exports: {} as Native };
+process.dlopen(addon, join(__dirname, "..", "addon", "build", "Release", "warm_native.node"));
+export const native: Native = addon.exports;

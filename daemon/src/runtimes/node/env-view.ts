@@ -19,6 +19,7 @@
 // loads warm) are shown as the caller has them. After preloading, the view
 // forwards everything to the real process.env.
 import type { Phase } from "./stand-ins";
+import { callSites } from "./stack-reads";
 
 export interface EnvSeen {
   /** Names read by name while loading. */
@@ -117,36 +118,13 @@ function enumerating(): boolean {
 
 /** The innermost ES module (a file: URL) on the stack: whose code is running. */
 function esModuleOnStack(): string | undefined {
-  const prepare = Error.prepareStackTrace;
-  const limit = Error.stackTraceLimit;
-  try {
-    Error.prepareStackTrace = (_error, callSites) => callSites;
-    Error.stackTraceLimit = 20;
-    const holder: { stack?: unknown } = {};
-    Error.captureStackTrace(holder, esModuleOnStack);
-    const sites = Array.isArray(holder.stack) ? (holder.stack as NodeJS.CallSite[]) : [];
-    return sites.map((s) => s.getFileName()).find((f) => f?.startsWith("file:")) ?? undefined;
-  } finally {
-    Error.prepareStackTrace = prepare;
-    Error.stackTraceLimit = limit;
-  }
+  const sites = callSites(esModuleOnStack, 20);
+  return Array.isArray(sites) ? (sites.map((s) => s.getFileName()).find((f) => f?.startsWith("file:")) ?? undefined) : undefined;
 }
 
-/** The frame that called the trap (`from`: the function the trap called, or this one called from the trap); null if the stack cannot be read. Read without running a tool's Error.prepareStackTrace. */
+/** The frame that called the trap (`from`: the function the trap called, or this one called from the trap); null if the stack cannot be read. */
 function caller(from: (...a: never[]) => unknown = caller): NodeJS.CallSite | null {
-  const prepare = Error.prepareStackTrace;
-  const limit = Error.stackTraceLimit;
-  let sites: NodeJS.CallSite[] | null = null;
-  try {
-    Error.prepareStackTrace = (_error, callSites) => callSites;
-    Error.stackTraceLimit = 3;
-    const holder: { stack?: unknown } = {};
-    Error.captureStackTrace(holder, from);
-    sites = Array.isArray(holder.stack) ? (holder.stack as NodeJS.CallSite[]) : null;
-  } finally {
-    Error.prepareStackTrace = prepare;
-    Error.stackTraceLimit = limit;
-  }
   // sites[0] is the trap, sites[1] whoever called it.
-  return sites?.[1] ?? null;
+  const sites = callSites(from, 3);
+  return Array.isArray(sites) ? (sites[1] ?? null) : null;
 }

@@ -14,6 +14,8 @@ import { native } from "../../native";
 import { type EnvSeen, envView } from "./env-view";
 import { traceFileReads } from "./file-reads";
 import { installedRule } from "./installed";
+import { STACK_READ, traceStackReads } from "./stack-reads";
+import { slicesChanged } from "./argv-slices";
 import { type ArgvQuery, argvStandIn, mainModuleStandIn, type Phase, stdioStandIn } from "./stand-ins";
 
 /** cjs: required; esm: imported; json: imported with `type: "json"` (as ESM imports JSON). */
@@ -38,8 +40,12 @@ export const FAILED = "failed to load";
 
 type CompileFn = (this: { filename?: string }, content: string, filename: string) => unknown;
 
-/** Installs the traps; returns a function that removes them. */
-function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask: string, used: { cwd: boolean }, filesRead: Set<string>): () => void {
+/**
+ * Installs the traps; returns a function that removes them, and the stand-in
+ * for require.main (a CommonJS entry's), which is also the parent of the
+ * modules the entry requires (see `parent` in stand-ins.ts).
+ */
+function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask: string, used: { cwd: boolean }, filesRead: Set<string>, loader: object): { remove: () => void; main?: object } {
   const restores: (() => void)[] = [];
   const proc = process as unknown as Record<string, unknown>;
 
@@ -74,10 +80,11 @@ function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask
   // (a CommonJS entry: a direct run's modules see it); while loading, this
   // one answers what is known of it.
   const mainDesc = Object.getOwnPropertyDescriptor(process, "mainModule");
+  let main: object | undefined;
   if (mainDesc?.get && mainDesc.configurable) {
     const entry = resolve(process.argv[1]);
     const filename = process.execArgv.includes("--preserve-symlinks-main") ? entry : realpathSync(entry);
-    const standIn = mainModuleStandIn(filename, phase);
+    const standIn = (main = mainModuleStandIn(filename, phase, loader));
     Object.defineProperty(process, "mainModule", { configurable: true, enumerable: mainDesc.enumerable, get: () => standIn });
     restores.push(() => Object.defineProperty(process, "mainModule", mainDesc));
   }
@@ -120,8 +127,11 @@ function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask
       if (envDesc) Object.defineProperty(process, "env", envDesc);
     });
   }
-  return () => {
-    for (const restore of restores.reverse()) restore();
+  return {
+    remove: () => {
+      for (const restore of restores.reverse()) restore();
+    },
+    main,
   };
 }
 
@@ -166,7 +176,7 @@ export function preloadModules(
   modules: ModuleRef[],
   exclude: (id: string) => boolean,
   outputSince: () => boolean,
-  requireFrom: NodeJS.Require,
+  requireFrom: NodeJS.Module,
   mask: string,
 ): PreloadReport {
   const dropped = new Map<string, string>();
@@ -224,17 +234,28 @@ export function preloadModules(
   };
   const used = { cwd: false };
   const filesRead = new Set<string>();
-  const removeTraps = installTraps(phase, env, argvQueries, mask, used, filesRead);
+  const traps = installTraps(phase, env, argvQueries, mask, used, filesRead, requireFrom);
+  // Modules that read a stack while loading (the innermost CommonJS one being compiled, or the ES import).
+  const stackReaders = new Set<string>();
+  const removeStackTrap = traceStackReads(() => {
+    if (phase.preloading) stackReaders.add(compiling.length > 0 ? compiling[compiling.length - 1] : current);
+  });
+  // A CommonJS entry's requires see it as their module.parent, as directly: the stand-in that is require.main.
+  const parent = traps.main ?? requireFrom;
+  const requireModule = (id: string) => (Module.prototype as unknown as { require(this: object, id: string): unknown }).require.call(parent, id);
   try {
     for (const [kind, id] of modules) {
       if (exclude(id) || dropped.has(id)) continue;
       current = id;
       notesBefore = notes;
+      stackReaders.clear();
+      let loaded = false;
       try {
         const url = () => (id.startsWith("file:") ? id : pathToFileURL(id).href);
-        if (kind === "cjs") requireFrom(id);
+        if (kind === "cjs") requireModule(id);
         else if (kind === "json") settle(import(url(), { with: { type: "json" } }));
         else settle(import(url()));
+        loaded = true;
       } catch (error) {
         const cause = notes > notesBefore ? culprit : typeof error === "object" && error !== null ? trapErrors.get(error) : undefined;
         if (cause !== undefined && typeof error === "object" && error !== null) trapErrors.set(error, cause);
@@ -243,6 +264,13 @@ export function preloadModules(
       }
       // An ES module is not on the CommonJS compile stack the traps blame: one whose import fired a trap loads the culprit.
       if (notes > notesBefore && !dropped.has(id)) dropped.set(id, dependentWhy(culprit, dropped));
+      // A stack read counts for a module that loaded with no other trap firing (Node reads a failed import's stack itself).
+      if (loaded && notes === notesBefore && stackReaders.size > 0) {
+        clean = false;
+        for (const reader of stackReaders) if (!dropped.has(reader)) dropped.set(reader, STACK_READ);
+        if (!dropped.has(id)) dropped.set(id, dependentWhy([...stackReaders][0], dropped));
+      }
+      if (slicesChanged()) phase.note("changed a slice of process.argv while loading");
       if (outputSince()) {
         clean = false;
         dropped.set(id, "wrote output while loading");
@@ -250,7 +278,8 @@ export function preloadModules(
     }
   } finally {
     process.off("unhandledRejection", rejected);
-    removeTraps();
+    traps.remove();
+    removeStackTrap();
     phase.preloading = false; // stand-ins kept by modules now forward to the real objects
     proto._compile = compile;
   }

@@ -8,12 +8,14 @@
 //     tracked), and columns/rows of one that is not a terminal (it has
 //     none); anything else while loading marks the module;
 //   - the argv stand-in answers indexOf/lastIndexOf/includes/length/[i] and
-//     slice(n) (a copy: TypeScript keeps `process.argv.slice(2)` at load), and
+//     slice(n) (see argv-slices.ts: TypeScript keeps `process.argv.slice(2)`), and
 //     records each question with its answer: the daemon puts the answers
 //     for the caller's argv into the key, so a warm process only serves
 //     callers for whom every answer is the same;
 // and after preloading both forward everything to the real objects, so a
 // module that kept a reference sees the caller's streams and argv.
+
+import { sliceForLoading } from "./argv-slices";
 
 export type ArgvQuery = [op: "indexOf" | "lastIndexOf" | "includes" | "length" | "at" | "slice", arg: string | number | null, answer: string | number | boolean | string[] | null];
 
@@ -94,17 +96,16 @@ export function argvStandIn(current: () => string[], queries: ArgvQuery[], phase
           return record([prop, x, argv[prop](x)]);
         };
       }
+      if (prop === "length") return record(["length", null, argv.length]);
       if (prop === "slice") {
         return (start?: unknown, end?: unknown) => {
           if (end !== undefined || (start !== undefined && !Number.isInteger(start))) {
             phase.note("read process.argv (slice) while loading");
             return argv.slice(start as number, end as number);
           }
-          // A copy per call, as slice gives: what the caller keeps is its own.
-          return [...(record(["slice", (start as number | undefined) ?? 0, argv.slice(start as number | undefined)]) as string[])];
+          return sliceForLoading(argv, (start as number | undefined) ?? 0, phase, record);
         };
       }
-      if (prop === "length") return record(["length", null, argv.length]);
       if (typeof prop === "string" && /^\d+$/.test(prop)) return record(["at", Number(prop), argv[Number(prop)] ?? null]);
       phase.note(`read process.argv (${String(prop)}) while loading`);
       // Bound to the real array, so what the method reads is not asked again through here.
@@ -141,14 +142,18 @@ export function answer(q: ArgvQuery, argv: string[]): ArgvQuery[2] {
 
 /**
  * What preloading modules see as require.main (process.mainModule) when the
- * entry is CommonJS. The entry's module does not exist yet, but what a
- * direct run's modules would read of it while loading is known: its id,
- * filename and directory (yargs keeps require.main.filename). Anything else
- * marks the module. Afterwards it forwards to the real main module.
+ * entry is CommonJS, and as module.parent when the entry requires them. The
+ * entry's module does not exist yet, but what a direct run's modules would
+ * read of it while loading is known: its id, filename and directory (yargs
+ * keeps require.main.filename), and that it has not finished loading. The
+ * loader's own reads of a parent (its paths, children, symbols) go to
+ * `loader`, a module at the entry's path. Anything else marks the module.
+ * Afterwards it forwards to the real main module.
  */
-export function mainModuleStandIn(filename: string, phase: Phase): object {
+export function mainModuleStandIn(filename: string, phase: Phase, loader: object): object {
   const { dirname } = require("node:path") as typeof import("node:path");
-  const known: Record<string, string> = { id: ".", filename, path: dirname(filename) };
+  const known: Record<string, unknown> = { id: ".", filename, path: dirname(filename), loaded: false };
+  const forLoader = (prop: PropertyKey) => typeof prop === "symbol" || prop === "paths" || prop === "children";
   const real = () => (process.mainModule as object | undefined) ?? {};
   return new Proxy(
     {},
@@ -156,12 +161,14 @@ export function mainModuleStandIn(filename: string, phase: Phase): object {
       get(_target, prop) {
         if (!phase.preloading) return Reflect.get(real(), prop);
         if (typeof prop === "string" && Object.hasOwn(known, prop)) return known[prop];
+        if (forLoader(prop)) return Reflect.get(loader, prop);
         phase.note(`used require.main.${String(prop)} while loading`);
         return undefined;
       },
       has(_target, prop) {
         if (!phase.preloading) return Reflect.has(real(), prop);
         if (typeof prop === "string" && Object.hasOwn(known, prop)) return true;
+        if (forLoader(prop)) return Reflect.has(loader, prop);
         phase.note(`used require.main while loading`);
         return false;
       },

@@ -27,6 +27,8 @@ import { afterFork, startClocks } from "./fresh-state";
 import { drainRequests, serveForks } from "./template-loop";
 import { encodeFrame, type WireValue } from "./wire";
 import { noteEsmReads } from "./esm-reads";
+import { tidyModuleCache } from "./module-cache";
+import { refreshSlices } from "./argv-slices";
 
 const CTL = 3;
 const WARM_DIST = dirname(dirname(__dirname));
@@ -50,8 +52,16 @@ function mainModuleStandIn(): () => void {
   };
 }
 
+/** A module at the entry's path that preloading requires from, as Module.createRequire makes one (its paths are the entry's). */
+function loaderParent(script: string): NodeJS.Module {
+  const m = new Module(script) as NodeJS.Module;
+  m.filename = script;
+  m.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(dirname(script));
+  return m;
+}
+
 /** Takes on the caller's invocation; when this returns, Node runs the entry. fds: the caller's 0-2, then the client link. */
-function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[], mask: string, forked: boolean, esmLoaded?: () => WireValue[]): void {
+function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds: number[], mask: string, forked: boolean, mainIsCjs: boolean, esmLoaded?: () => WireValue[]): void {
   // The shim's request, as it sent it: env and umask are set from it here.
   // It and the chdir go first: if either throws (a malformed request, a
   // directory removed since the daemon looked), the error goes to this
@@ -64,13 +74,13 @@ function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds
   }
   // Same array (modules may hold it), the caller's arguments in place of the pool's.
   process.argv.splice(2, Infinity, ...caller.argv.slice(run.args_from as number));
+  refreshSlices(process.argv);
   showRun();
   if (forked) startClocks();
   installExit(CTL, fds[3], preloaded, WARM_DIST, ownFds, esmLoaded);
   // The caller's fds are terminals exactly where the pool's are (the tty mask is in the key).
   if (mask.includes("t")) watchDevTty(CTL);
-  // warm's own modules leave the tool's view of the module cache.
-  for (const id of Object.keys(require.cache)) if (id.startsWith(WARM_DIST)) delete require.cache[id];
+  tidyModuleCache(WARM_DIST, mainIsCjs);
 }
 
 function main(): void {
@@ -94,7 +104,7 @@ function main(): void {
   const restoreMain = p.main_is_cjs === true ? mainModuleStandIn() : () => {};
   const modules = (p.modules as WireValue[]).map((m) => m as unknown as ModuleRef);
   const excluded = (p.exclude as string[] | undefined) ?? [];
-  const report = preloadModules(modules, (id) => id === script || excluded.some((x) => id.includes(x)), stdio.outputSince, Module.createRequire(script), mask);
+  const report = preloadModules(modules, (id) => id === script || excluded.some((x) => id.includes(x)), stdio.outputSince, loaderParent(script), mask);
   const preloaded = new Set(Object.keys(require.cache));
   // What the ESM loader left in flight (a file still closing) completes here, not in a child that lacks the thread for it.
   if (template) drainRequests();
@@ -134,7 +144,7 @@ function main(): void {
   native.setParentDeathSignal(0);
   if (request.message.t !== "run" || request.fds.length !== 4) process.exit(70);
   restoreMain();
-  takeRequest(request.message, request.fds, preloaded, ownFds, mask, template, esmLoaded);
+  takeRequest(request.message, request.fds, preloaded, ownFds, mask, template, p.main_is_cjs === true, esmLoaded);
   // Before any of the tool's code runs, and in this order: a process that
   // dies before `taken` ran nothing (the daemon answers `direct`), and the
   // shim never hears `started` from one that did not say `taken`.
