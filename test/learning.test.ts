@@ -234,3 +234,19 @@ test("a module that keeps process.argv.slice(2) while loading (as TypeScript doe
   const r = record("learning/lib/argv-slice.js");
   assert.deepEqual(r.dropped, {}, "nothing dropped");
 });
+
+test("a module that changes files while loading is not preloaded: its work happens once per run, as directly, never in a warm process's preloading", async () => {
+  const cli = fixture("learning/appender.js");
+  const log = join(w.work, "appender.log");
+  const lines = () => readFileSync(log, "utf8").split("\n").filter(Boolean).length;
+  w.run([NODE, cli, log], { direct: true });
+  assert.equal(lines(), 1);
+  for (let i = 2; i <= 6; i++) {
+    const r = w.run([NODE, cli, log]);
+    assert.equal(r.status, 0);
+    await settled(cli);
+    assert.equal(lines(), i, `one line per run, none from preloading (after run ${i})`);
+  }
+  const r = record("learning/lib/appender.js");
+  assert.match(r.dropped[fixture("learning/lib/appender.js")] ?? "", /^changed files while loading \(fs\.appendFileSync\)/);
+});

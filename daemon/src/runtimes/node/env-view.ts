@@ -117,7 +117,7 @@ function enumerating(): boolean {
 }
 
 /** The innermost ES module (a file: URL) on the stack: whose code is running. */
-function esModuleOnStack(): string | undefined {
+export function esModuleOnStack(): string | undefined {
   const sites = callSites(esModuleOnStack, 20);
   return Array.isArray(sites) ? (sites.map((s) => s.getFileName()).find((f) => f?.startsWith("file:")) ?? undefined) : undefined;
 }

@@ -13,6 +13,7 @@ import { pathToFileURL } from "node:url";
 import { native } from "../../native";
 import { type EnvSeen, envView } from "./env-view";
 import { traceFileReads } from "./file-reads";
+import { trapFileWrites } from "./file-writes";
 import { installedRule } from "./installed";
 import { STACK_READ, traceStackReads } from "./stack-reads";
 import { slicesChanged } from "./argv-slices";
@@ -52,6 +53,7 @@ function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask
   // What loading code reads from disk besides modules (a config file read
   // at load time): the daemon watches it like a module.
   restores.push(traceFileReads(phase, filesRead));
+  restores.push(trapFileWrites(phase));
 
   // os.homedir() and os.tmpdir() read HOME and TMPDIR (TMP, TEMP) in C,
   // past the process.env trap below: record them as reads by name.
