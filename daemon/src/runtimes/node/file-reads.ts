@@ -6,6 +6,7 @@
 // which modules may have kept, only forward.
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { wrapFs } from "./fs-wrap";
 import type { Phase } from "./stand-ins";
 
 const MAX_FILES_READ = 4096;
@@ -30,26 +31,13 @@ function pathOf(arg: unknown): string | null {
 export function traceFileReads(phase: Phase, files: Set<string>): () => void {
   const restores: (() => void)[] = [];
   const wrap = (owner: Record<string, unknown>, name: string) => {
-    const original = owner[name];
-    if (typeof original !== "function") return;
-    const wrapper = function (this: unknown, ...args: unknown[]) {
+    const undo = wrapFs(owner, name, (args) => {
       if (phase.preloading && files.size < MAX_FILES_READ) {
         const path = pathOf(args[0]);
         if (path !== null) files.add(path);
       }
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    };
-    // Keep what hangs off the original: realpathSync.native, promisify.custom.
-    for (const key of Reflect.ownKeys(original)) {
-      if (key === "length" || key === "name" || key === "prototype") continue;
-      const desc = Object.getOwnPropertyDescriptor(original, key);
-      if (desc) Object.defineProperty(wrapper, key, desc);
-    }
-    Object.defineProperty(wrapper, "name", { value: original.name });
-    owner[name] = wrapper;
-    restores.push(() => {
-      owner[name] = original;
     });
+    if (undo) restores.push(undo);
   };
   const fs = require("node:fs") as Record<string, unknown>;
   for (const name of [...SYNC, ...CALLBACK]) wrap(fs, name);

@@ -7,6 +7,7 @@
 // warm process while it preloads; afterwards the wrappers only forward.
 import type { Phase } from "./stand-ins";
 import { esModuleOnStack } from "./env-view";
+import { wrapFs } from "./fs-wrap";
 
 const SYNC = ["writeFileSync", "appendFileSync", "mkdirSync", "mkdtempSync", "rmSync", "rmdirSync", "unlinkSync", "renameSync", "copyFileSync", "cpSync", "symlinkSync", "linkSync", "truncateSync", "chmodSync", "chownSync", "lchownSync", "utimesSync", "lutimesSync"];
 const CALLBACK = ["writeFile", "appendFile", "mkdir", "mkdtemp", "rm", "rmdir", "unlink", "rename", "copyFile", "cp", "symlink", "link", "truncate", "chmod", "chown", "lchown", "utimes", "lutimes", "createWriteStream"];
@@ -23,25 +24,12 @@ function writes(flags: unknown): boolean {
 export function trapFileWrites(phase: Phase): () => void {
   const restores: (() => void)[] = [];
   const wrap = (owner: Record<string, unknown>, name: string, changes: (args: unknown[]) => boolean) => {
-    const original = owner[name];
-    if (typeof original !== "function") return;
-    const wrapper = function (this: unknown, ...args: unknown[]) {
-      if (phase.preloading && changes(args)) {
-        phase.note(`changed files while loading (fs.${name})`, esModuleOnStack());
-        throw new Error(`warm does not preload a module that changes files while loading (fs.${name})`);
-      }
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    };
-    for (const key of Reflect.ownKeys(original)) {
-      if (key === "length" || key === "name" || key === "prototype") continue;
-      const desc = Object.getOwnPropertyDescriptor(original, key);
-      if (desc) Object.defineProperty(wrapper, key, desc);
-    }
-    Object.defineProperty(wrapper, "name", { value: original.name });
-    owner[name] = wrapper;
-    restores.push(() => {
-      owner[name] = original;
+    const undo = wrapFs(owner, name, (args) => {
+      if (!phase.preloading || !changes(args)) return;
+      phase.note(`changed files while loading (fs.${name})`, esModuleOnStack());
+      throw new Error(`warm does not preload a module that changes files while loading (fs.${name})`);
     });
+    if (undo) restores.push(undo);
   };
   const always = () => true;
   const fs = require("node:fs") as Record<string, unknown>;
