@@ -5,10 +5,15 @@
 // preloaded. Every formatting of a stack (`err.stack`, after
 // Error.captureStackTrace too) asks Error.prepareStackTrace first, as does
 // code that swaps in its own to get call sites: a getter on it sees both.
-// Node formats stacks itself too (the CommonJS loader while compiling, the
-// ES loader to decorate a failed import's error): a read whose reader is
-// Node's own code does not count, and a read counts only for a module that
-// then loads without any other trap firing (preload.ts decides).
+// A read counts only if the frames the reader gets include one of warm's
+// (a webpack bundle reading its own caller deep in its own frames, as yarn
+// does, sees what it would directly). Node formats stacks itself too (the
+// CommonJS loader while compiling, the ES loader to decorate a failed
+// import's error): those do not count, and a read counts only for a module
+// that then loads without any other trap firing (preload.ts decides).
+import { dirname } from "node:path";
+
+const WARM_DIST = dirname(dirname(__dirname)) + "/";
 
 export const STACK_READ = "read a stack trace while loading (its frames would be warm's, not the requiring module's)";
 
@@ -20,7 +25,7 @@ export function traceStackReads(read: () => void): () => void {
     configurable: true,
     enumerable: desc?.enumerable ?? false,
     get: function get() {
-      if (warmsOwn === 0 && !askedByNode(get)) read();
+      if (warmsOwn === 0 && showsWarm(get)) read();
       return value;
     },
     set(v: unknown) {
@@ -37,15 +42,21 @@ export function traceStackReads(read: () => void): () => void {
 let warmsOwn = 0;
 
 /**
- * Whether the code asking for Error.prepareStackTrace (the frame above
- * `getter`, past Node's formatting callback) is Node's own. Inside a
- * formatting V8 gives a nested capture as a string, hence both forms.
+ * Whether a stack read now can show what a direct run would not: a frame of
+ * warm's (every preloaded module loads under preload.js's frames) within
+ * the frames the reader gets (Error.stackTraceLimit, past the getter and
+ * Node's formatting callback). A reader that is Node's own code does not
+ * count. Inside a formatting V8 gives a nested capture as a string, hence
+ * both forms.
  */
-function askedByNode(getter: (...a: never[]) => unknown): boolean {
-  const sites = callSites(getter, 4);
+function showsWarm(getter: (...a: never[]) => unknown): boolean {
+  const limit = typeof Error.stackTraceLimit === "number" ? Error.stackTraceLimit : 10;
+  const sites = callSites(getter, limit + 2);
   const files = Array.isArray(sites) ? sites.map((s) => s.getFileName() ?? "") : String(sites ?? "").split("\n").slice(1).map((l) => /\(?([^\s()]+):\d+:\d+\)?$/.exec(l)?.[1] ?? "");
-  const reader = files.find((f) => f !== "node:internal/errors");
-  return reader !== undefined && reader.startsWith("node:");
+  const from = files.findIndex((f) => f !== "node:internal/errors");
+  if (from < 0) return true; // unreadable: the safe side
+  if (files[from].startsWith("node:")) return false;
+  return files.slice(from, from + limit).some((f) => f.startsWith(WARM_DIST));
 }
 
 /**
