@@ -220,13 +220,15 @@ test("a module that hangs while preloading is timed out; its runs go direct and 
   try {
     other.writeConfig({ preloadTimeoutSeconds: 1 });
     const cli = fixture("hang/cli.js");
+    other.env.WARM_HANG_GUARD = "1"; // every run has it; a warm process preloading the tool does not
     for (let i = 0; i < 4; i++) {
       const r = other.run([NODE, cli]);
       assert.equal(r.stdout.toString(), "hang tool ran\n", `run ${i}`);
       assert.equal(r.status, 0);
     }
     // The pool gives up on a preload that never finishes instead of spinning.
-    await other.until("the pool to stop trying", () => other.run(["status"]).stdout.toString().includes("stopped: keeps failing"), 30_000);
+    // Six starts, each a node start-up and a 1 s preload timeout: a bound for a hang, not a timing.
+    await other.until("the pool to stop trying", () => other.run(["status"]).stdout.toString().includes("stopped: keeps failing"), 180_000);
     const log = readFileSync(join(other.stateDir, "daemon.log"), "utf8");
     assert.match(log, /did not finish preloading in time/);
     const told = other.run([NODE, cli], { env: { ...other.env, WARM_DEBUG: "1" } });
