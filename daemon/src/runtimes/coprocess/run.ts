@@ -3,6 +3,7 @@
 // `started` and `exit` itself), and learns how the run ended: from the
 // runner's `exit`, else (fork) from the coprocess's `wait` answer (the
 // coprocess tells the shim), else (serial) from the coprocess's own death.
+import { readFileSync } from "node:fs";
 import type { Logger } from "../../log";
 import { native } from "../../native";
 import { type ExitInfo, killPid, type WarmProcess } from "../../pool";
@@ -17,6 +18,23 @@ import { intField, type JsonMessage } from "./wire";
 const START_TIMEOUT_MS = 5000;
 
 const LOST = (command: string) => `the coprocess running ${command} could not say how the run ended`;
+
+/**
+ * Whether `pid` is dying or dead (exiting, a zombie not yet reaped, or
+ * gone): the kernel closes a dying process's fds, and so its run link,
+ * before the daemon can hear of its exit; then its exit, not the closed
+ * link, says how the run ended.
+ */
+function dying(pid: number): boolean {
+  const PF_EXITING = 0x4;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return /^[ZX]/.test(fields[0]) || (Number(fields[6]) & PF_EXITING) !== 0;
+  } catch {
+    return true;
+  }
+}
 
 export class CoprocessRun implements WarmProcess {
   state: WarmProcess["state"] = "starting";
@@ -176,7 +194,7 @@ export class CoprocessRun implements WarmProcess {
       // The coprocess reaps the child and tells the shim how it ended (unless the daemon answers: stop --now).
       const tell = !this.silenced;
       void this.coprocess.reap(this.runner, tell).then((exit) => this.finish(exit && { ...exit, told: tell }));
-    } else if (this.coprocess.state !== "gone" && !this.coprocess.dead()) {
+    } else if (this.coprocess.state !== "gone" && !this.coprocess.dead() && !dying(this.runner)) {
       // A serial runner that let go of its link mid-run cannot report: it goes, and the caller hears why.
       // (One that died is reported when its exit is seen: a signal that ended it is the run's.)
       this.coprocess.broken("a serial run link closed before exit");
