@@ -8,6 +8,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writ
 import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
+import { venvWith } from "./helpers/python-venv";
 import { Terminal } from "./helpers/terminal";
 import { fixture, PYTHON, type Result, WARM, WarmEnv } from "./helpers/warm-env";
 import { PreloadStore } from "../daemon/src/preload-store";
@@ -18,13 +19,8 @@ let venv: { python: string; site: string };
 before(() => {
   w = new WarmEnv();
   // Only installed code is preloaded: the probes' modules go into a virtualenv's site-packages.
-  const dir = join(w.dir, "venv");
-  const made = spawnSync(PYTHON, ["-m", "venv", "--without-pip", dir], { encoding: "utf8" });
-  assert.equal(made.status, 0, made.stderr);
-  const python = join(dir, "bin", "python3");
-  const site = spawnSync(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: "utf8" }).stdout.trim();
-  cpSync(fixture("python/installed"), site, { recursive: true });
-  venv = { python, site };
+  venv = venvWith(w.dir, "venv", []);
+  cpSync(fixture("python/installed"), venv.site, { recursive: true });
 });
 after(async () => {
   await w.stop();

@@ -3,12 +3,12 @@
 // whoever imported them while loading (their stack, a warning's place) see
 // the tool's own code, because warm does not preload them.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
-import { fixture, PYTHON, WarmEnv } from "./helpers/warm-env";
+import { venvWith as venvWithIn } from "./helpers/python-venv";
+import { fixture, WarmEnv } from "./helpers/warm-env";
 import { PreloadStore } from "../daemon/src/preload-store";
 import { pythonToolId } from "../daemon/src/runtimes/python/runtime";
 
@@ -24,12 +24,7 @@ const DEPS = ["seen_fine.py", "seen_frame.py", "seen_stack.py", "seen_walk.py", 
 
 /** A virtualenv whose site-packages holds the given fixture modules (only installed code is preloaded), and the script, in the work dir. */
 function venvWith(name: string, modules: string[], scriptName: string): { python: string; script: string } {
-  const venv = join(w.dir, name);
-  const made = spawnSync(PYTHON, ["-m", "venv", "--without-pip", venv], { encoding: "utf8" });
-  assert.equal(made.status, 0, made.stderr);
-  const python = join(venv, "bin", "python3");
-  const site = spawnSync(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: "utf8" }).stdout.trim();
-  for (const m of modules) copyFileSync(fixture(`python/${m}`), join(site, m));
+  const { python } = venvWithIn(w.dir, name, modules);
   const dir = join(w.work, name);
   mkdirSync(dir, { recursive: true });
   const script = join(dir, scriptName);
