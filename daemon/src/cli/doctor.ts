@@ -8,7 +8,7 @@ import { resolvePaths } from "../paths";
 import { WARM_VERSION } from "../version";
 import { dataDirs } from "./dirs";
 import { isWarmLink } from "./install";
-import { listLinks } from "./links";
+import { type LinkRow, listLinks } from "./links";
 import { configuredTools, pathWithout, resolveTool, which } from "./resolve-tool";
 import type { Context } from "./word";
 
@@ -134,9 +134,9 @@ function checkBrokenLinks(pathDirs: string[]): Finding[] {
   return out;
 }
 
-function checkPath(pathDirs: string[]): Finding {
+function checkPath(pathDirs: string[], all: LinkRow[]): Finding {
   const dirs = dataDirs();
-  const links = listLinks().filter((l) => l.state !== "not warm's");
+  const links = all.filter((l) => l.state !== "not warm's");
   const at = pathDirs.findIndex((d) => resolve(d || ".") === dirs.bin);
   if (links.length === 0) return at < 0 ? note(`no links yet (warm link TOOL), and ${dirs.bin} is not on PATH`) : ok(`${dirs.bin} is on PATH (no links yet)`);
   const fix = `add eval "$(warm shell-init bash)" to ~/.bashrc (zsh: ~/.zshrc; fish: warm shell-init fish | source in config.fish)`;
@@ -148,8 +148,8 @@ function checkPath(pathDirs: string[]): Finding {
 }
 
 /** Links of warm's whose tool is no longer found (removed, or its directory left PATH): the shell says "command not found". */
-function checkLinkedTools(): Finding[] {
-  return listLinks()
+function checkLinkedTools(links: LinkRow[]): Finding[] {
+  return links
     .filter((l) => l.state === "direct" && l.exe === null)
     .map((l) => problem(`${l.name} is linked, but no ${l.name} is found on PATH past warm's links (removed, or its directory left PATH)`, `reinstall it, or warm unlink ${l.name}`));
 }
@@ -176,6 +176,7 @@ export function run(args: string[], ctx: Context): number {
   const dirsOnPath = pathWithout(process.env.PATH ?? "", [dataDirs().bin]);
   const config = checkConfig(paths.configFile);
   const raw = configuredTools(paths.configFile);
+  const links = listLinks();
   const findings = [
     checkNode(),
     checkPython(dirsOnPath),
@@ -185,8 +186,8 @@ export function run(args: string[], ctx: Context): number {
     ...checkConfiguredTools(config.tools, dirsOnPath, raw),
     ...checkInstall(ctx.shim),
     ...checkBrokenLinks(pathDirs),
-    checkPath(pathDirs),
-    ...checkLinkedTools(),
+    checkPath(pathDirs, links),
+    ...checkLinkedTools(links),
     checkDaemon(ctx.shim),
   ];
   for (const f of findings) process.stdout.write(`${f.level.padEnd(7)} ${f.what}\n${f.fix ? `        fix: ${f.fix}\n` : ""}`);
