@@ -68,6 +68,8 @@ test("a new entry that no resolution could pick leaves warm processes alone; one
   writeFileSync(join(root, "node_modules", "pkg", "index.js"), 'module.exports = { v: "pkg" };\n');
   assert.equal(runBoth(cli), "util pkg\n");
   const pids = await learned(cli);
+  const hits = () => w.status()!.pools.find((p) => p.script === cli)!.hits;
+  const hitsBefore = hits(); // whether learned()'s first run found one ready depends on timing
 
   // A test runner's temp dir beside the tool, beside its modules, above it.
   for (const dir of [join(root, "tmp-abc"), join(root, "lib", ".cache"), join(root, "node_modules", ".tmp"), join(w.work, "jest_xyz"), join(w.dir, "unrelated")]) {
@@ -77,7 +79,7 @@ test("a new entry that no resolution could pick leaves warm processes alone; one
   assert.ok(survives(cli, pids, () => writeFileSync(join(root, "lib", "notes.txt"), "x")), "a file no resolution picks");
   assert.ok(survives(cli, pids, () => writeFileSync("/dev/null", "x")), "writing /dev/null");
   assert.equal(runBoth(cli), "util pkg\n");
-  assert.equal(w.status()!.pools.find((p) => p.script === cli)!.hits, 2, "the same warm process served the run after those changes");
+  assert.equal(hits(), hitsBefore + 1, "the same warm process served the run after those changes");
   await w.ready();
 
   // pkg.js in node_modules is found before node_modules/pkg/: it shadows the package.
