@@ -100,13 +100,8 @@ export class WarmEnv {
   }
 
   /** Waits (polling, bounded) until cond() holds; throws with `what` otherwise. */
-  async until(what: string | (() => string), cond: () => boolean, ms = 15_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      if (cond()) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
+  until(what: string | (() => string), cond: () => boolean, ms = 15_000): Promise<void> {
+    return until(what, cond, ms);
   }
 
   /** Waits until the pool labelled `tool` (every pool, if none is named) has `count` ready warm processes. */
@@ -165,6 +160,20 @@ export class WarmEnv {
       if (process.env.WARM_TEST_KEEP !== "1") rmSync(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * Waits until cond() holds, checking every 25 ms, for at most `ms`; throws
+ * with `what` otherwise. For a state that announces itself by no event this
+ * process can wait on (another process's state in /proc, the daemon's status).
+ */
+export async function until(what: string | (() => string), cond: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
 }
 
 export function alive(pid: number): boolean {
