@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { native } from "../daemon/src/native";
 import { decodeFrame, encodeFrame, FrameReader, ProtocolError } from "../daemon/src/protocol/codec";
-import { decodeValue, encodeFrame as wireEncodeFrame, WireError } from "../daemon/src/runtimes/node/wire";
+import { decodeValue, encodeFrame as wireEncodeFrame, WireError } from "../daemon/src/inside-node/wire";
 import { readVectors, render, VECTORS_FILE } from "./helpers/vectors";
 
 const vectors = readVectors();

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { encodeFrame } from "../daemon/src/protocol/codec";
 import { native } from "../daemon/src/native";
-import { decodeValue } from "../daemon/src/runtimes/node/wire";
+import { decodeValue } from "../daemon/src/inside-node/wire";
 import { alive, fixture, NODE, WARM, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;

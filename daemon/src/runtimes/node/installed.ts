@@ -5,6 +5,8 @@
 // whatever project calls it. Installed means: inside a `node_modules`
 // directory, under one of node's global module directories, or in the
 // entry script's own package (a `node script.js` and its local lib/).
+// Applied in both processes: by the daemon to what a run reports it loaded,
+// and inside the warm process (inside-node/preload.ts) while preloading.
 import { existsSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -31,7 +31,7 @@ import type { ToolRecord } from "../../preload-store";
 import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
 import { parseRun, type RunRequest } from "../../protocol/messages";
 import { isKeyEnvName, type NodePlan, planNode } from "./plan";
-import { answer, type ArgvQuery } from "./stand-ins";
+import { answer, type ArgvQuery } from "../../inside-node/stand-ins";
 import { resolutionLookups } from "./lookups";
 import { Learning, MAX_LEARNING_TRIES } from "../../learning";
 import { NodeChild } from "./child";

@@ -6,7 +6,7 @@ import type { Logger } from "../../log";
 import { native } from "../../native";
 import type { ExitInfo } from "../../pool";
 import type { Message } from "../../protocol/codec";
-import { TEMPLATE_FLAG } from "./fresh-state";
+import { TEMPLATE_FLAG } from "../../inside-node/fresh-state";
 import { type LaunchSpec, type ProcessHooks, type ReadyInfo, WarmProcess } from "./warm-process";
 
 /** What a template tells its children's handles. */

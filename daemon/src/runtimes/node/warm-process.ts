@@ -10,10 +10,11 @@ import { RuntimeLink } from "../../runtime-link";
 import type { Logger } from "../../log";
 import { type ExitInfo, killPid, type WarmProcess as WarmHandle } from "../../pool";
 import { constants } from "node:os";
-import type { ArgvQuery } from "./stand-ins";
+import type { ArgvQuery } from "../../inside-node/stand-ins";
 import { cpuUs } from "../../proc-cpu";
 
-export const WORKER_JS = join(__dirname, "worker.js");
+/** What runs inside the warm process (daemon/src/inside-node/main.ts), loaded by --require. */
+export const INSIDE_MAIN_JS = join(__dirname, "..", "..", "inside-node", "main.js");
 
 export interface ReadyInfo {
   clean: boolean;
@@ -75,7 +76,7 @@ export class WarmProcess implements WarmHandle {
     const [mine, theirs] = native.socketpair();
     try {
       // The runtime rides in on NODE_OPTIONS so the tool's process.execArgv stays its own.
-      const nodeOptions = `${spec.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(WORKER_JS)}`.trim();
+      const nodeOptions = `${spec.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(INSIDE_MAIN_JS)}`.trim();
       this.child = spawn(spec.nodeExe, spec.args, {
         argv0: spec.argv0,
         // WARM_NODE_OPTIONS: what the caller had, which preloading modules see as NODE_OPTIONS (env-view.ts).

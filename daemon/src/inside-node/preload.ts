@@ -10,11 +10,11 @@ import Module = require("node:module");
 import { realpathSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { native } from "../../native";
+import { native } from "../native";
 import { type EnvSeen, envView } from "./env-view";
 import { traceFileReads } from "./file-reads";
 import { trapFileWrites } from "./file-writes";
-import { installedRule } from "./installed";
+import { installedRule } from "../runtimes/node/installed";
 import { STACK_READ, traceStackReads } from "./stack-reads";
 import { slicesChanged } from "./argv-slices";
 import { type ArgvQuery, argvStandIn, mainModuleStandIn, type Phase, stdioStandIn } from "./stand-ins";
@@ -78,7 +78,7 @@ function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask
     restores.push(() => Object.defineProperty(process, name, desc));
   });
 
-  // The worker stands in for require.main until the entry's module exists
+  // main.ts stands in for require.main until the entry's module exists
   // (a CommonJS entry: a direct run's modules see it); while loading, this
   // one answers what is known of it.
   const mainDesc = Object.getOwnPropertyDescriptor(process, "mainModule");
@@ -221,7 +221,7 @@ export function preloadModules(
   // project's module does not run (see installed.ts).
   const entry = resolve(process.argv[1]);
   const installed = installedRule(process.execArgv.includes("--preserve-symlinks-main") ? entry : realpathSync(entry), process.execPath, process.env.HOME);
-  const warmDist = dirname(dirname(__dirname));
+  const warmDist = dirname(__dirname);
   proto._compile = function (this: { filename?: string }, content: string, filename: string) {
     compiling.push(filename);
     try {

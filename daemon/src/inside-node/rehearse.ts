@@ -5,7 +5,7 @@
 // Everything here stays inside this process and leaves it as it was:
 // frames are only encoded and decoded, and the umask and working directory
 // are set to what they already are.
-import { native } from "../../native";
+import { native } from "../native";
 import { learned } from "./exit";
 import { frameIn } from "./link";
 import { encodeFrame, type WireValue } from "./wire";

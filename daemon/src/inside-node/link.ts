@@ -1,6 +1,6 @@
 // The warm process's side of the runtime link: blocking frame reads (the
 // process has nothing else to do while it waits) and whole-frame writes.
-import { native } from "../../native";
+import { native } from "../native";
 import { decodeValue, encodeFrame, type WireValue } from "./wire";
 
 type Message = { [key: string]: WireValue };

@@ -13,7 +13,7 @@
 // that then loads without any other trap firing (preload.ts decides).
 import { dirname } from "node:path";
 
-const WARM_DIST = dirname(dirname(__dirname)) + "/";
+const WARM_DIST = dirname(__dirname) + "/";
 
 export const STACK_READ = "read a stack trace while loading (its frames would be warm's, not the requiring module's)";
 

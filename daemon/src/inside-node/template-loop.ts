@@ -3,8 +3,8 @@
 // reports how each child ended. The template itself never returns from here;
 // a child returns, holding its own link as fd `link`, and goes on exactly as
 // a pre-started warm process does: it waits for its run in the preload
-// phase, and Node's bootstrap then runs the entry (see worker.ts).
-import { native } from "../../native";
+// phase, and Node's bootstrap then runs the entry (see main.ts).
+import { native } from "../native";
 import { send } from "./link";
 import { decodeValue, encodeFrame } from "./wire";
 

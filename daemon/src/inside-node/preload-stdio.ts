@@ -2,7 +2,7 @@
 // callers' of this pool, so libraries that look at isatty() while loading
 // decide as they would in a direct run; and readable by this process, so
 // output written while loading is noticed and blamed.
-import { native } from "../../native";
+import { native } from "../native";
 
 export interface PreloadStdio {
   /** True if anything was written to fd 1 or 2 since the last call. */

@@ -9,7 +9,7 @@
 // prints it; then the process ends as above, from Node's AtExit callbacks
 // (a forked child cannot survive Node's own exit), so the shim hears the
 // status even when the daemon is gone.
-import { native } from "../../native";
+import { native } from "../native";
 import { encodeFrame, type WireValue } from "./wire";
 
 /** `client`: the client link, to which the status goes straight (protocol-spec, "Reporting to the shim"). */

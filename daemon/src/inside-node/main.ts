@@ -1,4 +1,6 @@
-// The warm Node process. The daemon starts `node [flags] <script>` with this
+// The entry of a warm Node process (every file in inside-node/ runs inside
+// it, in the tool's own process; the daemon's side is runtimes/node/).
+// The daemon starts `node [flags] <script>` with this
 // file loaded through NODE_OPTIONS=--require and its runtime link on fd 3.
 // Here, inside Node's preload phase, it preloads the tool's modules, says
 // `ready`, and blocks until one `run` arrives; it then takes on the
@@ -14,7 +16,7 @@ import { readdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { isMainThread } from "node:worker_threads";
 import { constants } from "node:os";
-import { native } from "../../native";
+import { native } from "../native";
 import { watchDevTty } from "./dev-tty";
 import { installExit } from "./exit";
 import { readFrame, send } from "./link";
@@ -31,7 +33,7 @@ import { tidyModuleCache } from "./module-cache";
 import { refreshSlices } from "./argv-slices";
 
 const CTL = 3;
-const WARM_DIST = dirname(dirname(__dirname));
+const WARM_DIST = dirname(__dirname);
 
 type Message = { [key: string]: WireValue };
 

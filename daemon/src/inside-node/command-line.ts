@@ -5,7 +5,7 @@
 // (`ps -o args`, `pgrep -f`): node as invoked, its flags, the script and the
 // caller's arguments. process.title is left as a direct run has it.
 import { basename } from "node:path";
-import { native } from "../../native";
+import { native } from "../native";
 
 export function showReady(): void {
   native.setCommandLine(Buffer.from(`warm: ready for ${basename(process.argv[1] ?? "node")}`));

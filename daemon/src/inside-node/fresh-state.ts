@@ -11,7 +11,7 @@
 import { readlinkSync, readSync, openSync, closeSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { native } from "../../native";
+import { native } from "../native";
 
 /** The flag the template runs with and the tool did not ask for. */
 export const TEMPLATE_FLAG = "--single-threaded";
