@@ -10,7 +10,7 @@
 //   - the argv stand-in answers indexOf/lastIndexOf/includes/length/[i] and
 //     slice(n) (see argv-slices.ts: TypeScript keeps `process.argv.slice(2)`), and
 //     records each question with its answer: the daemon puts the answers
-//     for the caller's argv into the key, so a warm process only serves
+//     for the caller's argv into the key (runtimes/node/argv-answers.ts), so a warm process only serves
 //     callers for whom every answer is the same;
 // and after preloading both forward everything to the real objects, so a
 // module that kept a reference sees the caller's streams and argv.
@@ -129,15 +129,6 @@ export function argvStandIn(current: () => string[], queries: ArgvQuery[], phase
       return Reflect.getOwnPropertyDescriptor(current(), prop);
     },
   });
-}
-
-/** The answer a query gives for a given argv (the daemon computes the caller's answers with this). */
-export function answer(q: ArgvQuery, argv: string[]): ArgvQuery[2] {
-  const [op, arg] = q;
-  if (op === "length") return argv.length;
-  if (op === "at") return argv[arg as number] ?? null;
-  if (op === "slice") return argv.slice(arg as number);
-  return argv[op](arg as string);
 }
 
 /**
