@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,11 +57,22 @@ func run(argv []string) int {
 		io.Copy(os.Stdout, os.Stdin)
 	}
 	if s, err := strconv.Atoi(os.Getenv("EX_SIGNAL")); err == nil {
-		syscall.Kill(os.Getpid(), syscall.Signal(s))
-		select {}
+		raise(syscall.Signal(s))
 	}
 	code, _ := strconv.Atoi(os.Getenv("EX_EXIT"))
 	return code
+}
+
+// raise sends sig to this thread, as C's raise does: the kernel delivers it
+// before Tgkill returns, so a deadly one ends the process here. Sent to the
+// process (kill), it may go to another thread, idle in the scheduler; a
+// goroutine left waiting meanwhile with nothing else to run makes the Go
+// runtime declare "all goroutines are asleep - deadlock!" (exit 2) before
+// that thread handles it (seen under load).
+func raise(sig syscall.Signal) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	syscall.Tgkill(os.Getpid(), syscall.Gettid(), sig)
 }
 
 func main() {
