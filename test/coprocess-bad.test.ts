@@ -7,13 +7,14 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
 import { COPROCESS_DIR } from "./helpers/coprocess";
-import { fixture, PYTHON, WarmEnv } from "./helpers/warm-env";
+import { alive, fixture, PYTHON, WarmEnv } from "./helpers/warm-env";
 import { spawnSync } from "node:child_process";
 
 const BAD = fixture("coprocess/bad.py");
 const C_EXAMPLE = join(COPROCESS_DIR, "c", "example");
 const BEFORE = ["silent", "malformed", "garbage", "wrong-pid", "wrong-version", "dies-before-taken", "hangs-before-taken", "garbage-after-hello", "wrong-taken-pid"];
 const AFTER = ["crashes-mid-run", "garbage-on-run-link", "parent-dies-mid-run"];
+const OTHER = ["stays-after-eof"];
 
 let w: WarmEnv;
 let bin: string;
@@ -26,7 +27,7 @@ before(() => {
   mkdirSync(bin);
   log = join(w.dir, "runs.log");
   const tools: Record<string, object> = { example: { coprocess: {} } };
-  for (const how of [...BEFORE, ...AFTER]) {
+  for (const how of [...BEFORE, ...AFTER, ...OTHER]) {
     symlinkSync(BAD, join(bin, `bad-${how}`));
     tools[`bad-${how}`] = { coprocess: { command: [PYTHON, BAD, how] } };
   }
@@ -106,4 +107,19 @@ test("after the tool started: a crash is the caller's signal, garbage on the run
   assert.equal(r.stdout.toString(), "out p\n");
   assert.deepEqual(ranSince(from), ["ran p"]);
   stillServes();
+});
+
+test("a coprocess that stays after the daemon closed its link is killed: warm stop leaves nothing running", async () => {
+  const env = { ...w.env, BAD_LOG: log };
+  const tool = join(bin, "bad-stays-after-eof");
+  w.run([tool, "warm-up"], { env }); // starts the coprocess (its first caller may run directly)
+  await w.ready("bad-stays-after-eof");
+  const before = w.status()!.runs;
+  assert.equal(w.run([tool, "s"], { env }).stdout.toString(), "out s\n");
+  assert.equal(w.status()!.runs, before + 1, "it ran warm");
+  const daemon = w.status()!.pid;
+  const coprocesses = w.status()!.pools.flatMap((p) => p.pids);
+  assert.ok(coprocesses.length > 0);
+  assert.equal(w.run(["stop"]).status, 0);
+  await w.until("the daemon and the coprocess that stays to be gone", () => !alive(daemon) && coprocesses.every((p) => !alive(p)));
 });

@@ -150,7 +150,7 @@ function main(): void {
       for (const runtime of runtimes) runtime.closeAll();
       changes.close();
       store.flush();
-      void daemon.idle().then(() => {
+      void daemon.idle().then(() => Promise.all(runtimes.map((runtime) => runtime.ended?.()))).then(() => {
         store.flush();
         log.info("daemon stopped");
         log.flush();

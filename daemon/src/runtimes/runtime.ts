@@ -31,4 +31,6 @@ export interface WarmRuntime {
   /** Drops pools unused for their idle timeout. */
   sweep(now: number): void;
   closeAll(): void;
+  /** Resolves once every process it started has ended (after closeAll and the last run): the daemon exits then. */
+  ended?(): Promise<void>;
 }

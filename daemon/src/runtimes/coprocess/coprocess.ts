@@ -36,6 +36,23 @@ export interface CoprocessSpec {
 // A coprocess asked to go that has not within this long is killed.
 const STOP_GRACE_MS = 2000;
 
+// Every coprocess not yet ended, whatever pool had it.
+const live = new Set<Coprocess>();
+
+/**
+ * Resolves once every coprocess has ended; one still there after the grace
+ * is killed. The daemon waits for it before exiting: stop()'s own timer does
+ * not hold the daemon up, and a coprocess that ignores its link's end would
+ * outlive it.
+ */
+export async function everyCoprocessEnded(): Promise<void> {
+  const left = [...live];
+  if (left.length === 0) return;
+  const timer = setTimeout(() => left.forEach((c) => c.kill()), STOP_GRACE_MS);
+  await Promise.all(left.map((c) => c.ended));
+  clearTimeout(timer);
+}
+
 export class Coprocess {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -80,6 +97,7 @@ export class Coprocess {
       for (const fd of slaves) native.close(fd);
     }
     this.pid = this.child.pid ?? -1;
+    live.add(this);
     this.child.stderr?.on("data", (chunk: Buffer) => log.warn({ pid: this.pid, stderr: chunk.toString("utf8", 0, 2000) }, "coprocess wrote to stderr"));
     this.child.once("exit", (code, signal) => {
       this.link?.drain();
@@ -215,6 +233,7 @@ export class Coprocess {
   private gone(exit: ExitInfo): void {
     if (this.state === "gone") return;
     this.state = "gone";
+    live.delete(this);
     this.resolveReady(null);
     this.link?.close();
     for (const resolve of this.waits.values()) resolve(null);

@@ -20,7 +20,7 @@ import { keyEnv } from "../key-env";
 import { head, type Program, realpathOr, which } from "../program";
 import type { Prepared, WarmRuntime } from "../runtime";
 import { RuntimePools } from "../runtime-pools";
-import { Coprocess, type Hello, type Mode } from "./coprocess";
+import { Coprocess, everyCoprocessEnded, type Hello, type Mode } from "./coprocess";
 import { CoprocessRun } from "./run";
 
 const KEY_ENV = /^(PATH|HOME|LANG|LANGUAGE|LC_.*|TZ|TMPDIR|TERM|LD_.*|RUBY.*|GEM_.*|BUNDLE_.*|PERL.*|PYTHON.*|LUA_.*|GO.*)$/;
@@ -70,6 +70,10 @@ export class CoprocessRuntime extends RuntimePools<PoolContext> implements PoolO
     const program: Program = { kind: "coprocess", exe, cwd, interpreter: exe, argv0: word, words: [], argsBase: 1, scriptFromExe: false };
     this.declared.set(program, { names, decl });
     return program;
+  }
+
+  ended(): Promise<void> {
+    return everyCoprocessEnded();
   }
 
   protected drop(key: string, pool: Pool): void {
