@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 const BAD = fixture("coprocess/bad.py");
 const C_EXAMPLE = join(COPROCESS_DIR, "c", "example");
 const BEFORE = ["silent", "malformed", "garbage", "wrong-pid", "wrong-version", "dies-before-taken", "hangs-before-taken", "garbage-after-hello", "wrong-taken-pid"];
-const AFTER = ["crashes-mid-run", "garbage-on-run-link", "parent-dies-mid-run"];
+const AFTER = ["crashes-mid-run", "garbage-on-run-link", "parent-dies-mid-run", "serial-drops-run-link"];
 const OTHER = ["stays-after-eof"];
 
 let w: WarmEnv;
@@ -84,7 +84,7 @@ for (const how of BEFORE) {
   });
 }
 
-test("after the tool started: a crash is the caller's signal, garbage on the run link still gives the real status, a status nobody can know is a clear error; each ran once", () => {
+test("after the tool started: a crash is the caller's signal, garbage on the run link still gives the real status, a status nobody can know (its coprocess died; a serial runner dropped its run link) is a clear error; each ran once", () => {
   const env = { ...w.env, BAD_LOG: log };
   let from = runsSoFar();
   const crash = w.run([join(bin, "bad-crashes-mid-run"), "c"], { env });
@@ -106,6 +106,15 @@ test("after the tool started: a crash is the caller's signal, garbage on the run
   assert.match(r.stderr.toString(), /^warm: the coprocess running .* could not say how the run ended\n$/);
   assert.equal(r.stdout.toString(), "out p\n");
   assert.deepEqual(ranSince(from), ["ran p"]);
+
+  // A serial runner that closed its run link without `exit` and lives on: killed; its status is nobody's to know.
+  const dropped = join(bin, "bad-serial-drops-run-link");
+  w.run([dropped, "warm-up"], { env });
+  from = runsSoFar();
+  const d = w.run([dropped, "s"], { env });
+  assert.deepEqual([d.status, d.stdout.toString()], [255, "out s\n"]);
+  assert.match(d.stderr.toString(), /^warm: the coprocess running .* could not say how the run ended\n$/);
+  assert.deepEqual(ranSince(from), ["ran s"]);
   stillServes();
 });
 
