@@ -6,7 +6,8 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
 import { native } from "../daemon/src/native";
-import { decodeFrame, encodeFrame, FrameReader, ProtocolError } from "../daemon/src/protocol/codec";
+import { decodeFrame, encodeFrame, MSGPACK, ProtocolError } from "../daemon/src/protocol/codec";
+import { FrameReader } from "../daemon/src/protocol/frame-reader";
 import { decodeValue, encodeFrame as wireEncodeFrame, WireError } from "../daemon/src/inside-node/wire";
 import { readVectors, render, VECTORS_FILE } from "./helpers/vectors";
 
@@ -53,7 +54,7 @@ for (const codec of codecs) {
 
 test("frame reader: fds belong to the frame whose first byte they came with", () => {
   const frame = encodeFrame({ t: "ok" });
-  const reader = new FrameReader();
+  const reader = new FrameReader(MSGPACK);
   assert.deepEqual(reader.push(frame.subarray(0, 3), [10, 11, 12]), []);
   assert.equal(reader.next(), null);
   // fds arriving with a read in which no frame starts are stray: handed back to be closed.
@@ -68,7 +69,7 @@ test("frame reader: fds belong to the frame whose first byte they came with", ()
 
 test("frame reader: each frame's payload comes back byte for byte, for the daemon to forward", () => {
   const frames = [encodeFrame({ t: "run", env: [Buffer.from([0xff, 0x3d, 0x00])] }), encodeFrame({ t: "ok" })];
-  const reader = new FrameReader();
+  const reader = new FrameReader(MSGPACK);
   reader.push(Buffer.concat(frames).subarray(0, 7), []);
   reader.push(Buffer.concat(frames).subarray(7), []);
   for (const frame of frames) assert.equal(reader.next()?.payload.toString("hex"), frame.subarray(4).toString("hex"));
@@ -77,7 +78,7 @@ test("frame reader: each frame's payload comes back byte for byte, for the daemo
 
 test("frame reader: a read that brings earlier frames too gives its fds to the last frame starting in it", () => {
   // A stream socket merges what was sent before the fds into the read that carries them.
-  const reader = new FrameReader();
+  const reader = new FrameReader(MSGPACK);
   reader.push(Buffer.concat([encodeFrame({ t: "a" }), encodeFrame({ t: "b" }), encodeFrame({ t: "c" }).subarray(0, 6)]), [20]);
   reader.push(encodeFrame({ t: "c" }).subarray(6), []);
   assert.deepEqual(reader.next()?.fds, []);
@@ -89,7 +90,7 @@ test("frame reader: a read that brings earlier frames too gives its fds to the l
 });
 
 test("frame reader: the fds of a frame that fails to decode stay with the reader, to be closed", () => {
-  const reader = new FrameReader();
+  const reader = new FrameReader(MSGPACK);
   reader.push(Buffer.from([0, 0, 0, 1, 0xc1]), [7, 8, 9]);
   assert.throws(() => reader.next(), (e: unknown) => e instanceof ProtocolError && e.code === "bad-type");
   assert.deepEqual(reader.drainFds(), [7, 8, 9]);
@@ -104,7 +105,7 @@ test("daemon codec: integers beyond 32 bits are written as msgpack ints, never f
 });
 
 test("frame reader: two frames in one chunk come out one at a time", () => {
-  const reader = new FrameReader();
+  const reader = new FrameReader(MSGPACK);
   reader.push(Buffer.concat([encodeFrame({ t: "a" }), encodeFrame({ t: "b" })]), []);
   assert.equal(reader.next()?.message.t, "a");
   assert.equal(reader.next()?.message.t, "b");

@@ -7,7 +7,8 @@ import { existsSync, utimesSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
 import { decodeFrame } from "../daemon/src/protocol/codec";
-import { JsonFrameReader, parseRunFields } from "../daemon/src/runtimes/coprocess/wire";
+import { FrameReader } from "../daemon/src/protocol/frame-reader";
+import { JSON_FRAMES, parseRunFields } from "../daemon/src/runtimes/coprocess/wire";
 import { buildExamples, C_EXAMPLE, COPROCESS_DIR, COPROCESS_VECTORS, EXAMPLES, HAVE_GO, missing, PERL_EXAMPLE, PY_EXAMPLE, readCoprocessVectors, renderBytes, RUBY_EXAMPLE, sameWarm, viaShell } from "./helpers/coprocess";
 import { same } from "./helpers/compare";
 import { PYTHON, WARM, WarmEnv } from "./helpers/warm-env";
@@ -39,9 +40,9 @@ test("the daemon's reader and every client library's pass the coprocess vectors;
     }
     let got: string[] | null = null;
     try {
-      const reader = new JsonFrameReader();
-      reader.push(v.frame);
-      const m = reader.next();
+      const reader = new FrameReader(JSON_FRAMES);
+      reader.push(v.frame, []);
+      const m = reader.next()?.message;
       if (!m || reader.buffered > 0) throw new Error("no single frame");
       const r = parseRunFields(m);
       got = [`argv${r.argv.map(renderBytes).join("")}`, `env${r.env.map(renderBytes).join("")}`, `cwd${renderBytes(r.cwd)}`, `umask ${r.umask}`];

@@ -1,5 +1,5 @@
 // The addon's fd and process-state calls (daemon/addon/fds.c, pty.c):
-// ptys and window sizes, fd kinds and flags, dup2, lock files, chdir with
+// ptys and window sizes, fd kinds and flags, dup and dup2, lock files, chdir with
 // raw bytes. Build it first: npm run build:addon.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -114,6 +114,21 @@ test("dup2 makes `to` refer to `from`, not close-on-exec", () => {
     assert.throws(() => native.dup2(r + 1000, to), { code: "EBADF" });
   } finally {
     closeAll([r, w, to]);
+  }
+});
+
+test("dup gives a new close-on-exec fd for the same open file", () => {
+  const [r, w] = native.pipe();
+  const copy = native.dup(w);
+  try {
+    assert.ok(copy > 2 && copy !== w);
+    assert.ok(isCloexec(copy));
+    native.close(w);
+    fs.writeSync(copy, "copy");
+    assert.equal(native.readNonblocking(r, 16)?.toString(), "copy");
+    assert.throws(() => native.dup(r + 1000), { code: "EBADF" });
+  } finally {
+    closeAll([r, copy]);
   }
 });
 

@@ -77,6 +77,7 @@ napi_value js_socketpair(napi_env env, napi_callback_info info);
 napi_value js_pipe(napi_env env, napi_callback_info info);
 napi_value js_set_cloexec(napi_env env, napi_callback_info info);
 napi_value js_set_nonblocking(napi_env env, napi_callback_info info);
+napi_value js_dup(napi_env env, napi_callback_info info);
 napi_value js_dup2(napi_env env, napi_callback_info info);
 napi_value js_fd_kind(napi_env env, napi_callback_info info);
 napi_value js_read_nonblocking(napi_env env, napi_callback_info info);

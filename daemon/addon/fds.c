@@ -1,4 +1,4 @@
-// fds: close, socketpair, pipe, fcntl flags, dup2, fdKind, readNonblocking, lockFile.
+// fds: close, socketpair, pipe, fcntl flags, dup, dup2, fdKind, readNonblocking, lockFile.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -115,6 +115,21 @@ napi_value js_dup2(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return make_undefined(env);
+}
+
+// dup(fd) -> a new fd for the same open file, close-on-exec (F_DUPFD_CLOEXEC).
+napi_value js_dup(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd, r;
+  if (!get_args(env, info, 1, argv, NULL) ||
+      !arg_fd(env, "dup", "fd", argv[0], &fd))
+    return NULL;
+  r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (r < 0) {
+    throw_errno(env, "dup", "fcntl", NULL, errno);
+    return NULL;
+  }
+  return make_int(env, r);
 }
 
 napi_value js_fd_kind(napi_env env, napi_callback_info info) {

@@ -41,6 +41,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("pipe", js_pipe),
       FN("setCloexec", js_set_cloexec),
       FN("setNonblocking", js_set_nonblocking),
+      FN("dup", js_dup),
       FN("dup2", js_dup2),
       FN("fdKind", js_fd_kind),
       FN("openpty", js_openpty),

@@ -54,6 +54,8 @@ export interface Native {
   pipe(): [number, number];
   setCloexec(fd: number, on: boolean): void;
   setNonblocking(fd: number, on: boolean): void;
+  /** fcntl(F_DUPFD_CLOEXEC): a new fd (close-on-exec) for the same open file. */
+  dup(fd: number): number;
   /** dup2(from, to): `to` is NOT close-on-exec afterwards (as stdio must be). */
   dup2(from: number, to: number): void;
   fdKind(fd: number): FdKind;

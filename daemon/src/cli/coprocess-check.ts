@@ -14,8 +14,9 @@ import pino from "pino";
 import { native } from "../native";
 import type { ExitInfo } from "../pool";
 import { Coprocess, COPROCESS_VERSION, type Mode } from "../runtimes/coprocess/coprocess";
-import { JsonLink } from "../runtimes/coprocess/link";
-import { FrameReader, type Message } from "../protocol/codec";
+import { Link } from "../link";
+import { JSON_FRAMES, type JsonMessage } from "../runtimes/coprocess/wire";
+import { type Message, MSGPACK } from "../protocol/codec";
 import { which } from "../runtimes/program";
 import { UsageError } from "./word";
 
@@ -91,30 +92,15 @@ function direct(command: string[], c: Case): Outcome {
  * for a child that did not report, the coprocess) writes there.
  */
 function shimEnd(fd: number, frame: (m: Message) => void, ended: () => void): void {
-  const reader = new FrameReader();
-  const watcher = native.watch(fd, () => {
-    for (;;) {
-      let got;
-      try {
-        got = native.recv(fd, 65536);
-      } catch {
-        got = { data: Buffer.alloc(0), fds: [] };
-      }
-      if (got === null) return;
-      for (const f of reader.push(got.data, got.fds)) native.close(f);
-      try {
-        for (let m = reader.next(); m; m = reader.next()) frame(m.message);
-      } catch {
-        got.data = Buffer.alloc(0);
-      }
-      if (got.data.length === 0) {
-        watcher.close();
-        native.close(fd);
-        return ended();
-      }
-    }
+  // A frame the shim could not read ends the link, as the shim would.
+  const link: Link<Message> = new Link(fd, MSGPACK, {
+    frame,
+    ended,
+    bad: () => {
+      link.close();
+      ended();
+    },
   });
-  watcher.start(1);
 }
 
 /** A run through the protocol: run → taken and started → exit (to the shim, then to the daemon; or wait). */
@@ -153,26 +139,34 @@ async function viaProtocol(cop: Coprocess, command: string[], c: Case, dir: stri
         () => end(null, started < 0 ? "the client link closed before started" : "the client link closed before exit"),
       );
     let reported = false;
-    const link = new JsonLink(mine, {
-      frame: (m) => {
-        if (m.t === "taken" && runner < 0 && typeof m.pid === "number") {
-          runner = m.pid;
-          if (!cop.owns(runner)) end(null, `taken names pid ${runner}, not ${cop.mode === "serial" ? "the coprocess" : "a child of it"}`);
-        } else if (m.t === "exit" && runner >= 0 && typeof m.code === "number") {
-          reported = true;
+    const link: Link<JsonMessage> = new Link(
+      mine,
+      JSON_FRAMES,
+      {
+        frame: (m) => {
+          if (m.t === "taken" && runner < 0 && typeof m.pid === "number") {
+            runner = m.pid;
+            if (!cop.owns(runner)) end(null, `taken names pid ${runner}, not ${cop.mode === "serial" ? "the coprocess" : "a child of it"}`);
+          } else if (m.t === "exit" && runner >= 0 && typeof m.code === "number") {
+            reported = true;
+            link.close();
+            if (cop.mode === "fork") reaps.push(cop.reap(runner, false));
+          } else end(null, `unexpected frame ${JSON.stringify(m).slice(0, 200)}`);
+        },
+        ended: () => {
+          if (reported) return;
+          if (runner < 0) return end(null, "the run link closed before taken");
+          // The runner did not report: in fork mode the coprocess tells the shim (and the daemon) how its child ended.
+          if (cop.mode === "fork") reaps.push(cop.reap(runner, true).then((e) => (opts.callerGone || !e) && end(e, e ? undefined : "the coprocess could not say how the child ended")));
+          else void cop.ended.then((e) => end(e)); // a serial runner's death is the run's: the daemon tells the shim
+        },
+        bad: (error) => {
           link.close();
-          if (cop.mode === "fork") reaps.push(cop.reap(runner, false));
-        } else end(null, `unexpected frame ${JSON.stringify(m).slice(0, 200)}`);
+          end(null, `bad frame on the run link: ${error.message}`);
+        },
       },
-      ended: () => {
-        if (reported) return;
-        if (runner < 0) return end(null, "the run link closed before taken");
-        // The runner did not report: in fork mode the coprocess tells the shim (and the daemon) how its child ended.
-        if (cop.mode === "fork") reaps.push(cop.reap(runner, true).then((e) => (opts.callerGone || !e) && end(e, e ? undefined : "the coprocess could not say how the child ended")));
-        else void cop.ended.then((e) => end(e)); // a serial runner's death is the run's: the daemon tells the shim
-      },
-      bad: (error) => end(null, `bad frame on the run link: ${error.message}`),
-    });
+      { wholeFramesOnly: true },
+    );
   });
   cop.send(message, [...fds, client, theirs]);
   // The client link's other copy stays open until the run is answered, as the daemon's does.

@@ -2,6 +2,7 @@
 // msgpackr does the msgpack work; this file adds the length prefix, the
 // limits and the type rules the spec sets on top of msgpack.
 import { Packr } from "msgpackr";
+import { FrameReader, type Framing } from "./frame-reader";
 
 export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME = 16 * 1024 * 1024;
@@ -149,104 +150,19 @@ function normalize(v: unknown): Value {
   return v as Value;
 }
 
-/**
- * Accumulates bytes (and the fds that came with them) from a stream and
- * yields whole frames. fds belong to the frame whose first byte was sent
- * with them (the spec). A stream socket may hand over earlier frames in
- * the same read, but never reads past the bytes that carried fds, so the
- * fds of a read belong to the last frame that starts within it; a read
- * within which no frame starts carries stray fds.
- */
-export class FrameReader {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  /** Stream offsets: bytes taken as frames so far, and bytes received. */
-  private consumed = 0;
-  private received = 0;
-  /** fds with the stream range [from, to) of the read that brought them. */
-  private marks: { from: number; to: number; fds: number[] }[] = [];
-  private stray: number[] = [];
-
-  /** Adds bytes; returns fds known so far to be where the spec allows none (caller closes them). */
-  push(data: Buffer, fds: number[]): number[] {
-    if (fds.length > 0) {
-      if (data.length === 0) this.stray.push(...fds);
-      else this.marks.push({ from: this.received, to: this.received + data.length, fds });
-    }
-    if (data.length > 0) {
-      this.chunks.push(data);
-      this.size += data.length;
-      this.received += data.length;
-    }
-    return this.takeStray();
-  }
-
-  /** fds found stray so far (by push or next); the caller closes them. */
-  takeStray(): number[] {
-    const out = this.stray;
-    this.stray = [];
-    return out;
-  }
-
-  /** The next whole frame (its payload as received, too), or null. Throws ProtocolError for a bad length. */
-  next(): { message: Message; fds: number[]; payload: Buffer } | null {
-    if (this.size < 4) return null;
-    const head = this.peek(4);
-    const length = head.readUInt32BE(0);
+/** The client link's and the runtime links' frames: msgpack payloads checked against the spec. */
+export const MSGPACK: Framing<Message> = {
+  checkLength(length) {
     if (length === 0) throw new ProtocolError("frame-empty", "frame length 0");
     if (length > MAX_FRAME) throw new ProtocolError("frame-too-large", `frame of ${length} bytes is over the ${MAX_FRAME}-byte limit`);
-    if (this.size < 4 + length) return null;
-    const start = this.consumed;
-    const end = start + 4 + length;
-    const all = this.take(4 + length);
-    this.consumed = end;
-    let fds: number[] = [];
-    // Reads that ended inside this frame are settled: their fds are this
-    // frame's if it started within them, stray if no frame did.
-    while (this.marks.length > 0 && this.marks[0].to <= end) {
-      const mark = this.marks.shift()!;
-      if (mark.from <= start && fds.length === 0) fds = mark.fds;
-      else this.stray.push(...mark.fds);
-    }
-    try {
-      const payload = all.subarray(4);
-      return { message: decodePayload(payload), fds, payload };
-    } catch (error) {
-      this.stray.push(...fds); // still ours to close (drainFds)
-      throw error;
-    }
-  }
-
-  /** Bytes received but not yet part of a whole frame. */
-  get buffered(): number {
-    return this.size;
-  }
-
-  /** fds not (or no longer) given to a frame; the caller closes them. */
-  drainFds(): number[] {
-    const fds = [...this.stray, ...this.marks.flatMap((m) => m.fds)];
-    this.stray = [];
-    this.marks = [];
-    return fds;
-  }
-
-  private peek(n: number): Buffer {
-    if (this.chunks[0].length < n) this.chunks = [Buffer.concat(this.chunks)];
-    return this.chunks[0].subarray(0, n);
-  }
-
-  private take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
-    const rest = all.subarray(n);
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.size = rest.length;
-    return all.subarray(0, n);
-  }
-}
+  },
+  decode: decodePayload,
+  encode: encodeFrame,
+};
 
 /** Decodes a complete byte string holding exactly one frame (used by tests and vectors). */
 export function decodeFrame(bytes: Buffer): Message {
-  const reader = new FrameReader();
+  const reader = new FrameReader(MSGPACK);
   reader.push(bytes, []);
   const frame = reader.next();
   if (frame === null) throw new ProtocolError("truncated", "input ends inside a frame");

@@ -9,8 +9,8 @@ import type { Logger } from "../../log";
 import { native } from "../../native";
 import type { ExitInfo } from "../../pool";
 import { poolStdio } from "../pool-stdio";
-import { JsonLink } from "./link";
-import { intField, type JsonMessage } from "./wire";
+import { Link } from "../../link";
+import { intField, JSON_FRAMES, type JsonMessage } from "./wire";
 
 export type Mode = "fork" | "serial";
 
@@ -73,7 +73,7 @@ export class Coprocess {
   killedForCause = false;
   private resolveReady!: (hello: Hello | null) => void;
   private resolveEnded!: (exit: ExitInfo) => void;
-  private link: JsonLink | null = null;
+  private link: Link<JsonMessage> | null = null;
   private waits = new Map<number, (exit: ExitInfo | null) => void>();
   private ptys: number[] = [];
   readonly command: string;
@@ -119,14 +119,22 @@ export class Coprocess {
     }, spec.helloTimeoutMs);
     timer.unref();
     void this.ready.then(() => clearTimeout(timer));
-    this.link = new JsonLink(mine, {
-      frame: (m) => this.handle(m, spec),
-      ended: () => {
-        // Its link closed: it is going (or broken); nothing more can be sent.
-        if (this.state !== "gone") this.kill();
+    this.link = new Link(
+      mine,
+      JSON_FRAMES,
+      {
+        frame: (m) => this.handle(m, spec),
+        ended: () => {
+          // Its link closed: it is going (or broken); nothing more can be sent.
+          if (this.state !== "gone") this.kill();
+        },
+        bad: (error) => {
+          this.link?.close();
+          this.broken(`bad frame: ${error.message}`);
+        },
       },
-      bad: (error) => this.broken(`bad frame: ${error.message}`),
-    });
+      { wholeFramesOnly: true },
+    );
   }
 
   /** Hands a run over: the caller's fds 0-2, the client link and the runner's end of a new run link. */

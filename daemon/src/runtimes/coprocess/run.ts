@@ -9,8 +9,8 @@ import { native } from "../../native";
 import { type ExitInfo, killPid, type WarmProcess } from "../../pool";
 import type { Message } from "../../protocol/codec";
 import type { Coprocess } from "./coprocess";
-import { JsonLink } from "./link";
-import { intField, type JsonMessage } from "./wire";
+import { Link } from "../../link";
+import { intField, JSON_FRAMES, type JsonMessage } from "./wire";
 
 // A runner that has not said `taken` this long after its run (or the
 // preload timeout, if shorter) is broken: nothing of the tool ran, so the
@@ -43,7 +43,7 @@ export class CoprocessRun implements WarmProcess {
   rssKiB = 0;
   /** The runner's pid once it has started (before that, the coprocess's, for status). */
   pid: number;
-  private link: JsonLink | null = null;
+  private link: Link<JsonMessage> | null = null;
   private resolveExit!: (info: ExitInfo) => void;
   private resolveTaken: ((taken: boolean) => void) | null = null;
   private runner = -1;
@@ -90,14 +90,20 @@ export class CoprocessRun implements WarmProcess {
     } finally {
       native.close(theirs);
     }
-    this.link = new JsonLink(mine, {
-      frame: (m) => this.handle(m),
-      ended: () => this.linkEnded(),
-      bad: (error) => {
-        this.log.warn({ pid: this.runner, err: error.message }, "bad frame on a coprocess run link");
-        this.linkEnded();
+    this.link = new Link(
+      mine,
+      JSON_FRAMES,
+      {
+        frame: (m) => this.handle(m),
+        ended: () => this.linkEnded(),
+        bad: (error) => {
+          this.link?.close();
+          this.log.warn({ pid: this.runner, err: error.message }, "bad frame on a coprocess run link");
+          this.linkEnded();
+        },
       },
-    });
+      { wholeFramesOnly: true },
+    );
     const timer = setTimeout(() => {
       if (this.runner >= 0 || this.done) return;
       this.coprocess.broken(`no taken within ${this.startTimeoutMs / 1000}s of a run`);

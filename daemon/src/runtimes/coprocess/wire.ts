@@ -1,6 +1,7 @@
 // The coprocess protocol's frames (protocol-spec/coprocess.md): a 4-byte
-// big-endian length, then one JSON object; bytes travel as base64. The
-// daemon's reader for the coprocess link and for each run link.
+// big-endian length, then one JSON object; bytes travel as base64.
+import type { Framing } from "../../protocol/frame-reader";
+
 export const MAX_FRAME = 16 * 1024 * 1024;
 
 export type JsonMessage = Record<string, unknown>;
@@ -22,42 +23,23 @@ export function fromBase64(s: unknown, what: string): Buffer {
   return Buffer.from(s, "base64");
 }
 
-/** Collects bytes and yields whole frames' objects. */
-export class JsonFrameReader {
-  private chunks: Buffer[] = [];
-  private size = 0;
-
-  push(data: Buffer): void {
-    this.chunks.push(data);
-    this.size += data.length;
-  }
-
-  /** The next whole frame's object, or null if none is complete yet; throws on a broken frame. */
-  next(): JsonMessage | null {
-    if (this.size < 4) return null;
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
-    const buf = this.chunks[0];
-    const n = buf.readUInt32BE(0);
+/** The coprocess link's and run links' frames, read by the daemon's one frame reader (protocol/frame-reader.ts). */
+export const JSON_FRAMES: Framing<JsonMessage> = {
+  checkLength(n) {
     if (n < 1 || n > MAX_FRAME) throw new CoprocessWireError(`frame length ${n} is out of range`);
-    if (buf.length < 4 + n) return null;
-    const text = buf.toString("utf8", 4, 4 + n);
-    this.chunks = buf.length > 4 + n ? [buf.subarray(4 + n)] : [];
-    this.size = buf.length - 4 - n;
+  },
+  decode(payload) {
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = JSON.parse(payload.toString("utf8"));
     } catch (error) {
       throw new CoprocessWireError(`frame is not JSON: ${(error as Error).message}`);
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CoprocessWireError("frame is not a JSON object");
     return value as JsonMessage;
-  }
-
-  /** Bytes of a frame begun and not finished. */
-  get buffered(): number {
-    return this.size;
-  }
-}
+  },
+  encode: encodeJsonFrame,
+};
 
 export interface CoprocessRunFields {
   argv: Buffer[];

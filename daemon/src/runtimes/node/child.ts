@@ -5,8 +5,8 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "../../log";
 import { type ExitInfo, killPid, type WarmProcess } from "../../pool";
-import type { Message } from "../../protocol/codec";
-import { RuntimeLink } from "../../runtime-link";
+import { Link } from "../../link";
+import { type Message, MSGPACK } from "../../protocol/codec";
 import type { ProcessHooks } from "./warm-process";
 import type { NodeTemplate, TemplateChild } from "./template";
 
@@ -18,7 +18,7 @@ export class NodeChild implements WarmProcess, TemplateChild {
   rssKiB = 0;
   /** Why the template could not fork it (code, message), once ready resolved null. */
   failure: { code: string; why: string } | null = null;
-  private link: RuntimeLink | null = null;
+  private link: Link<Message> | null = null;
   private resolveExit!: (info: ExitInfo) => void;
   private resolveTaken: ((taken: boolean) => void) | null = null;
   private reportedCode: number | null = null;
@@ -41,7 +41,7 @@ export class NodeChild implements WarmProcess, TemplateChild {
       this.pid = got.pid;
       template.children.set(got.pid, this);
       this.rssKiB = readPss(got.pid);
-      this.link = new RuntimeLink(got.fd, {
+      this.link = new Link(got.fd, MSGPACK, {
         frame: (m) => this.handle(m),
         ended: () => this.linkEnded(),
         bad: (error) => {

@@ -28,7 +28,8 @@ import { homeFacts, keyEnv, withoutWarmVariables } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
 import { RuntimePools } from "../runtime-pools";
 import type { ToolRecord } from "../../preload-store";
-import { encodeFrame, FrameReader, type Message } from "../../protocol/codec";
+import { encodeFrame, type Message, MSGPACK } from "../../protocol/codec";
+import { FrameReader } from "../../protocol/frame-reader";
 import { parseRun, type RunRequest } from "../../protocol/messages";
 import { isKeyEnvName, type NodePlan, planNode } from "./plan";
 import type { ArgvQuery } from "../../inside-node/stand-ins";
@@ -132,7 +133,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     const fds = [0, 1, 2];
     for (let i = 0; i < rounds; i++) {
       // As a request arrives: framed, decoded, checked, identified, keyed, passed on.
-      const reader = new FrameReader();
+      const reader = new FrameReader(MSGPACK);
       reader.push(frame, []);
       const got = reader.next();
       if (!got) return;

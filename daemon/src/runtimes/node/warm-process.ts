@@ -5,8 +5,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { native } from "../../native";
-import type { Message } from "../../protocol/codec";
-import { RuntimeLink } from "../../runtime-link";
+import { Link } from "../../link";
+import { type Message, MSGPACK } from "../../protocol/codec";
 import type { Logger } from "../../log";
 import { type ExitInfo, killPid, type WarmProcess as WarmHandle } from "../../pool";
 import { constants } from "node:os";
@@ -60,7 +60,7 @@ export class WarmProcess implements WarmHandle {
   /** Resident memory once ready (KiB), for the memory limits; 0 until then. */
   rssKiB = 0;
   startupUs = 0;
-  private link: RuntimeLink | null = null;
+  private link: Link<Message> | null = null;
   private resolveReady!: (info: ReadyInfo | null) => void;
   private resolveExit!: (info: ExitInfo) => void;
   private resolveTaken: ((taken: boolean) => void) | null = null;
@@ -119,8 +119,9 @@ export class WarmProcess implements WarmHandle {
     }, spec.readyTimeoutMs);
     timer.unref();
     void this.ready.then(() => clearTimeout(timer));
-    this.link = new RuntimeLink(
+    this.link = new Link(
       mine,
+      MSGPACK,
       {
         frame: (m, fds) => {
           if (hooks.templateFrame && (m.t === "forked" || m.t === "fork_failed" || (m.t === "exit" && typeof m.pid === "number"))) hooks.templateFrame(m, fds);
@@ -132,7 +133,7 @@ export class WarmProcess implements WarmHandle {
           this.kill();
         },
       },
-      hooks.templateFrame !== undefined, // `forked` carries the child's link
+      { acceptsFds: hooks.templateFrame !== undefined }, // `forked` carries the child's link
     );
     this.send(spec.preload, []);
   }

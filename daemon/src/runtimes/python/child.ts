@@ -5,8 +5,8 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "../../log";
 import { type ExitInfo, killPid, type WarmProcess } from "../../pool";
-import type { Message } from "../../protocol/codec";
-import { RuntimeLink } from "../../runtime-link";
+import { Link } from "../../link";
+import { type Message, MSGPACK } from "../../protocol/codec";
 import type { Template, TemplateChild } from "./template";
 
 export class PythonChild implements WarmProcess, TemplateChild {
@@ -20,7 +20,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
   released = false;
   /** The run it was given, once given. */
   request: Message | null = null;
-  private link: RuntimeLink | null = null;
+  private link: Link<Message> | null = null;
   private resolveExit!: (info: ExitInfo) => void;
   private resolveTaken: ((taken: boolean) => void) | null = null;
   private reported: ExitInfo | null = null;
@@ -44,7 +44,7 @@ export class PythonChild implements WarmProcess, TemplateChild {
       template.children.set(got.pid, this);
       this.rssKiB = readPss(got.pid);
       this.startupUs = template.startupUs;
-      this.link = new RuntimeLink(got.fd, {
+      this.link = new Link(got.fd, MSGPACK, {
         frame: (m) => this.handle(m),
         ended: () => this.linkEnded(),
         bad: (error) => {

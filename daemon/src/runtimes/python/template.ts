@@ -9,8 +9,8 @@ import { join } from "node:path";
 import type { Logger } from "../../log";
 import { native } from "../../native";
 import type { ExitInfo } from "../../pool";
-import type { Message } from "../../protocol/codec";
-import { RuntimeLink } from "../../runtime-link";
+import { Link } from "../../link";
+import { type Message, MSGPACK } from "../../protocol/codec";
 import { cpuUs } from "../../proc-cpu";
 
 export const TEMPLATE_PY = join(__dirname, "..", "..", "..", "python", "warm_template.py");
@@ -72,7 +72,7 @@ export class Template {
   private resolveReady!: (info: TemplateReady | null) => void;
   private resolveExited!: () => void;
   private forks: ((got: { pid: number; fd: number } | null) => void)[] = [];
-  private link: RuntimeLink | null = null;
+  private link: Link<Message> | null = null;
   private ptys: number[] = [];
 
   constructor(spec: TemplateSpec, private readonly log: Logger) {
@@ -123,8 +123,9 @@ export class Template {
     }, spec.readyTimeoutMs);
     timer.unref();
     void this.ready.then(() => clearTimeout(timer));
-    this.link = new RuntimeLink(
+    this.link = new Link(
       mine,
+      MSGPACK,
       {
         frame: (m, fds) => this.handle(m, fds),
         ended: () => this.close(),
@@ -133,7 +134,7 @@ export class Template {
           this.kill();
         },
       },
-      true, // `forked` carries the child's link
+      { acceptsFds: true }, // `forked` carries the child's link
     );
     this.send(spec.preload, []);
   }

@@ -1,0 +1,86 @@
+// The daemon's link (daemon/src/link.ts), on a real socketpair: a write the
+// socket cannot take now waits, with its own copies of the fds it carries,
+// and never blocks the daemon's thread; a bad frame stops the reading but
+// the other end closing is still heard. Build the addon first.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { test } from "node:test";
+import { Link } from "../daemon/src/link";
+import { native } from "../daemon/src/native";
+import { type Message, MSGPACK } from "../daemon/src/protocol/codec";
+import { FrameReader } from "../daemon/src/protocol/frame-reader";
+import { closeAll, noFdLeftOpen } from "./helpers/native";
+
+/** Reads `theirs` on the loop until it closes: every frame, with its fds. */
+function readAll(fd: number): Promise<{ message: Message; fds: number[] }[]> {
+  const reader = new FrameReader(MSGPACK);
+  const frames: { message: Message; fds: number[] }[] = [];
+  return new Promise((resolve) => {
+    const watcher = native.watch(fd, () => {
+      for (;;) {
+        const got = native.recv(fd, 1 << 20);
+        if (got === null) return;
+        if (got.data.length === 0) {
+          watcher.close();
+          return resolve(frames);
+        }
+        for (const stray of reader.push(got.data, got.fds)) native.close(stray);
+        for (let f = reader.next(); f; f = reader.next()) frames.push({ message: f.message, fds: f.fds });
+      }
+    });
+    watcher.start(1);
+  });
+}
+
+test("a frame the socket cannot take now is queued with copies of its fds, sent in order, then the link closes", async () => {
+  const [mine, theirs] = native.socketpair();
+  const [pipeR, pipeW] = native.pipe();
+  let ended = false;
+  const link = new Link(mine, MSGPACK, { frame: () => {}, ended: () => (ended = true), bad: (e) => assert.fail(e) });
+  // Far more than a socket buffer holds: the rest waits for the reader, and send returns at once.
+  const big = Buffer.alloc(4 << 20, 7);
+  link.send({ t: "big", data: big });
+  link.send({ t: "fd" }, [pipeW]);
+  native.close(pipeW); // the caller's copy: the link keeps its own until the frame is written
+  link.send({ t: "last" });
+  link.closeWhenSent();
+  assert.equal(link.open, true, "nothing is read yet, so the queue is not written yet");
+  const frames = await readAll(theirs);
+  assert.deepEqual(
+    frames.map((f) => [f.message.t, f.fds.length]),
+    [["big", 0], ["fd", 1], ["last", 0]],
+  );
+  assert.ok(Buffer.from(frames[0].message.data as Uint8Array).equals(big));
+  const [sent] = frames[1].fds;
+  fs.writeSync(sent, "through the link");
+  native.close(sent);
+  assert.equal(native.readNonblocking(pipeR, 64)?.toString(), "through the link");
+  // Every copy of the write end is closed now (the link's included): the read end sees EOF.
+  assert.equal(native.readNonblocking(pipeR, 64)?.length, 0);
+  assert.equal(link.open, false);
+  assert.equal(ended, false, "closing itself is not the other end ending");
+  closeAll([pipeR, theirs]);
+});
+
+test("a bad frame is reported once and reading stops; the other end closing still ends the link", async () => {
+  const [mine, theirs] = native.socketpair();
+  const got: string[] = [];
+  const ended = new Promise<void>((resolve) => {
+    new Link(mine, MSGPACK, {
+      frame: (m) => got.push(`frame ${String(m.t)}`),
+      ended: () => {
+        got.push("ended");
+        resolve();
+      },
+      bad: (e) => got.push(`bad ${(e as { code?: string }).code}`),
+    });
+  });
+  const good = MSGPACK.encode({ t: "ok" });
+  // A good frame, a frame of length 0, then a good frame the link must not read.
+  native.sendAll(theirs, Buffer.concat([good, Buffer.alloc(4), good]));
+  native.close(theirs);
+  await ended;
+  assert.deepEqual(got, ["frame ok", "bad frame-empty", "ended"]);
+});
+
+noFdLeftOpen();
