@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import { decodeFrame } from "../daemon/src/protocol/codec";
 import { FrameReader } from "../daemon/src/protocol/frame-reader";
 import { JSON_FRAMES, parseRunFields } from "../daemon/src/runtimes/coprocess/wire";
-import { buildExamples, C_EXAMPLE, COPROCESS_DIR, COPROCESS_VECTORS, EXAMPLES, HAVE_GO, missing, PERL_EXAMPLE, PY_EXAMPLE, readCoprocessVectors, renderBytes, RUBY_EXAMPLE, sameWarm, viaShell } from "./helpers/coprocess";
+import { buildExamples, C_EXAMPLE, COPROCESS_DIR, COPROCESS_VECTORS, EXAMPLES, HAVE_GO, LUA_EXAMPLE, missing, PERL_EXAMPLE, PY_EXAMPLE, readCoprocessVectors, renderBytes, RUBY_EXAMPLE, sameWarm, viaShell } from "./helpers/coprocess";
 import { same } from "./helpers/compare";
 import { PYTHON, WARM, WarmEnv } from "./helpers/warm-env";
 
@@ -57,6 +57,7 @@ test("the daemon's reader and every client library's pass the coprocess vectors;
   if (!missing("Ruby")) checkers.push(["ruby", [join(COPROCESS_DIR, "ruby", "test_vectors.rb"), COPROCESS_VECTORS]]);
   if (!missing("Perl")) checkers.push(["perl", [join(COPROCESS_DIR, "perl", "test_vectors.pl"), COPROCESS_VECTORS]]);
   if (HAVE_GO) checkers.push([join(COPROCESS_DIR, "go", "vectors-go"), [COPROCESS_VECTORS]]);
+  if (!missing("Lua")) checkers.push(["luajit", [join(COPROCESS_DIR, "lua", "test_vectors.lua"), COPROCESS_VECTORS]]);
   for (const [cmd, args] of checkers) {
     const r = spawnSync(cmd, args, { encoding: "utf8" });
     assert.equal(r.status, 0, r.stdout + r.stderr);
@@ -138,11 +139,12 @@ test("the Python example declares itself with its marker line; editing a watched
   assert.match(status.stdout, /example\.py \[coprocess ---\]/);
 });
 
-// The Python, Ruby and Perl libraries watch every module file the start-up loaded; their own file is one.
+// The Python, Ruby, Perl and Lua libraries watch every module file the start-up loaded; their own file is one.
 for (const [name, example, library] of [
   ["Python", PY_EXAMPLE, join(COPROCESS_DIR, "python", "warm_coprocess.py")],
   ["Ruby", RUBY_EXAMPLE, join(COPROCESS_DIR, "ruby", "warm_coprocess.rb")],
   ["Perl", PERL_EXAMPLE, join(COPROCESS_DIR, "perl", "WarmCoprocess.pm")],
+  ["Lua", LUA_EXAMPLE, join(COPROCESS_DIR, "lua", "warm_coprocess.lua")],
 ] as const) {
   test(`${name}: a change to a module the start-up loaded (not named in watch) restarts the coprocess`, { skip: missing(name) }, async () => {
     await learn([example]); // learns the names its hello declares

@@ -15,18 +15,21 @@ export const PY_EXAMPLE = join(COPROCESS_DIR, "python", "example.py");
 export const RUBY_EXAMPLE = join(COPROCESS_DIR, "ruby", "example.rb");
 export const PERL_EXAMPLE = join(COPROCESS_DIR, "perl", "example.pl");
 export const GO_EXAMPLE = join(COPROCESS_DIR, "go", "example-go");
+export const LUA_EXAMPLE = join(COPROCESS_DIR, "lua", "example.lua");
 /** Each library's example CLI, by language. */
-export const EXAMPLES = [["C", C_EXAMPLE], ["Python", PY_EXAMPLE], ["Ruby", RUBY_EXAMPLE], ["Perl", PERL_EXAMPLE], ["Go", GO_EXAMPLE]] as const;
+export const EXAMPLES = [["C", C_EXAMPLE], ["Python", PY_EXAMPLE], ["Ruby", RUBY_EXAMPLE], ["Perl", PERL_EXAMPLE], ["Go", GO_EXAMPLE], ["Lua", LUA_EXAMPLE]] as const;
 
 // Ruby (Debian's ruby) and Perl's fd passing (Debian's libsocket-msghdr-perl) may be missing: .ci/run installs them.
 const HAVE_RUBY = spawnSync("ruby", ["-e", "0"]).status === 0;
 const HAVE_PERL = spawnSync("perl", ["-MSocket::MsgHdr", "-e", "0"]).status === 0;
 // Go (Debian's golang-go): the serial-mode library; its example is built into coprocess/go/ by buildExamples().
 export const HAVE_GO = spawnSync("go", ["version"]).status === 0;
+// LuaJIT (Debian's luajit): its FFI passes fds, so the Lua library needs no C module.
+const HAVE_LUAJIT = spawnSync("luajit", ["-v"]).status === 0;
 
 /** Why a language's example cannot run here (for t.skip), or false. */
 export const missing = (lang: string): string | false =>
-  lang === "Ruby" && !HAVE_RUBY ? "ruby is not installed" : lang === "Perl" && !HAVE_PERL ? "Socket::MsgHdr (libsocket-msghdr-perl) is not installed" : lang === "Go" && !HAVE_GO ? "go is not installed" : false;
+  lang === "Ruby" && !HAVE_RUBY ? "ruby is not installed" : lang === "Perl" && !HAVE_PERL ? "Socket::MsgHdr (libsocket-msghdr-perl) is not installed" : lang === "Go" && !HAVE_GO ? "go is not installed" : lang === "Lua" && !HAVE_LUAJIT ? "luajit is not installed" : false;
 
 /** Builds the C example and vector checker, and the Go ones where go is installed. */
 export function buildExamples(): void {
