@@ -4,21 +4,10 @@
 // reports how each child ended.
 import type { Logger } from "../../log";
 import { native } from "../../native";
-import type { ExitInfo } from "../../pool";
 import type { Message } from "../../protocol/codec";
 import { TEMPLATE_FLAG } from "../../inside-node/fresh-state";
+import type { Forked, TemplateChild } from "../forked-child";
 import { type LaunchSpec, type ProcessHooks, type ReadyInfo, WarmProcess } from "./warm-process";
-
-/** What a template tells its children's handles. */
-export interface TemplateChild {
-  readonly state: "starting" | "ready" | "running" | "gone";
-  /** How the child ended, from the template's wait (with its CPU time, µs). */
-  ended(exit: ExitInfo, cpuUs: number | null): void;
-  /** The template is gone: nobody will wait for this child for the daemon. */
-  orphaned(): void;
-}
-
-export type Forked = { pid: number; fd: number } | { failed: string; code: string };
 
 // A fork takes about a millisecond; a template that has not answered in this long is hung (stopped, stuck): it is killed.
 const FORK_TIMEOUT_MS = 5000;

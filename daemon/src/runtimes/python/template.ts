@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../log";
 import { native } from "../../native";
-import type { ExitInfo } from "../../pool";
+import type { TemplateChild } from "../forked-child";
 import { Link } from "../../link";
 import { type Message, MSGPACK } from "../../protocol/codec";
 import { cpuUs } from "../../proc-cpu";
@@ -25,17 +25,6 @@ export interface TemplateReady {
   /** Directories a module listed while loading: any entry appearing or going there counts. */
   dirsListed: string[];
   dirs: string[];
-}
-
-/** What a template tells its children's handles. */
-export interface TemplateChild {
-  readonly state: "starting" | "ready" | "running" | "gone";
-  /** Let go while idle, on its way out. */
-  readonly released: boolean;
-  /** How the child ended, from the template's waitpid. */
-  ended(exit: ExitInfo): void;
-  /** The template is gone: nobody will waitpid this child for the daemon. */
-  orphaned(): void;
 }
 
 export interface TemplateSpec {
