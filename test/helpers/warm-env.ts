@@ -45,7 +45,7 @@ export class WarmEnv {
       // Tests assert what warm does once a run is handed over; on a loaded
       // machine a cold start can take longer than the shim's default limit
       // (1500 ms), after which it would (rightly) run directly. The limit
-      // itself is tested with its default in trust.test.ts.
+      // itself is tested with its default in trust-*.test.ts.
       WARM_TIMEOUT_MS: "10000",
       // How the daemon serves Node tools, for running the suite in each mode (fork, spawn, auto; unset: the default, auto).
       ...(process.env.WARM_TEST_NODE_MODE ? { WARM_NODE_MODE: process.env.WARM_TEST_NODE_MODE } : {}),
