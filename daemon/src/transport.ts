@@ -5,6 +5,7 @@
 import { native, type Watcher } from "./native";
 import { Link } from "./link";
 import { type Message, MSGPACK, ProtocolError } from "./protocol/codec";
+import type { DaemonToShim } from "./protocol/message-types";
 
 export interface Request {
   message: Message;
@@ -59,7 +60,7 @@ export class Connection {
   }
 
   /** Sends a reply frame without ever blocking the daemon. */
-  send(message: Message): void {
+  send(message: DaemonToShim): void {
     if (this.closed) return;
     try {
       this.link.send(message);
@@ -70,7 +71,7 @@ export class Connection {
   }
 
   /** Sends a final reply, then closes once it is written. */
-  finish(message?: Message): void {
+  finish(message?: DaemonToShim): void {
     if (message) this.send(message);
     this.link.closeWhenSent();
   }

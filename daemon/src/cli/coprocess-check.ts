@@ -16,6 +16,7 @@ import type { ExitInfo } from "../pool";
 import { Coprocess, COPROCESS_VERSION, type Mode } from "../runtimes/coprocess/coprocess";
 import { Link } from "../link";
 import { JSON_FRAMES, type JsonMessage } from "../runtimes/coprocess/wire";
+import type { DaemonToCoprocess } from "../protocol/message-types";
 import { type Message, MSGPACK } from "../protocol/codec";
 import { which } from "../runtimes/program";
 import { UsageError } from "./word";
@@ -114,7 +115,7 @@ async function viaProtocol(cop: Coprocess, command: string[], c: Case, dir: stri
   const fds = [opts.stdinPipe ? pipeR : openSync(inFile, "r"), outW, openSync(err, "w")];
   const env = { ...baseEnv(), ...c.env };
   const argv0 = B(command.length === 1 ? command[0] : command[command.length - 1]);
-  const message = {
+  const message: DaemonToCoprocess = {
     t: "run",
     argv: [argv0, ...c.args].map((b) => b.toString("base64")),
     env: Object.entries(env).map(([k, v]) => B(`${k}=${v}`).toString("base64")),

@@ -5,7 +5,8 @@
 // key: its length (argv's length is asked), and its elements if it read
 // them (getters that ask the slice itself). A module that changes it while
 // loading is marked (checked after each preloaded module).
-import type { ArgvQuery, Phase } from "./stand-ins";
+import type { ArgvQuery } from "../protocol/message-types";
+import type { Phase } from "./stand-ins";
 
 interface Slice {
   array: string[];

@@ -17,7 +17,8 @@ import { trapFileWrites } from "./file-writes";
 import { installedRule } from "../runtimes/node/installed";
 import { STACK_READ, traceStackReads } from "./stack-reads";
 import { slicesChanged } from "./argv-slices";
-import { type ArgvQuery, argvStandIn, mainModuleStandIn, type Phase, stdioStandIn } from "./stand-ins";
+import type { ArgvQuery } from "../protocol/message-types";
+import { argvStandIn, mainModuleStandIn, type Phase, stdioStandIn } from "./stand-ins";
 
 /** cjs: required; esm: imported; json: imported with `type: "json"` (as ESM imports JSON). */
 export type ModuleRef = [kind: "cjs" | "esm" | "json", id: string];

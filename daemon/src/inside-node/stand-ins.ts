@@ -15,9 +15,9 @@
 // and after preloading both forward everything to the real objects, so a
 // module that kept a reference sees the caller's streams and argv.
 
+import type { ArgvQuery } from "../protocol/message-types";
 import { sliceForLoading } from "./argv-slices";
 
-export type ArgvQuery = [op: "indexOf" | "lastIndexOf" | "includes" | "length" | "at" | "slice", arg: string | number | null, answer: string | number | boolean | string[] | null];
 
 export interface Phase {
   preloading: boolean;

@@ -10,6 +10,7 @@ import { native } from "../../native";
 import type { ExitInfo } from "../../pool";
 import { poolStdio } from "../pool-stdio";
 import { Link } from "../../link";
+import type { DaemonToCoprocess } from "../../protocol/message-types";
 import { intField, JSON_FRAMES, type JsonMessage } from "./wire";
 
 export type Mode = "fork" | "serial";
@@ -138,7 +139,7 @@ export class Coprocess {
   }
 
   /** Hands a run over: the caller's fds 0-2, the client link and the runner's end of a new run link. */
-  send(message: JsonMessage, fds: number[]): void {
+  send(message: DaemonToCoprocess, fds: number[]): void {
     if (!this.link?.open) throw new Error(`coprocess ${this.pid} has no link`);
     this.link.send(message, fds);
   }

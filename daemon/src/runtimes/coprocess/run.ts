@@ -10,6 +10,7 @@ import { type ExitInfo, killPid, type WarmProcess } from "../../pool";
 import type { Message } from "../../protocol/codec";
 import type { Coprocess } from "./coprocess";
 import { Link } from "../../link";
+import type { DaemonToCoprocess } from "../../protocol/message-types";
 import { intField, JSON_FRAMES, type JsonMessage } from "./wire";
 
 // A runner that has not said `taken` this long after its run (or the
@@ -82,7 +83,8 @@ export class CoprocessRun implements WarmProcess {
     const taken = new Promise<boolean>((resolve) => (this.resolveTaken = resolve));
     const [mine, theirs] = native.socketpair();
     try {
-      this.coprocess.send(message as JsonMessage, [...fds, theirs]);
+      // The message this runtime made for the run (coprocess/runtime.ts).
+      this.coprocess.send(message as DaemonToCoprocess, [...fds, theirs]);
     } catch (error) {
       native.close(mine);
       this.finish(null);

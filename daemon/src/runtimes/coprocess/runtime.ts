@@ -16,6 +16,7 @@ import { basename, isAbsolute } from "node:path";
 import { type CoprocessSettings, toolSettings, type ToolSettings } from "../../config";
 import { Pool, type PoolOwner, type WarmProcess } from "../../pool";
 import type { RunRequest } from "../../protocol/messages";
+import type { DaemonToCoprocess } from "../../protocol/message-types";
 import { keyEnv } from "../key-env";
 import { head, type Program, realpathOr, which } from "../program";
 import type { Prepared, WarmRuntime } from "../runtime";
@@ -113,7 +114,7 @@ export class CoprocessRuntime extends RuntimePools<PoolContext> implements PoolO
     return {
       pool,
       toolId,
-      message: { t: "run", argv: request.argv.map(b64), env: request.env.map(b64), cwd: b64(request.cwd), umask: request.umask },
+      message: { t: "run", argv: request.argv.map(b64), env: request.env.map(b64), cwd: b64(request.cwd), umask: request.umask } satisfies DaemonToCoprocess,
     };
   }
 

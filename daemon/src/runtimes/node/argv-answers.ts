@@ -2,7 +2,7 @@
 // the tool's modules asked of process.argv while loading, answered for a
 // caller's argv. The answers join the pool's key, so a warm process only
 // serves callers whose argv answers every question as its own did.
-import type { ArgvQuery } from "../../inside-node/stand-ins";
+import type { ArgvQuery } from "../../protocol/message-types";
 
 /** The answer a query gives for a given argv. */
 export function answer(q: ArgvQuery, argv: string[]): ArgvQuery[2] {

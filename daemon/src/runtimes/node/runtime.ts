@@ -28,11 +28,11 @@ import { homeFacts, keyEnv, withoutWarmVariables } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
 import { RuntimePools } from "../runtime-pools";
 import type { ToolRecord } from "../../preload-store";
-import { encodeFrame, type Message, MSGPACK } from "../../protocol/codec";
+import { encodeFrame, MSGPACK } from "../../protocol/codec";
 import { FrameReader } from "../../protocol/frame-reader";
 import { parseRun, type RunRequest } from "../../protocol/messages";
 import { isKeyEnvName, type NodePlan, planNode } from "./plan";
-import type { ArgvQuery } from "../../inside-node/stand-ins";
+import type { ArgvQuery, NodePreload, NodeRun } from "../../protocol/message-types";
 import { answer } from "./argv-answers";
 import { resolutionLookups } from "./lookups";
 import { Learning, MAX_LEARNING_TRIES } from "../../learning";
@@ -257,7 +257,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     this.launchedWith.set(ctx.toolId, modules.length);
     const files = modules.map(([, id]) => (id.startsWith("file:") ? fileURLToPath(id) : id));
     this.changes.watch(ctx.toolId, [ctx.plan.nodeExe, ...files], resolutionLookups(ctx.plan.scriptReal, files));
-    const preload: Message = {
+    const preload: NodePreload = {
       t: "preload",
       v: 1,
       script: Buffer.from(ctx.plan.script),
@@ -420,7 +420,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
    * The shim's request goes on as it came (its bytes, not re-encoded: the
    * environment is most of it); the process tells the shim `reset_stdio` itself.
    */
-  runMessage(request: RunRequest, plan: NodePlan): Message {
+  runMessage(request: RunRequest, plan: NodePlan): NodeRun {
     return { t: "run", v: 1, request: request.payload, script: Buffer.from(plan.script), args_from: plan.argsFrom, reset_stdio: RESET_STDIO };
   }
 }

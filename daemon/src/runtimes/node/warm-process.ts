@@ -10,7 +10,7 @@ import { type Message, MSGPACK } from "../../protocol/codec";
 import type { Logger } from "../../log";
 import { type ExitInfo, killPid, type WarmProcess as WarmHandle } from "../../pool";
 import { constants } from "node:os";
-import type { ArgvQuery } from "../../inside-node/stand-ins";
+import type { ArgvQuery, DaemonToNodeTemplate, NodePreload } from "../../protocol/message-types";
 import { cpuUs } from "../../proc-cpu";
 
 /** What runs inside the warm process (daemon/src/inside-node/main.ts), loaded by --require. */
@@ -34,7 +34,7 @@ export interface LaunchSpec {
   argv0: string;
   cwd: string;
   env: NodeJS.ProcessEnv;
-  preload: Message;
+  preload: NodePreload;
   /** Killed if not ready by then (a module that hangs while loading). */
   readyTimeoutMs: number;
 }
@@ -184,7 +184,7 @@ export class WarmProcess implements WarmHandle {
   }
 
   /** A frame to a template (`fork`); throws if the link is gone. */
-  sendFrame(message: Message): void {
+  sendFrame(message: DaemonToNodeTemplate): void {
     this.send(message, []);
   }
 

@@ -30,6 +30,7 @@ import { ANY } from "../../change-watch";
 import { Learning } from "../../learning";
 import { type ExitInfo, Pool, type PoolOwner, type WarmProcess } from "../../pool";
 import { envLookup, type RunRequest } from "../../protocol/messages";
+import type { PythonRun } from "../../protocol/message-types";
 import type { Program } from "../program";
 import { homeFacts, keyEnv } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
@@ -97,7 +98,7 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
       pool,
       toolId,
       // No reset_stdio in the child's `started`: CPython leaves its fds' flags and the terminal as the tool left them.
-      message: { t: "run", v: 1, argv: plan.origArgv, env: request.env, cwd: request.cwd, umask: request.umask, rlimits: request.rlimits, args_from: plan.argsFrom },
+      message: { t: "run", v: 1, argv: plan.origArgv, env: request.env, cwd: request.cwd, umask: request.umask, rlimits: request.rlimits, args_from: plan.argsFrom } satisfies PythonRun,
     };
   }
 

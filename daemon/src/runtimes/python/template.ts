@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { Logger } from "../../log";
 import { native } from "../../native";
 import type { TemplateChild } from "../forked-child";
+import type { DaemonToPythonTemplate, PythonPreload } from "../../protocol/message-types";
 import { Link } from "../../link";
 import { type Message, MSGPACK } from "../../protocol/codec";
 import { cpuUs } from "../../proc-cpu";
@@ -35,7 +36,7 @@ export interface TemplateSpec {
   env: NodeJS.ProcessEnv;
   /** Which of fds 0-2 are terminals for this pool's callers ("t-t"). */
   mask: string;
-  preload: Message;
+  preload: PythonPreload;
   readyTimeoutMs: number;
 }
 
@@ -188,7 +189,7 @@ export class Template {
     for (const fd of fds) native.close(fd);
   }
 
-  private send(message: Message, fds: number[]): void {
+  private send(message: DaemonToPythonTemplate, fds: number[]): void {
     if (!this.link?.open) throw new Error(`python template ${this.pid} has no link`);
     this.link.send(message, fds);
   }
