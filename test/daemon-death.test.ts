@@ -9,11 +9,12 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { completed, type GatedRun, RUNTIMES, type Runtime, startGated } from "./helpers/gated";
+import { sized } from "./helpers/volume";
 import { alive, fixture, NODE, PYTHON, WarmEnv } from "./helpers/warm-env";
 
 // Rounds of 50 concurrent runs per runtime with the daemon killed mid-way
-// (WARM_DEATH_ROUNDS=20 for the numbers in the issue).
-const ROUNDS = Number(process.env.WARM_DEATH_ROUNDS ?? 3);
+// (20 at full volume, helpers/volume.ts: the numbers in the issue).
+const ROUNDS = sized(20, 3);
 const CONCURRENT = 50;
 
 /** A daemon with ready warm processes for the gated tool of `runtime` (forked children, in a mode that forks). */

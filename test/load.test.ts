@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { chmodSync, copyFileSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { sized } from "./helpers/volume";
 import { fixture, NODE, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
@@ -15,7 +16,7 @@ after(async () => {
   await w.stop();
 });
 
-const ROUNDS = Number(process.env.WARM_LOAD_ROUNDS ?? 20);
+const ROUNDS = sized(20, 2); // helpers/volume.ts
 const AT_ONCE = 64;
 
 interface Job {
