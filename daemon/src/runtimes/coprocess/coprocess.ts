@@ -2,12 +2,13 @@
 // the tool's command with the coprocess link on fd 3 (named by
 // WARM_COPROCESS_FD), waits for its `hello`, sends it runs, and in fork mode
 // asks it to reap each child (`wait`) and hears how the child ended.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { constants } from "node:os";
 import type { Logger } from "../../log";
 import { native } from "../../native";
 import type { ExitInfo } from "../../pool";
+import { expireUnlessReady, spawnLinked } from "../linked-process";
 import { poolStdio } from "../pool-stdio";
 import { Link } from "../../link";
 import type { DaemonToCoprocess } from "../../protocol/message-types";
@@ -83,23 +84,12 @@ export class Coprocess {
     this.command = spec.command.join(" ");
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
-    const [mine, theirs] = native.socketpair();
     const { stdio, masters, slaves } = poolStdio(spec.mask);
     this.ptys = masters;
-    try {
-      this.child = spawn(spec.command[0], spec.command.slice(1), {
-        env: { ...spec.env, WARM_COPROCESS_FD: "3" },
-        cwd: "/",
-        stdio: [...stdio, theirs],
-        detached: true, // a session and process group of its own
-      });
-    } finally {
-      native.close(theirs);
-      for (const fd of slaves) native.close(fd);
-    }
-    this.pid = this.child.pid ?? -1;
+    const started = spawnLinked({ file: spec.command[0], args: spec.command.slice(1), env: { ...spec.env, WARM_COPROCESS_FD: "3" }, cwd: "/", stdio, handOver: slaves }, log, "coprocess");
+    this.child = started.child;
+    this.pid = started.pid;
     live.add(this);
-    this.child.stderr?.on("data", (chunk: Buffer) => log.warn({ pid: this.pid, stderr: chunk.toString("utf8", 0, 2000) }, "coprocess wrote to stderr"));
     this.child.once("exit", (code, signal) => {
       this.link?.drain();
       if (this.state === "starting") log.warn({ pid: this.pid, code, signal, command: spec.command }, "coprocess ended before its hello");
@@ -109,19 +99,13 @@ export class Coprocess {
       log.warn({ err: error.message, command: spec.command }, "coprocess failed to start");
       this.gone({ code: null, signal: null });
     });
-    if (this.pid < 0) {
-      native.close(mine);
-      return;
-    }
-    const timer = setTimeout(() => {
-      if (this.state !== "starting") return;
+    if (started.link < 0) return;
+    expireUnlessReady(this.ready, spec.helloTimeoutMs, () => this.state === "starting", () => {
       log.warn({ pid: this.pid, command: spec.command, seconds: spec.helloTimeoutMs / 1000 }, "coprocess did not say hello in time; killed");
       this.kill();
-    }, spec.helloTimeoutMs);
-    timer.unref();
-    void this.ready.then(() => clearTimeout(timer));
+    });
     this.link = new Link(
-      mine,
+      started.link,
       JSON_FRAMES,
       {
         frame: (m) => this.handle(m, spec),

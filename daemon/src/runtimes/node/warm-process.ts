@@ -1,10 +1,9 @@
 // The daemon's handle on one warm Node process: starts it with the runtime
 // link on its fd 3, follows its `ready` and `loaded` messages, hands it one
 // request, and reports how it ended (from waitpid, via the child's exit).
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { native } from "../../native";
 import { Link } from "../../link";
 import { type Message, MSGPACK } from "../../protocol/codec";
 import type { Logger } from "../../log";
@@ -12,6 +11,7 @@ import { type ExitInfo, killPid, type WarmProcess as WarmHandle } from "../../po
 import { constants } from "node:os";
 import type { ArgvQuery, DaemonToNodeTemplate, NodePreload } from "../../protocol/message-types";
 import { cpuUs } from "../../proc-cpu";
+import { expireUnlessReady, spawnLinked } from "../linked-process";
 
 /** What runs inside the warm process (daemon/src/inside-node/main.ts), loaded by --require. */
 export const INSIDE_MAIN_JS = join(__dirname, "..", "..", "inside-node", "main.js");
@@ -73,23 +73,24 @@ export class WarmProcess implements WarmHandle {
     private readonly hooks: ProcessHooks,
   ) {
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
-    const [mine, theirs] = native.socketpair();
-    try {
-      // The runtime rides in on NODE_OPTIONS so the tool's process.execArgv stays its own.
-      const nodeOptions = `${spec.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(INSIDE_MAIN_JS)}`.trim();
-      this.child = spawn(spec.nodeExe, spec.args, {
+    // The runtime rides in on NODE_OPTIONS so the tool's process.execArgv stays its own.
+    const nodeOptions = `${spec.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(INSIDE_MAIN_JS)}`.trim();
+    const started = spawnLinked(
+      {
+        file: spec.nodeExe,
+        args: spec.args,
         argv0: spec.argv0,
         // WARM_NODE_OPTIONS: what the caller had, which preloading modules see as NODE_OPTIONS (env-view.ts).
         env: { ...spec.env, NODE_OPTIONS: nodeOptions, WARM_RUNTIME_LINK: "3", WARM_NODE_OPTIONS: spec.env.NODE_OPTIONS === undefined ? "" : `=${spec.env.NODE_OPTIONS}` },
         cwd: spec.cwd,
-        // fd 3 is the runtime link; stderr reaches the log until the process takes a caller's fds.
-        stdio: ["ignore", "ignore", "pipe", theirs],
-        detached: true, // its own session and process group: signals go to -pid
-      });
-    } finally {
-      native.close(theirs);
-    }
-    this.pid = this.child.pid ?? -1;
+        // stderr reaches the log until the process takes a caller's fds.
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+      log,
+      "warm process",
+    );
+    this.child = started.child;
+    this.pid = started.pid;
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
     this.child.once("exit", (code, signal) => {
       this.link?.drain(); // what it said just before it ended
@@ -107,20 +108,13 @@ export class WarmProcess implements WarmHandle {
       this.resolveTaken?.(false);
       this.closeLink();
     });
-    this.child.stderr?.on("data", (chunk: Buffer) => log.warn({ pid: this.pid, stderr: chunk.toString("utf8", 0, 2000) }, "warm process wrote to stderr"));
-    if (this.pid < 0) {
-      native.close(mine);
-      return;
-    }
-    const timer = setTimeout(() => {
-      if (this.state !== "starting") return;
+    if (started.link < 0) return;
+    expireUnlessReady(this.ready, spec.readyTimeoutMs, () => this.state === "starting", () => {
       log.warn({ pid: this.pid, script: String(spec.preload.script), seconds: spec.readyTimeoutMs / 1000 }, "warm process did not finish preloading in time; killed");
       this.kill();
-    }, spec.readyTimeoutMs);
-    timer.unref();
-    void this.ready.then(() => clearTimeout(timer));
+    });
     this.link = new Link(
-      mine,
+      started.link,
       MSGPACK,
       {
         frame: (m, fds) => {

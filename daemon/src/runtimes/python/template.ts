@@ -3,7 +3,7 @@
 // kind (a terminal where the callers have one), sends `preload`, and then
 // asks for children: each `fork` is answered by `forked` with the daemon's
 // end of the child's own link. The template reports how each child ended.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../log";
@@ -13,6 +13,8 @@ import type { DaemonToPythonTemplate, PythonPreload } from "../../protocol/messa
 import { Link } from "../../link";
 import { type Message, MSGPACK } from "../../protocol/codec";
 import { cpuUs } from "../../proc-cpu";
+import { expireUnlessReady, spawnLinked } from "../linked-process";
+import { poolStdio } from "../pool-stdio";
 
 export const TEMPLATE_PY = join(__dirname, "..", "..", "..", "python", "warm_template.py");
 
@@ -68,31 +70,23 @@ export class Template {
   constructor(spec: TemplateSpec, private readonly log: Logger) {
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
-    const [mine, theirs] = native.socketpair();
-    const stdio: ("ignore" | "pipe" | number)[] = [];
-    const slaves: number[] = [];
-    for (let fd = 0; fd < 3; fd++) {
-      if (spec.mask[fd] === "t") {
-        const pty = native.openpty();
-        this.ptys.push(pty.master);
-        slaves.push(pty.slave);
-        stdio.push(pty.slave);
-      } else stdio.push(fd === 2 ? "pipe" : "ignore");
-    }
-    try {
-      this.child = spawn(spec.interpreter, [...spec.flags, TEMPLATE_PY], {
+    const { stdio, masters, slaves } = poolStdio(spec.mask);
+    this.ptys = masters;
+    const started = spawnLinked(
+      {
+        file: spec.interpreter,
+        args: [...spec.flags, TEMPLATE_PY],
         argv0: spec.argv0,
         env: { ...spec.env, WARM_RUNTIME_LINK: "3", WARM_PARENT_PID: String(process.pid) },
         cwd: spec.cwd,
-        stdio: [...stdio, theirs],
-        detached: true,
-      });
-    } finally {
-      native.close(theirs);
-      for (const fd of slaves) native.close(fd);
-    }
-    this.pid = this.child.pid ?? -1;
-    this.child.stderr?.on("data", (chunk: Buffer) => log.warn({ pid: this.pid, stderr: chunk.toString("utf8", 0, 2000) }, "python template wrote to stderr"));
+        stdio,
+        handOver: slaves,
+      },
+      log,
+      "python template",
+    );
+    this.child = started.child;
+    this.pid = started.pid;
     this.child.once("exit", (code, signal) => {
       this.link?.drain();
       if (this.state === "starting") log.warn({ pid: this.pid, code, signal }, "python template ended before it was ready");
@@ -102,19 +96,13 @@ export class Template {
       log.warn({ err: error.message, python: spec.interpreter }, "python template failed to start");
       this.gone();
     });
-    if (this.pid < 0) {
-      native.close(mine);
-      return;
-    }
-    const timer = setTimeout(() => {
-      if (this.state !== "starting") return;
+    if (started.link < 0) return;
+    expireUnlessReady(this.ready, spec.readyTimeoutMs, () => this.state === "starting", () => {
       log.warn({ pid: this.pid, seconds: spec.readyTimeoutMs / 1000 }, "python template did not finish preloading in time; killed");
       this.kill();
-    }, spec.readyTimeoutMs);
-    timer.unref();
-    void this.ready.then(() => clearTimeout(timer));
+    });
     this.link = new Link(
-      mine,
+      started.link,
       MSGPACK,
       {
         frame: (m, fds) => this.handle(m, fds),

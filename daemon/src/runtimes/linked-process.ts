@@ -1,0 +1,49 @@
+// Starting a process the daemon talks to on a link at its fd 3 (a warm Node
+// process, a Python template, a coprocess): in its own session and process
+// group (signals go to -pid), with fds 0-2 as its pool's callers need them
+// and the other end of a socketpair as fd 3; what it writes to a stderr pipe
+// goes to the log. One that is not ready in time is killed.
+import { type ChildProcess, spawn } from "node:child_process";
+import type { Logger } from "../log";
+import { native } from "../native";
+
+export interface LinkedStart {
+  file: string;
+  args: string[];
+  argv0?: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** fds 0-2 ("pipe" for stderr: what it writes goes to the log). */
+  stdio: ("ignore" | "pipe" | number)[];
+  /** fds only the process needs (pty slaves): closed here once it is spawned. */
+  handOver?: number[];
+}
+
+/**
+ * The process, its pid and the daemon's end of its link; pid and link are -1
+ * if it could not be started (its `error` event says why).
+ */
+export function spawnLinked(start: LinkedStart, log: Logger, what: string): { child: ChildProcess; pid: number; link: number } {
+  const [mine, theirs] = native.socketpair();
+  let child: ChildProcess;
+  try {
+    child = spawn(start.file, start.args, { argv0: start.argv0, env: start.env, cwd: start.cwd, stdio: [...start.stdio, theirs], detached: true });
+  } finally {
+    native.close(theirs);
+    for (const fd of start.handOver ?? []) native.close(fd);
+  }
+  const pid = child.pid ?? -1;
+  child.stderr?.on("data", (chunk: Buffer) => log.warn({ pid, stderr: chunk.toString("utf8", 0, 2000) }, `${what} wrote to stderr`));
+  if (pid >= 0) return { child, pid, link: mine };
+  native.close(mine);
+  return { child, pid, link: -1 };
+}
+
+/** Calls `expired` (which says why and kills the process) if `ready` has not settled within `ms` while `starting()` still holds. */
+export function expireUnlessReady(ready: Promise<unknown>, ms: number, starting: () => boolean, expired: () => void): void {
+  const timer = setTimeout(() => {
+    if (starting()) expired();
+  }, ms);
+  timer.unref();
+  void ready.then(() => clearTimeout(timer));
+}
