@@ -4,10 +4,11 @@
 // faults around forking never run a tool twice or hang.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
+import { preloadRecord, type PreloadRecord } from "./helpers/tool-tree";
 import { fixture, NODE, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
@@ -94,9 +95,13 @@ test("ES modules: a template preloads those its tool imports, and learns from a 
   });
   assert.deepEqual(seen, ["early", "late"]);
   assert.match(pool("cli.js")!.mode, /^fork/, "still forking");
-  const record = readdirSync(join(w.stateDir, "preload"))
-    .map((f) => JSON.parse(readFileSync(join(w.stateDir, "preload", f), "utf8")) as { modules: [string, string][] })
-    .find((r) => r.modules.some(([, id]) => id.includes("fork-esm/")));
+  // The daemon saves what it learned in a batch, off the request path (200 ms later, more under load): a run
+  // can be served by a template that preloaded late.mjs before the record on disk says so.
+  let record: PreloadRecord | undefined;
+  await w.until(() => `the saved record to hold late.mjs: ${JSON.stringify(record)}`, () => {
+    record = preloadRecord(w.stateDir, "fork-esm/");
+    return !!record?.modules.some(([, id]) => id.endsWith("fork-esm/late.mjs"));
+  });
   assert.deepEqual(
     // (Node's JSON import also puts the file in require.cache, so it is learned as CommonJS too.)
     record?.modules.filter(([kind, id]) => kind !== "cjs" && id.includes("fork-esm/")).map(([kind, id]) => [kind, id.split("fork-esm/")[1]]),

@@ -65,7 +65,7 @@ test("learned modules are preloaded; those that capture argv or output are not; 
 
   // What warm learned is kept in the state dir, with the reasons.
   const dir = join(w.stateDir, "preload");
-  const records = readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")));
+  const records = readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")));
   const record = records.find((r) => r.modules.some((m: [string, string]) => m[1].includes("/learn/lib/a.js")));
   assert.ok(record, "a record for the tool");
   const dropped = Object.entries(record.dropped as Record<string, string>).map(([id, why]) => [id.split("/lib/")[1], why]);

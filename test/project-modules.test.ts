@@ -70,7 +70,7 @@ test("an installed module that requires a module of the project while loading is
   }
   assert.equal(lines(), 6, "five warm runs ran conf.js five times, as five direct runs, and never while preloading");
   const dir = join(w.stateDir, "preload");
-  const records = readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as { modules: [string, string][]; dropped: Record<string, string> });
+  const records = readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as { modules: [string, string][]; dropped: Record<string, string> });
   const tool = records.find((r) => r.modules.some(([, id]) => id.endsWith("/node_modules/lib/index.js")));
   assert.ok(tool, "the tool's record");
   assert.ok(!tool.modules.some(([, id]) => id.endsWith("/conf.js")), "conf.js is not learned");
