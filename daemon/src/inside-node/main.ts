@@ -31,6 +31,7 @@ import { encodeFrame, type WireValue } from "./wire";
 import { noteEsmReads } from "./esm-reads";
 import { tidyModuleCache } from "./module-cache";
 import { refreshSlices } from "./argv-slices";
+import { exitUnused } from "./unused-exit";
 
 const CTL = 3;
 const WARM_DIST = dirname(__dirname);
@@ -95,7 +96,7 @@ function main(): void {
   // this call leaves the link at EOF, and the process exits without serving).
   native.setParentDeathSignal(constants.signals.SIGKILL);
   const first = readFrame(CTL);
-  if (!first || first.message.t !== "preload") process.exit(first ? 70 : 0);
+  if (!first || first.message.t !== "preload") exitUnused(first ? 70 : 0);
   const p = first.message;
   const script = process.argv[1];
   const mask = String(p.stdio ?? "---");
@@ -125,7 +126,7 @@ function main(): void {
     cwd_read: report.cwdRead,
     files_read: report.filesRead,
   });
-  if (!report.clean) process.exit(0);
+  if (!report.clean) exitUnused(0);
   showReady();
   let esmLoaded: (() => WireValue[]) | undefined;
   if (template) {
@@ -139,12 +140,12 @@ function main(): void {
   const ownFds = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd > 2 && !stdio.fds.includes(fd));
 
   const request = readFrame(CTL);
-  if (!request) process.exit(0); // the daemon let this process go
+  if (!request) exitUnused(0); // the daemon let this process go
   // A run it took outlives the daemon: it tells the shim its status itself.
   // Killed by the daemon's death before this line, it has not said
   // `started`, and the shim (seeing the link close) runs the command itself.
   native.setParentDeathSignal(0);
-  if (request.message.t !== "run" || request.fds.length !== 4) process.exit(70);
+  if (request.message.t !== "run" || request.fds.length !== 4) exitUnused(70);
   restoreMain();
   takeRequest(request.message, request.fds, preloaded, ownFds, mask, template, p.main_is_cjs === true, esmLoaded);
   // Before any of the tool's code runs, and in this order: a process that

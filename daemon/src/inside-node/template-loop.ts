@@ -6,6 +6,7 @@
 // phase, and Node's bootstrap then runs the entry (see main.ts).
 import { native } from "../native";
 import { send } from "./link";
+import { exitUnused } from "./unused-exit";
 import { decodeValue, encodeFrame } from "./wire";
 
 export function serveForks(link: number): void {
@@ -21,14 +22,14 @@ export function serveForks(link: number): void {
       }
       const got = native.recvBlocking(link, 65536);
       for (const fd of got.fds) native.close(fd);
-      if (got.data.length === 0) process.exit(0); // the daemon let this template go
+      if (got.data.length === 0) exitUnused(0); // the daemon let this template go
       pending = Buffer.concat([pending, got.data]);
       continue;
     }
     const end = 4 + pending.readUInt32BE(0);
     const message = decodeValue(pending.subarray(4, end));
     pending = pending.subarray(end);
-    if (message.t !== "fork") process.exit(70);
+    if (message.t !== "fork") exitUnused(70);
     const [mine, theirs] = native.socketpair();
     let pid: number;
     try {
