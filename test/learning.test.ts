@@ -250,3 +250,24 @@ test("a module that changes files while loading is not preloaded: its work happe
   const r = record("learning/lib/appender.js");
   assert.match(r.dropped[fixture("learning/lib/appender.js")] ?? "", /^changed files while loading \(fs\.appendFileSync\)/);
 });
+
+test("a module that reads a file its tool's runs rewrite (a code cache) stops being preloaded, and the runs are warm; its exit listener runs once per run, never in a warm process that ran nothing", async () => {
+  const cli = fixture("learning/cacher.js");
+  const file = join(w.dir, "code-cache.json");
+  const env = { CODE_CACHE_FILE: file };
+  // Each run rewrites the file: the warm processes that had read it are dropped (never stale), a second time the module is.
+  const runs = 6;
+  for (let i = 0; i < runs; i++) {
+    runBoth(cli, env);
+    await settled(cli);
+  }
+  const r = record("learning/lib/code-cache.js");
+  assert.match(r.dropped[fixture("learning/lib/code-cache.js")] ?? "", /keeps changing \(a file the tool's runs rewrite\)/);
+  const before = w.status()!.runs;
+  runBoth(cli, env);
+  assert.equal(w.status()!.runs, before + 1, "the run after the direct one was warm: the file it rewrote no longer drops the pool");
+  await settled(cli);
+  // Directly each run writes the file once; warm processes let go (learning, pools dropped) never ran the tool.
+  const writers = readFileSync(`${file}.log`, "utf8").trim().split("\n");
+  assert.equal(writers.length, 2 * (runs + 1), `the cache was written once per run, direct or warm (by ${writers.join(" ")})`);
+});

@@ -172,10 +172,14 @@ export class ChangeWatch {
         }
       }
     }
-    if (stale.size > 0) this.onStale(stale);
+    if (stale.size === 0) return;
+    this.onStale(stale);
+    // Their warm processes are dropped: the next ones watch what they load. A file only
+    // the dropped ones read (a cache a module no longer preloaded reads) drops nothing more.
+    for (const owner of stale.keys()) this.unwatch(owner);
   }
 
-  /** Stops watching for an owner whose warm processes are all gone. */
+  /** Stops watching for an owner whose warm processes are all gone (dropped for a change). */
   unwatch(owner: string): void {
     for (const [path, d] of this.dirs) {
       d.owners.delete(owner);

@@ -2,8 +2,9 @@
 // file, data, a path it checks for), through any of node:fs's APIs: sync,
 // callback, promises and streams. The daemon watches them like modules, so
 // a change to one drops the warm processes that loaded with the old one.
-// Runs inside the warm process while it preloads; afterwards the wrappers,
-// which modules may have kept, only forward.
+// Each file is noted with the modules that were loading when it was first
+// read (see rewrites.ts). Runs inside the warm process while it preloads;
+// afterwards the wrappers, which modules may have kept, only forward.
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { wrapFs } from "./fs-wrap";
@@ -27,14 +28,14 @@ function pathOf(arg: unknown): string | null {
   return null; // an fd: its path was recorded when it was opened
 }
 
-/** Wraps the fs functions; returns a function that puts the originals back. */
-export function traceFileReads(phase: Phase, files: Set<string>): () => void {
+/** Wraps the fs functions; returns a function that puts the originals back. `readers()`: the modules loading now, outermost first. */
+export function traceFileReads(phase: Phase, files: Map<string, string[]>, readers: () => string[]): () => void {
   const restores: (() => void)[] = [];
   const wrap = (owner: Record<string, unknown>, name: string) => {
     const undo = wrapFs(owner, name, (args) => {
       if (phase.preloading && files.size < MAX_FILES_READ) {
         const path = pathOf(args[0]);
-        if (path !== null) files.add(path);
+        if (path !== null && !files.has(path)) files.set(path, readers());
       }
     });
     if (undo) restores.push(undo);

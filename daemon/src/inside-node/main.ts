@@ -125,6 +125,7 @@ function main(): void {
     argv_queries: report.argvQueries as WireValue[],
     cwd_read: report.cwdRead,
     files_read: report.filesRead,
+    files_read_by: report.readBy as WireValue[],
   });
   if (!report.clean) exitUnused(0);
   showReady();

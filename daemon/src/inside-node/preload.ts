@@ -33,6 +33,8 @@ export interface PreloadReport {
   cwdRead: boolean;
   /** Files read or looked at through fs while loading (config files, data): a change to one makes the process stale. */
   filesRead: string[];
+  /** Of those, the ones that are not modules, each with the modules that were loading when it was read (outermost first). */
+  readBy: [file: string, modules: string[]][];
   /** False when some module captured per-invocation state: do not use this process. */
   clean: boolean;
 }
@@ -47,13 +49,13 @@ type CompileFn = (this: { filename?: string }, content: string, filename: string
  * for require.main (a CommonJS entry's), which is also the parent of the
  * modules the entry requires (see `parent` in stand-ins.ts).
  */
-function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask: string, used: { cwd: boolean }, filesRead: Set<string>, loader: object): { remove: () => void; main?: object } {
+function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask: string, used: { cwd: boolean }, filesRead: Map<string, string[]>, readers: () => string[], loader: object): { remove: () => void; main?: object } {
   const restores: (() => void)[] = [];
   const proc = process as unknown as Record<string, unknown>;
 
   // What loading code reads from disk besides modules (a config file read
   // at load time): the daemon watches it like a module.
-  restores.push(traceFileReads(phase, filesRead));
+  restores.push(traceFileReads(phase, filesRead, readers));
   restores.push(trapFileWrites(phase));
 
   // os.homedir() and os.tmpdir() read HOME and TMPDIR (TMP, TEMP) in C,
@@ -236,8 +238,9 @@ export function preloadModules(
     }
   };
   const used = { cwd: false };
-  const filesRead = new Set<string>();
-  const traps = installTraps(phase, env, argvQueries, mask, used, filesRead, requireFrom);
+  const filesRead = new Map<string, string[]>();
+  const readers = () => [...new Set([current, ...compiling])].filter((id) => id !== "");
+  const traps = installTraps(phase, env, argvQueries, mask, used, filesRead, readers, requireFrom);
   // Modules that read a stack while loading (the innermost CommonJS one being compiled, or the ES import).
   const stackReaders = new Set<string>();
   const removeStackTrap = traceStackReads(() => {
@@ -288,8 +291,9 @@ export function preloadModules(
   }
   dropDependents(dropped);
   // Every file the process now holds loaded is watched, whether learned or loaded by a learned module.
-  for (const id of Object.keys(require.cache)) if (id.startsWith("/")) filesRead.add(id);
-  return { dropped: [...dropped], envRead: [...env.read], envEnumerated: env.enumerated, argvQueries, cwdRead: used.cwd, filesRead: [...filesRead], clean };
+  const readBy = [...filesRead].filter(([file]) => require.cache[file] === undefined);
+  const files = new Set([...filesRead.keys(), ...Object.keys(require.cache).filter((id) => id.startsWith("/"))]);
+  return { dropped: [...dropped], envRead: [...env.read], envEnumerated: env.enumerated, argvQueries, cwdRead: used.cwd, filesRead: [...files], readBy, clean };
 }
 
 /**

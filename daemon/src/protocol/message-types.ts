@@ -27,7 +27,7 @@ export type NodeRun = { t: "run"; v: number; request: Bin; script: Bin; args_fro
 export type DaemonToWarm = NodePreload | NodeRun;
 type RunReports = { t: "taken" } | { t: "loaded"; modules: ModuleRef[] } | { t: "needs_tty" } | ({ t: "exit"; cpu_us?: number } & Status) | { t: "closed" };
 export type WarmToDaemon =
-  | { t: "ready"; pid: number; clean: boolean; dropped: [string, string][]; env_read: string[]; env_enumerated?: boolean; argv_queries: ArgvQuery[]; cwd_read: boolean; files_read: string[] }
+  | { t: "ready"; pid: number; clean: boolean; dropped: [string, string][]; env_read: string[]; env_enumerated?: boolean; argv_queries: ArgvQuery[]; cwd_read: boolean; files_read: string[]; files_read_by?: [string, string[]][] }
   | RunReports;
 
 // A Node template's link, after `ready` ("Node: templates that fork").

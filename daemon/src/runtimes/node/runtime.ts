@@ -41,6 +41,7 @@ import { type Installed, installedRule } from "./installed";
 import { type ModeChoice, NodeModes } from "./mode";
 import { NodeTemplate } from "./template";
 import { type LaunchSpec, type ProcessHooks, type ReadyInfo, WarmProcess } from "./warm-process";
+import { ChangingFiles } from "./changing-files";
 
 // The reason preload.ts gives for a module that threw while loading.
 const FAILED = "failed to load";
@@ -85,6 +86,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
   private readonly learning = new Learning();
   /** How many modules the tool's last started process preloads. */
   private readonly launchedWith = new Map<string, number>();
+  private readonly changing = new ChangingFiles();
   private readonly modes = new NodeModes();
 
   /** A dropped pool's template ends once its running children have. */
@@ -243,7 +245,12 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
 
   override invalidate(tools: Map<string, string> | "all"): void {
     super.invalidate(tools);
-    if (tools !== "all") for (const tool of tools.keys()) this.learning.changed(tool);
+    if (tools === "all") return;
+    for (const [tool, why] of tools) {
+      this.learning.changed(tool);
+      const drops = this.changing.changed(tool, why).filter(([id]) => this.store.get(tool).dropped[id] === undefined);
+      if (this.store.addDropped(tool, drops)) this.log.info({ change: why, dropped: drops.map(([id]) => id) }, "a file read while loading keeps changing: the modules that read it are not preloaded from now on");
+    }
   }
 
   launch(pool: Pool): WarmHandle | null {
@@ -384,6 +391,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     if (!ctx) return { usable: false, learned: false };
     // Files its modules read while loading: a change to one makes it stale like a module's.
     this.changes.watch(ctx.toolId, info.filesRead);
+    this.changing.note(ctx.toolId, info.readBy);
     // A module that no longer loads leaves the list; one that captured
     // per-invocation state is never preloaded again.
     const failed = info.dropped.filter(([, why]) => why.startsWith(FAILED));

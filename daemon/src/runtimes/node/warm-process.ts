@@ -24,6 +24,8 @@ export interface ReadyInfo {
   argvQueries: ArgvQuery[];
   cwdRead: boolean;
   filesRead: string[];
+  /** Of those, the files that are not modules, with the modules that were loading when each was read. */
+  readBy: [string, string[]][];
 }
 
 
@@ -142,6 +144,7 @@ export class WarmProcess implements WarmHandle {
         argvQueries: Array.isArray(m.argv_queries) ? (m.argv_queries as ArgvQuery[]) : [],
         cwdRead: m.cwd_read === true,
         filesRead: Array.isArray(m.files_read) ? (m.files_read as string[]).filter((f) => typeof f === "string") : [],
+        readBy: Array.isArray(m.files_read_by) ? (m.files_read_by as [string, string[]][]).filter((r) => Array.isArray(r)) : [],
       };
       if (info.clean) this.state = "ready";
       this.rssKiB = readRss(this.pid);
