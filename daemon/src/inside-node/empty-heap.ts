@@ -1,11 +1,16 @@
-// Leaves a warm process's young generation empty before it says `ready`.
-// Preloading allocates a lot, and V8 then posts a minor GC as a task; a
-// process blocked in its preload phase runs no tasks, so that GC used to
-// run in the middle of the caller's run (profiled: ~0.8 ms of a no-op run,
-// right before its exit). Collected here, off the caller's time, the task
-// finds nothing to do. Only the young generation: a full GC would also
-// reset the old generation's limits, which the tool's own run then paces
-// its major GCs by; this one leaves them as preloading set them.
+// Leaves a warm process's heap with no collection pending before it says
+// `ready`. Preloading allocates a lot, and V8 then posts GC work as tasks
+// (a minor GC; and, once the old generation nears its limit, an
+// incremental-marking job); a process blocked in its preload phase runs no
+// tasks, so that work used to run inside the caller's run, before its exit
+// (Node drains the task queue when the loop empties). Profiled on the
+// 300-module CLI: the marking job and the full collection it ends in were
+// half of a forked child's run (single-threaded, its marking copies the
+// template's pages on write: ~2000 faults), and up to 20 ms of CPU of a
+// pre-started process's (marking threads it waited for at exit). A full
+// collection here, off the caller's time, leaves young generation empty
+// and the old generation's limit computed from what is live, so the run
+// starts with nothing to collect.
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
@@ -14,11 +19,12 @@ export function emptyHeap(): void {
   // is set: one is made for it, and the flag is put back at once so the
   // tool's own new contexts do not see a gc global.
   setFlagsFromString("--expose-gc");
-  let gc: ((options: { type: "minor" }) => void) | undefined;
+  let gc: (() => void) | undefined;
   try {
-    gc = runInNewContext("gc") as (options: { type: "minor" }) => void;
+    gc = runInNewContext("gc") as () => void;
   } finally {
     setFlagsFromString("--no-expose-gc");
   }
-  gc({ type: "minor" });
+  // No argument: a full collection (Node 20's V8 reads `type: "minor"` only; any other options object gives a scavenge).
+  gc();
 }
