@@ -54,6 +54,14 @@ export type DaemonToCoprocess = { t: "run"; argv: string[]; env: string[]; cwd: 
 export type RunnerToDaemon = { t: "taken"; pid: number } | { t: "exit"; code: number };
 export type RunnerToShim = { t: "started"; pid: number; pgid: number } | { t: "exit"; code: number };
 
+/** A frame as it arrives: its `t` is one its direction has (see `received`); its other fields are for the handler to check. */
+export type Received<U extends { t: string }> = U extends { t: infer T } ? { readonly t: T; readonly [key: string]: unknown } : never;
+
+/** The frame as a message of its direction (`types`: that direction's list below), or null if its `t` is none of them: the frame is ignored. */
+export function received<U extends { t: string }>(m: { readonly [key: string]: unknown }, types: readonly U["t"][]): Received<U> | null {
+  return (types as readonly unknown[]).includes(m.t) ? (m as Received<U>) : null;
+}
+
 /** Each link's messages by direction, as the spec's tables list them. */
 export const SPEC_MESSAGES = {
   "client link": { "shim → daemon": ["run", "status", "stop"], "daemon → shim": ["direct", "started", "exit", "error", "status", "ok"] },

@@ -8,6 +8,7 @@ import { Link } from "../link";
 import type { Logger } from "../log";
 import { type ExitInfo, killPid, type WarmProcess } from "../pool";
 import { type Message, MSGPACK } from "../protocol/codec";
+import { type PythonChildToDaemon, type Received, received, type WarmToDaemon } from "../protocol/message-types";
 
 /** A template's answer to `fork`: the child's pid and the daemon's end of its link, or why not (null: it cannot say). */
 export type Forked = { pid: number; fd: number } | { failed: string; code: string } | null;
@@ -38,6 +39,9 @@ export interface ChildHooks {
   cost?(us: number): void;
 }
 
+/** What a child says on its link: a Node child what a warm process does (from `run` on), a Python child that and `touched`. */
+export type ChildToDaemon = WarmToDaemon | PythonChildToDaemon;
+
 export abstract class ForkedChild implements WarmProcess, TemplateChild {
   pid = -1;
   state: WarmProcess["state"] = "starting";
@@ -63,6 +67,8 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
     private readonly what: string,
     protected readonly log: Logger,
     private readonly hooks: ChildHooks,
+    /** The types its link carries (its runtime's list in SPEC_MESSAGES). */
+    private readonly says: readonly ChildToDaemon["t"][],
   ) {
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
     this.ready = parent.fork().then((got) => {
@@ -77,7 +83,10 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
       this.rssKiB = readPss(got.pid);
       this.forked();
       this.link = new Link(got.fd, MSGPACK, {
-        frame: (m) => this.handle(m),
+        frame: (frame) => {
+          const m = received<ChildToDaemon>(frame, this.says);
+          if (m) this.handle(m);
+        },
         ended: () => this.linkEnded(),
         bad: (error) => {
           this.log.warn({ pid: this.pid, err: error.message }, `bad frame from ${this.what}`);
@@ -98,10 +107,10 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
   }
 
   /** The status in a child's own `exit` frame, or null if it says none. */
-  protected abstract reportedExit(m: Message): ExitInfo | null;
+  protected abstract reportedExit(m: Received<ChildToDaemon>): ExitInfo | null;
 
   /** A frame only this runtime's children send. */
-  protected otherFrame(_m: Message): void {}
+  protected otherFrame(_m: Received<ChildToDaemon>): void {}
 
   run(message: Message, fds: number[]): Promise<boolean> {
     if (this.state !== "ready" || !this.link?.open) throw new Error(`${this.what} ${this.pid} is ${this.state}`);
@@ -151,7 +160,7 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
     if (this.linkClosed) this.ended({ code: null, signal: null });
   }
 
-  private handle(m: Message): void {
+  private handle(m: Received<ChildToDaemon>): void {
     if (m.t === "taken") this.resolveTaken?.(true);
     else if (m.t === "loaded" && Array.isArray(m.modules)) this.hooks.loaded(m.modules as [string, string][]);
     else if (m.t === "needs_tty") this.hooks.needsTty();

@@ -3,17 +3,17 @@
 // is the template's to report, with the CPU time the child used.
 import type { Logger } from "../../log";
 import type { ExitInfo } from "../../pool";
-import type { Message } from "../../protocol/codec";
-import { ForkedChild } from "../forked-child";
+import { type Received, SPEC_MESSAGES } from "../../protocol/message-types";
+import { type ChildToDaemon, ForkedChild } from "../forked-child";
 import type { ProcessHooks } from "./warm-process";
 import type { NodeTemplate } from "./template";
 
 export class NodeChild extends ForkedChild {
   constructor(template: NodeTemplate, log: Logger, hooks: Omit<ProcessHooks, "templateFrame">) {
-    super(template, "node child", log, hooks);
+    super(template, "node child", log, hooks, SPEC_MESSAGES["runtime link"]["warm → daemon"]);
   }
 
-  protected reportedExit(m: Message): ExitInfo | null {
+  protected reportedExit(m: Received<ChildToDaemon>): ExitInfo | null {
     return typeof m.code === "number" ? { code: m.code, signal: null } : null;
   }
 }

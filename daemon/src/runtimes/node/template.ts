@@ -4,7 +4,7 @@
 // reports how each child ended.
 import type { Logger } from "../../log";
 import { native } from "../../native";
-import type { Message } from "../../protocol/codec";
+import type { NodeTemplateToDaemon, Received } from "../../protocol/message-types";
 import { TEMPLATE_FLAG } from "../../inside-node/fresh-state";
 import type { Forked, TemplateChild } from "../forked-child";
 import { type LaunchSpec, type ProcessHooks, type ReadyInfo, WarmProcess } from "./warm-process";
@@ -70,7 +70,7 @@ export class NodeTemplate {
     if (this.children.size === 0) this.process.release();
   }
 
-  private frame(m: Message, fds: number[]): void {
+  private frame(m: Received<NodeTemplateToDaemon>, fds: number[]): void {
     if (m.t === "forked" && typeof m.pid === "number" && fds.length === 1) {
       clearTimeout(this.forkTimers.shift());
       const resolve = this.forks.shift();

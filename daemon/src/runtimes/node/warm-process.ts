@@ -9,12 +9,17 @@ import { type Message, MSGPACK } from "../../protocol/codec";
 import type { Logger } from "../../log";
 import { type ExitInfo, killPid, type WarmProcess as WarmHandle } from "../../pool";
 import { constants } from "node:os";
-import type { ArgvQuery, DaemonToNodeTemplate, NodePreload } from "../../protocol/message-types";
+import { type ArgvQuery, type DaemonToNodeTemplate, type NodePreload, type NodeTemplateToDaemon, type Received, received, SPEC_MESSAGES, type WarmToDaemon } from "../../protocol/message-types";
 import { cpuUs } from "../../proc-cpu";
 import { expireUnlessReady, spawnLinked } from "../linked-process";
+import { native } from "../../native";
 
 /** What runs inside the warm process (daemon/src/inside-node/main.ts), loaded by --require. */
 export const INSIDE_MAIN_JS = join(__dirname, "..", "..", "inside-node", "main.js");
+
+const WARM_SAYS = SPEC_MESSAGES["runtime link"]["warm → daemon"];
+// A template's link carries both what a warm process says and what a template does.
+const TEMPLATE_SAYS = [...WARM_SAYS, ...SPEC_MESSAGES["Node template link"]["template → daemon"]];
 
 export interface ReadyInfo {
   clean: boolean;
@@ -50,7 +55,7 @@ export interface ProcessHooks {
   /** CPU time (microseconds) its run took. */
   cost(us: number): void;
   /** For a template (its link then carries fds): `forked`, `fork_failed` and its children's `exit`. */
-  templateFrame?(m: Message, fds: number[]): void;
+  templateFrame?(m: Received<NodeTemplateToDaemon>, fds: number[]): void;
 }
 
 export class WarmProcess implements WarmHandle {
@@ -119,7 +124,9 @@ export class WarmProcess implements WarmHandle {
       started.link,
       MSGPACK,
       {
-        frame: (m, fds) => {
+        frame: (frame, fds) => {
+          const m = received<WarmToDaemon | NodeTemplateToDaemon>(frame, hooks.templateFrame ? TEMPLATE_SAYS : WARM_SAYS);
+          if (!m) return closeAll(fds);
           if (hooks.templateFrame && (m.t === "forked" || m.t === "fork_failed" || (m.t === "exit" && typeof m.pid === "number"))) hooks.templateFrame(m, fds);
           else this.handle(m);
         },
@@ -134,7 +141,7 @@ export class WarmProcess implements WarmHandle {
     this.send(spec.preload, []);
   }
 
-  private handle(m: Message): void {
+  private handle(m: Received<WarmToDaemon | NodeTemplateToDaemon>): void {
     if (m.t === "ready" && this.state === "starting") {
       const info: ReadyInfo = {
         clean: m.clean === true,
@@ -228,4 +235,8 @@ export function readRss(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+function closeAll(fds: number[]): void {
+  for (const fd of fds) native.close(fd);
 }

@@ -4,7 +4,8 @@
 import type { Logger } from "../../log";
 import type { ExitInfo } from "../../pool";
 import type { Message } from "../../protocol/codec";
-import { ForkedChild } from "../forked-child";
+import { type Received, SPEC_MESSAGES } from "../../protocol/message-types";
+import { type ChildToDaemon, ForkedChild } from "../forked-child";
 import type { Template } from "./template";
 
 export class PythonChild extends ForkedChild {
@@ -17,7 +18,7 @@ export class PythonChild extends ForkedChild {
     onLoaded: (modules: [string, string][]) => void,
     onNeedsTty: () => void,
   ) {
-    super(template, "python child", log, { loaded: onLoaded, needsTty: onNeedsTty });
+    super(template, "python child", log, { loaded: onLoaded, needsTty: onNeedsTty }, SPEC_MESSAGES["Python child link"]["child → daemon"]);
   }
 
   protected forked(): void {
@@ -29,11 +30,11 @@ export class PythonChild extends ForkedChild {
     return this.template.touchedPages ? message : { ...message, want_pages: true };
   }
 
-  protected reportedExit(m: Message): ExitInfo {
+  protected reportedExit(m: Received<ChildToDaemon>): ExitInfo {
     return { code: typeof m.code === "number" ? m.code : null, signal: typeof m.signal === "number" ? m.signal : null };
   }
 
-  protected otherFrame(m: Message): void {
+  protected otherFrame(m: Received<ChildToDaemon>): void {
     if (m.t === "touched" && Array.isArray(m.pages) && m.pages.every((n) => typeof n === "number")) this.template.touchedPages ??= m.pages as number[];
   }
 }

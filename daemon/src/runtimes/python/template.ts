@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Logger } from "../../log";
 import { native } from "../../native";
 import type { TemplateChild } from "../forked-child";
-import type { DaemonToPythonTemplate, PythonPreload } from "../../protocol/message-types";
+import { type DaemonToPythonTemplate, type PythonPreload, type PythonTemplateToDaemon, type Received, received, SPEC_MESSAGES } from "../../protocol/message-types";
 import { Link } from "../../link";
 import { type Message, MSGPACK } from "../../protocol/codec";
 import { cpuUs } from "../../proc-cpu";
@@ -105,7 +105,11 @@ export class Template {
       started.link,
       MSGPACK,
       {
-        frame: (m, fds) => this.handle(m, fds),
+        frame: (frame, fds) => {
+          const m = received<PythonTemplateToDaemon>(frame, SPEC_MESSAGES["Python template link"]["template → daemon"]);
+          if (m) this.handle(m, fds);
+          else for (const fd of fds) native.close(fd);
+        },
         ended: () => this.close(),
         bad: (error) => {
           log.warn({ pid: this.pid, err: error.message }, "bad frame from python template");
@@ -150,7 +154,7 @@ export class Template {
     }
   }
 
-  private handle(m: Message, fds: number[]): void {
+  private handle(m: Received<PythonTemplateToDaemon>, fds: number[]): void {
     if (m.t === "forked" && typeof m.pid === "number" && fds.length === 1) {
       const resolve = this.forks.shift();
       if (resolve) return resolve({ pid: m.pid, fd: fds[0] });
