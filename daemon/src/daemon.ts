@@ -220,6 +220,7 @@ export class Daemon implements ConnectionHandler {
       starting: p.startingCount,
       hits: p.hits,
       misses: p.misses,
+      startMs: p.startMs ?? null,
       broken: p.broken,
       limited: p.limited,
       mode: p.describe(),

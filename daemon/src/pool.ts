@@ -85,13 +85,16 @@ const KEEPS_FAILING = "this tool's warm processes keep failing to start (warm tr
 const NOT_STARTED = "no warm process could be started";
 const NOT_USABLE = "the warm process started for this run could not be used (warm learned from it)";
 const NONE_READY = "no warm process ready (one starts in the background; starting one for this run would be slower than running it directly)";
-/** A process starting: whether it turned out usable, and whether a caller is waiting for it. */
+/** A process starting: whether it turned out usable, whether a caller is waiting for it, and when it started. */
 interface StartEntry {
   usable: Promise<boolean>;
   claimed: boolean;
+  since: number;
 }
 
 const NOT_IN_TIME = "no warm process was ready within the shim's time limit (it serves the next run)";
+const NOT_SOON = "no warm process ready, and the one starting is not expected ready within the shim's time limit (it serves the next run)";
+const TOO_SLOW = "no warm process ready, and this tool's take longer to start than the shim's time limit (one starts in the background)";
 const CLOSED = "the tool's warm processes were let go (files changed, or the daemon is stopping)";
 
 // A pool whose processes keep coming up unusable without anything new being
@@ -111,6 +114,12 @@ export class Pool {
   hits = 0;
   misses = 0;
   closed = false;
+  /**
+   * How long (ms, wall) the pool's last process took from its start to
+   * ready: what one starting now is expected to take, under the machine's
+   * present load. Undefined until one got there.
+   */
+  startMs: number | undefined;
 
   constructor(
     /** Changes only when learning refines it (see the Node runtime's rekey). */
@@ -164,6 +173,12 @@ export class Pool {
     const end = Date.now() + waitMs;
     for (const [wp, entry] of this.starting) {
       if (entry.claimed) continue;
+      // Waiting for a process that will not be ready before the shim gives
+      // up costs the caller that wait on top of a direct run: it runs
+      // directly at once, and the process serves the next run. (Waiting is
+      // never slower than a direct run otherwise: that run would load what
+      // the process is loading, from the start.)
+      if (this.startMs !== undefined && entry.since + this.startMs > end) return NOT_SOON;
       const got = await this.claim(wp, entry, end);
       if (got !== NOT_USABLE) return got;
       break;
@@ -173,6 +188,10 @@ export class Pool {
     if (this.owner.mayStartForCaller?.(this) === false) {
       this.refill();
       return NONE_READY;
+    }
+    if (this.startMs !== undefined && Date.now() + this.startMs > end) {
+      this.refill();
+      return TOO_SLOW;
     }
     const started = this.start(true);
     if (!started) return NOT_STARTED;
@@ -215,10 +234,11 @@ export class Pool {
   private start(forCaller: boolean): { wp: WarmProcess; entry: StartEntry } | null {
     const wp = this.owner.launch(this);
     if (!wp) return null;
-    const entry: StartEntry = { usable: Promise.resolve(false), claimed: forCaller };
+    const entry: StartEntry = { usable: Promise.resolve(false), claimed: forCaller, since: Date.now() };
     this.starting.set(wp, entry);
     const usable = wp.ready.then((info) => {
       this.starting.delete(wp);
+      if (info) this.startMs = Date.now() - entry.since;
       if (!info) {
         // Died or hung while starting: nothing learned, so a pool whose
         // processes keep doing that stops trying.

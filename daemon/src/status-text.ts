@@ -10,6 +10,8 @@ export interface PoolStatus {
   starting: number;
   hits: number;
   misses: number;
+  /** How long its last process took to get ready (ms), or null. */
+  startMs: number | null;
   broken: boolean;
   /** Below its size because the limits left no room (until its next caller). */
   limited: boolean;
@@ -87,7 +89,7 @@ export function statusText(d: StatusData): string {
   const differs = differences(d.pools);
   d.pools.forEach((p, i) => {
     const label = differs[i] ? `${spelledLabel(p.tool)} (${differs[i]})` : spelledLabel(p.tool);
-    lines.push(`  ${label}: ${p.ready} ready, ${p.starting} starting, ${p.hits} hits, ${p.misses} misses${p.broken ? " (stopped: keeps failing)" : ""}${p.limited ? " (gave way to other pools: the limits)" : ""}${p.mode ? `; ${p.mode}` : ""}`);
+    lines.push(`  ${label}: ${p.ready} ready, ${p.starting} starting, ${p.hits} hits, ${p.misses} misses${p.startMs !== null ? `, starts in ${p.startMs} ms` : ""}${p.broken ? " (stopped: keeps failing)" : ""}${p.limited ? " (gave way to other pools: the limits)" : ""}${p.mode ? `; ${p.mode}` : ""}`);
   });
   return lines.join("\n") + "\n";
 }
