@@ -25,7 +25,7 @@ import { preloadStdio } from "./preload-stdio";
 import { rehearse } from "./rehearse";
 import { showReady, showRun } from "./command-line";
 import { emptyHeap } from "./empty-heap";
-import { afterFork, startClocks } from "./fresh-state";
+import { afterFork, prepareClocks, startClocks } from "./fresh-state";
 import { drainRequests, serveForks } from "./template-loop";
 import { encodeFrame, type WireValue } from "./wire";
 import { noteEsmReads } from "./esm-reads";
@@ -131,6 +131,7 @@ function main(): void {
   showReady();
   let esmLoaded: (() => WireValue[]) | undefined;
   if (template) {
+    prepareClocks();
     serveForks(CTL); // returns only in a forked child
     afterFork();
   }
