@@ -58,6 +58,11 @@ bool exit_define(napi_env env, napi_value exports);
 /* fork.c: adds forkBaseline, forkChild, forkWait, resetStartTime, getppid to exports. */
 bool fork_define(napi_env env, napi_value exports);
 
+/* pages.c: adds prefault, reportTouchedAtExit to exports; the `touched`
+ * frame an exit sends after `closed` when asked (malloc'd; NULL if not). */
+bool pages_define(napi_env env, napi_value exports);
+char *pages_touched_frame(size_t *len);
+
 /* fdpass.c: Unix sockets and fd passing. */
 napi_value js_recv(napi_env env, napi_callback_info info);
 napi_value js_recv_blocking(napi_env env, napi_callback_info info);

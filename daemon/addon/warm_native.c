@@ -63,7 +63,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   NAPI_OK(env, "init",
           napi_define_properties(env, exports, sizeof fns / sizeof fns[0],
                                  fns));
-  return fork_define(env, exports) && exit_define(env, exports) ? exports : NULL;
+  return fork_define(env, exports) && exit_define(env, exports) && pages_define(env, exports) ? exports : NULL;
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -80,6 +80,7 @@ function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds
   refreshSlices(process.argv);
   showRun();
   if (forked) startClocks();
+  if (forked && run.want_pages === true) native.reportTouchedAtExit(); // the first child of its template
   installExit(CTL, fds[3], preloaded, WARM_DIST, ownFds, esmLoaded);
   // The caller's fds are terminals exactly where the pool's are (the tty mask is in the key).
   if (mask.includes("t")) watchDevTty(CTL);
@@ -130,9 +131,10 @@ function main(): void {
   if (!report.clean) exitUnused(0);
   showReady();
   let esmLoaded: (() => WireValue[]) | undefined;
+  let pages: number[] = [];
   if (template) {
     prepareClocks();
-    serveForks(CTL); // returns only in a forked child
+    pages = serveForks(CTL); // returns only in a forked child
     afterFork();
   }
   // The ES modules this run loads, for the next process to preload (a child forked from a template always learns them).
@@ -141,6 +143,8 @@ function main(): void {
   // to the end (listed before the request, off the path of the run).
   const ownFds = readdirSync("/proc/self/fd").map(Number).filter((fd) => fd > 2 && !stdio.fds.includes(fd));
 
+  // The template's pages a run writes, copied now rather than on the caller's time (see pages.c).
+  if (pages.length > 0) native.prefault(pages, CTL);
   const request = readFrame(CTL);
   if (!request) exitUnused(0); // the daemon let this process go
   // A run it took outlives the daemon: it tells the shim its status itself.

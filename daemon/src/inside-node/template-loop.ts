@@ -3,13 +3,15 @@
 // reports how each child ended. The template itself never returns from here;
 // a child returns, holding its own link as fd `link`, and goes on exactly as
 // a pre-started warm process does: it waits for its run in the preload
-// phase, and Node's bootstrap then runs the entry (see main.ts).
+// phase, and Node's bootstrap then runs the entry (see main.ts). It
+// returns the pages its `fork` listed (pairs: first page, count), to write
+// ahead of its run (native.prefault).
 import { native } from "../native";
 import { send } from "./link";
 import { exitUnused } from "./unused-exit";
 import { decodeValue, encodeFrame } from "./wire";
 
-export function serveForks(link: number): void {
+export function serveForks(link: number): number[] {
   let pending: Buffer = Buffer.alloc(0);
   for (;;) {
     // Frames already read come first; only then wait for more, or for a child to end.
@@ -46,7 +48,8 @@ export function serveForks(link: number): void {
       native.setCloexec(link, true);
       native.close(mine);
       native.close(theirs);
-      return;
+      const pages = message.pages;
+      return Array.isArray(pages) && pages.every((n) => typeof n === "number") ? (pages as number[]) : [];
     }
     native.close(mine);
     try {

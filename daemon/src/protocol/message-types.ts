@@ -23,15 +23,16 @@ export type DaemonToShim =
 
 // The runtime link of a Node process, and what a Node or Python child sends on its own link.
 export type NodePreload = { t: "preload"; v: number; modules: ModuleRef[]; exclude: string[]; stdio: string; script: Bin; learn_esm: boolean; main_is_cjs: boolean; fork?: boolean };
-export type NodeRun = { t: "run"; v: number; request: Bin; script: Bin; args_from: number; reset_stdio: boolean };
+export type NodeRun = { t: "run"; v: number; request: Bin; script: Bin; args_from: number; reset_stdio: boolean; want_pages?: boolean };
 export type DaemonToWarm = NodePreload | NodeRun;
 type RunReports = { t: "taken" } | { t: "loaded"; modules: ModuleRef[] } | { t: "needs_tty" } | ({ t: "exit"; cpu_us?: number } & Status) | { t: "closed" };
 export type WarmToDaemon =
   | { t: "ready"; pid: number; clean: boolean; dropped: [string, string][]; env_read: string[]; env_enumerated?: boolean; argv_queries: ArgvQuery[]; cwd_read: boolean; files_read: string[]; files_read_by?: [string, string[]][] }
-  | RunReports;
+  | RunReports
+  | { t: "touched"; pages: number[] };
 
 // A Node template's link, after `ready` ("Node: templates that fork").
-export type DaemonToNodeTemplate = { t: "fork" };
+export type DaemonToNodeTemplate = { t: "fork"; pages: number[] };
 export type NodeTemplateToDaemon = { t: "forked"; pid: number } | { t: "fork_failed"; code: string; why: string } | ({ t: "exit"; pid: number; cpu_us: number } & Status);
 
 // A Python template's link and a Python child's ("Python: the template link and the child link").
@@ -65,7 +66,7 @@ export function received<U extends { t: string }>(m: { readonly [key: string]: u
 /** Each link's messages by direction, as the spec's tables list them. */
 export const SPEC_MESSAGES = {
   "client link": { "shim → daemon": ["run", "status", "stop"], "daemon → shim": ["direct", "started", "exit", "error", "status", "ok"] },
-  "runtime link": { "daemon → warm": ["preload", "run"], "warm → daemon": ["ready", "taken", "loaded", "needs_tty", "exit", "closed"] },
+  "runtime link": { "daemon → warm": ["preload", "run"], "warm → daemon": ["ready", "taken", "loaded", "needs_tty", "exit", "closed", "touched"] },
   "Node template link": { "daemon → template": ["fork"], "template → daemon": ["forked", "fork_failed", "exit"] },
   "Python template link": { "daemon → template": ["preload", "fork"], "template → daemon": ["ready", "forked", "exit"] },
   "Python child link": { "daemon → child": ["run"], "child → daemon": ["taken", "loaded", "needs_tty", "exit", "closed", "touched"] },

@@ -27,6 +27,8 @@ export interface TemplateChild {
 export interface ForkParent {
   fork(): Promise<Forked>;
   readonly children: Map<number, TemplateChild>;
+  /** Pages of the template a run wrote (pairs: first page, count), from its first child that said (`touched`); its `fork` messages carry them. */
+  touchedPages: number[] | null;
 }
 
 /** What a child's run tells its runtime. */
@@ -39,7 +41,7 @@ export interface ChildHooks {
   cost?(us: number): void;
 }
 
-/** What a child says on its link: a Node child what a warm process does (from `run` on), a Python child that and `touched`. */
+/** What a child says on its link: what a warm process does from `run` on, `touched` included (Node's runtime link, Python's child link). */
 export type ChildToDaemon = WarmToDaemon | PythonChildToDaemon;
 
 export abstract class ForkedChild implements WarmProcess, TemplateChild {
@@ -62,7 +64,7 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
   private orphan = false;
 
   constructor(
-    parent: ForkParent,
+    private readonly parent: ForkParent,
     /** "node child", "python child": for logs and errors. */
     private readonly what: string,
     protected readonly log: Logger,
@@ -101,16 +103,14 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
   /** Once forked (pid known). */
   protected forked(): void {}
 
-  /** The run message as this child's runtime sends it. */
+  /** The run message as this child's runtime sends it: until its template knows which pages a run writes, it asks (`want_pages`). */
   protected outgoing(message: Message): Message {
-    return message;
+    return this.parent.touchedPages ? message : { ...message, want_pages: true };
   }
 
   /** The status in a child's own `exit` frame, or null if it says none. */
   protected abstract reportedExit(m: Received<ChildToDaemon>): ExitInfo | null;
 
-  /** A frame only this runtime's children send. */
-  protected otherFrame(_m: Received<ChildToDaemon>): void {}
 
   run(message: Message, fds: number[]): Promise<boolean> {
     if (this.state !== "ready" || !this.link?.open) throw new Error(`${this.what} ${this.pid} is ${this.state}`);
@@ -172,7 +172,9 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
     } else if (m.t === "closed" && this.reported) {
       // Every fd of the tool is closed, and the shim has its status.
       this.resolveExit({ ...this.reported, told: true });
-    } else this.otherFrame(m);
+    } else if (m.t === "touched" && Array.isArray(m.pages) && m.pages.every((n) => typeof n === "number")) {
+      this.parent.touchedPages ??= m.pages as number[];
+    }
   }
 
   private linkEnded(): void {

@@ -20,6 +20,7 @@ export class NodeTemplate {
   /** No new children: it ends once those it has are gone. */
   retired = false;
   readonly children = new Map<number, TemplateChild>();
+  touchedPages: number[] | null = null;
   private forks: ((got: Forked) => void)[] = [];
   private forkTimers: NodeJS.Timeout[] = [];
 
@@ -47,7 +48,7 @@ export class NodeTemplate {
     if (!info || !this.usable || this.retired || !this.alive) return { failed: "the template is not usable", code: "EGONE" };
     return new Promise((resolve) => {
       try {
-        this.process.sendFrame({ t: "fork" });
+        this.process.sendFrame({ t: "fork", pages: this.touchedPages ?? [] });
         this.forks.push(resolve);
       } catch {
         return resolve({ failed: "the template's link is closed", code: "EGONE" });

@@ -1,6 +1,5 @@
 // The daemon's handle on one child forked from a Python template (see
-// ../forked-child.ts): its first run also reports the template's pages it
-// wrote (`touched`), which every later child writes ahead of its run.
+// ../forked-child.ts): its `run` carries the fields themselves.
 import type { Logger } from "../../log";
 import type { ExitInfo } from "../../pool";
 import type { Message } from "../../protocol/codec";
@@ -27,14 +26,10 @@ export class PythonChild extends ForkedChild {
 
   protected outgoing(message: Message): Message {
     this.request = message;
-    return this.template.touchedPages ? message : { ...message, want_pages: true };
+    return super.outgoing(message);
   }
 
   protected reportedExit(m: Received<ChildToDaemon>): ExitInfo {
     return { code: typeof m.code === "number" ? m.code : null, signal: typeof m.signal === "number" ? m.signal : null };
-  }
-
-  protected otherFrame(m: Received<ChildToDaemon>): void {
-    if (m.t === "touched" && Array.isArray(m.pages) && m.pages.every((n) => typeof n === "number")) this.template.touchedPages ??= m.pages as number[];
   }
 }
