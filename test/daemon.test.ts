@@ -128,6 +128,7 @@ test("a child the tool leaves in its process group outlives it, as in a direct r
       const r = w.run([NODE, fixture("probe.js"), "quiet", "leave", mark, "out", "done"], { direct: k === 0 });
       assert.equal(r.stdout.toString(), "done\n");
       assert.equal(r.status, 0);
+      writeFileSync(`${mark}.go`, ""); // the shim (or the direct run) has exited: the child writes its mark now
     }
     await w.until(() => `both left-behind children to write their marks: ${marks.filter(existsSync).join(", ")}`, () => marks.every(existsSync));
   }
@@ -267,8 +268,9 @@ test("a ready warm process killed just before a run: the run is still right", as
   assert.equal(r.status, 0);
 });
 
-test("a runtime dir owned by another user is refused with a clear message", () => {
-  if (process.getuid?.() !== 0) return; // needs root to give it away
+const notRoot = process.getuid?.() !== 0;
+
+test("a runtime dir owned by another user is refused with a clear message", { skip: notRoot && "needs root, to give the runtime dir to another user" }, async () => {
   const other = new WarmEnv();
   try {
     mkdirSync(other.runtimeDir, { recursive: true, mode: 0o700 });
@@ -277,7 +279,7 @@ test("a runtime dir owned by another user is refused with a clear message", () =
     assert.equal(r.stdout.toString(), "direct anyway\n");
     assert.match(r.stderr.toString(), /^warm: refusing .*: owned by uid 65534.*running .* directly\n$/);
   } finally {
-    void other.stop();
+    await other.stop();
   }
 });
 
@@ -307,11 +309,12 @@ test("memory limits: a pool stays under its own, all pools under the global one"
     // A warm process for these probes takes some 40-50 MiB (spawned: forked children share their template's pages).
     other.writeConfig({ maxMemoryMB: 80, tools: { "probe.js": { mode: "spawn", pool: { size: 3, maxMemoryMB: 100 } }, "limits.js": { mode: "spawn" } } });
     other.run([NODE, fixture("probe.js"), "quiet"]);
-    await other.until("probe.js's pool to settle", () => {
+    // Settled where the limits stopped it: nothing starting, and its last refill
+    // refused one more (it tries again only at its next caller).
+    await other.until(() => `probe.js's pool to stop at its memory limit: ${JSON.stringify(other.status()?.pools)}`, () => {
       const p = other.status()!.pools.find((x) => x.tool.startsWith("probe.js"));
-      return !!p && p.starting === 0 && p.ready >= 1;
+      return !!p && p.starting === 0 && p.ready >= 1 && p.limited;
     });
-    await new Promise((r) => setTimeout(r, 500)); // give it every chance to overshoot
     const probe = other.status()!.pools.find((x) => x.tool.startsWith("probe.js"))!;
     assert.ok(probe.ready < 3, `pool size 3, but its 100 MiB allow fewer: ${probe.ready} ready`);
     // Another tool's pool, under the 80 MiB global limit, takes the place of the least recently used.
@@ -363,8 +366,7 @@ test("an insecure runtime dir is refused with a clear message and the command ru
   }
 });
 
-test("another user can neither reach the socket nor be served by the daemon", async () => {
-  if (process.getuid?.() !== 0) return; // needs root to become another user
+test("another user can neither reach the socket nor be served by the daemon", { skip: notRoot && "needs root, to connect as another user" }, async () => {
   w.run([NODE, fixture("probe.js"), "quiet"]);
   const socket = socketOf(w);
   const asNobody = (script: string) =>

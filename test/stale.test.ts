@@ -5,9 +5,10 @@ import assert from "node:assert/strict";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { sized } from "./helpers/volume";
 import { NODE, WarmEnv } from "./helpers/warm-env";
 
-const CYCLES = Number(process.env.WARM_STALE_CYCLES ?? 1000);
+const CYCLES = sized(1000, 100); // helpers/volume.ts
 
 let w: WarmEnv;
 before(() => {
