@@ -9,7 +9,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fixture, NODE, PYTHON, WARM, WarmEnv } from "./warm-env";
+import { fixture, NODE, PYTHON, until, WARM, WarmEnv } from "./warm-env";
 
 /** An echo the shim asks the daemon about (a native binary such as /bin/echo it runs without connecting). */
 export const ECHO = fixture("not-warm.sh");
@@ -91,10 +91,9 @@ export function gone(pid: number): boolean {
   return !existsSync(`/proc/${pid}`);
 }
 
-/** Waits (polling, bounded) for a process to exit. */
+/** Waits (bounded) for a process to exit; goes on if it has not by then. */
 export async function untilGone(pid: number, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!gone(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+  await until(`${pid} to exit`, () => gone(pid), ms).catch(() => undefined);
 }
 
 export function resume(pid: number): void {
