@@ -1,7 +1,8 @@
 // The daemon's link (daemon/src/link.ts), on a real socketpair: a write the
 // socket cannot take now waits, with its own copies of the fds it carries,
 // and never blocks the daemon's thread; a bad frame stops the reading but
-// the other end closing is still heard. Build the addon first.
+// the other end closing is still heard, and what it said before it closed is
+// read even when a write then fails. Build the addon first.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { test } from "node:test";
@@ -81,6 +82,33 @@ test("a bad frame is reported once and reading stops; the other end closing stil
   native.close(theirs);
   await ended;
   assert.deepEqual(got, ["frame ok", "bad frame-empty", "ended"]);
+});
+
+test("what the peer said before it closed is read, even when a queued write then fails (EPIPE)", async () => {
+  // The peer either leaves what the link sent unread, or reads it all; either way its last frame must arrive.
+  for (const peerReads of [false, true]) {
+    const [mine, theirs] = native.socketpair();
+    const got: string[] = [];
+    const ended = new Promise<void>((resolve) => {
+      const link = new Link(mine, MSGPACK, {
+        frame: (m) => got.push(String(m.t)),
+        ended: () => {
+          got.push("ended");
+          resolve();
+        },
+        bad: (e) => got.push(`bad ${e.message}`),
+      });
+      link.send({ t: "big", data: Buffer.alloc(4 << 20, 1) }); // more than the socket holds: the rest is queued
+    });
+    if (peerReads) {
+      native.setNonblocking(theirs, true);
+      while (native.recv(theirs, 1 << 20) !== null); // the peer empties its receive queue
+    }
+    native.sendAll(theirs, MSGPACK.encode({ t: "exit", code: 3 }));
+    native.close(theirs);
+    await ended;
+    assert.deepEqual(got, ["exit", "ended"], `peer reads: ${peerReads}`);
+  }
 });
 
 noFdLeftOpen();

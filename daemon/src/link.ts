@@ -41,9 +41,11 @@ export class Link<M> {
     private readonly options: LinkOptions = {},
   ) {
     this.reader = new FrameReader(framing);
+    // Read before writing: a write that fails (the peer is gone) ends the
+    // link, and what the peer said before it closed must be read first.
     this.watcher = native.watch(fd, (events) => {
-      if (events & 2) this.flush();
       if (events & 1) this.drain();
+      if (events & 2) this.flush();
     });
     this.watcher.start(1);
   }
@@ -134,7 +136,10 @@ export class Link<M> {
       try {
         n = native.send(this.fd, head.bytes, head.fds);
       } catch {
-        return this.end();
+        // The peer is gone: what it sent before it went is still to be read.
+        this.drain();
+        if (this.fd >= 0) this.end();
+        return;
       }
       if (n < 0) return; // still full: the watcher waits for room
       for (const fd of head.fds.splice(0)) native.close(fd);
