@@ -111,4 +111,31 @@ test("what the peer said before it closed is read, even when a queued write then
   }
 });
 
+test("a queued frame's fd copies are closed when the link closes, when the peer goes, and when the write fails", async () => {
+  for (const how of ["close", "peer gone", "EPIPE"]) {
+    const [mine, theirs] = native.socketpair();
+    const [r, w] = native.pipe();
+    let done!: () => void;
+    const ended = new Promise<void>((resolve) => (done = resolve));
+    const link = new Link(mine, MSGPACK, { frame: () => {}, ended: () => done(), bad: (e) => assert.fail(e) });
+    link.send({ t: "big", data: Buffer.alloc(4 << 20, 1) });
+    link.send({ t: "fd" }, [w]);
+    native.close(w); // the caller's copy: only the link's is left
+    if (how === "close") {
+      link.close();
+      native.close(theirs);
+    } else {
+      if (how === "EPIPE") {
+        native.setNonblocking(theirs, true);
+        while (native.recv(theirs, 1 << 20) !== null); // room again: the link writes, and the write fails
+      }
+      native.close(theirs);
+      await ended;
+    }
+    assert.equal(link.open, false, how);
+    assert.equal(native.readNonblocking(r, 8)?.length, 0, `${how}: every copy of the write end is closed`);
+    native.close(r);
+  }
+});
+
 noFdLeftOpen();

@@ -69,7 +69,8 @@ export class Link<M> {
         return this.end();
       }
       if (got === null) return;
-      const keep = this.reading && this.options.acceptsFds === true && !got.truncated;
+      // (fds on a read of no bytes, which a stream socket never delivers, are closed with the rest.)
+      const keep = this.reading && this.options.acceptsFds === true && !got.truncated && got.data.length > 0;
       if (!keep) for (const fd of got.fds) native.close(fd);
       if (got.data.length === 0) {
         if (this.reading && this.options.wholeFramesOnly && this.reader.buffered > 0) return this.fail(new Error("the link ended inside a frame"));

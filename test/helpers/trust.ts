@@ -91,9 +91,9 @@ export function gone(pid: number): boolean {
   return !existsSync(`/proc/${pid}`);
 }
 
-/** Waits (bounded) for a process to exit; goes on if it has not by then. */
+/** Waits (bounded) for a process to exit; throws if it has not by then (a test must not go on as if it had). */
 export async function untilGone(pid: number, ms = 10_000): Promise<void> {
-  await until(`${pid} to exit`, () => gone(pid), ms).catch(() => undefined);
+  await until(`${pid} to exit`, () => gone(pid), ms);
 }
 
 export function resume(pid: number): void {
