@@ -169,6 +169,14 @@ test("node's own options that warm cannot stand in for run directly and identica
   await compare(["--stack-trace-limit=1", fixture("probe.js"), "quiet", "throw"]);
 });
 
+test("a tool run with --expose-gc keeps gc, in its new contexts too; without it, sees none", async () => {
+  // A warm process collects before ready with a gc of its own; it must leave the tool's flag as it found it.
+  const withGc = await compare(["--expose-gc", fixture("gc-seen.js")]);
+  assert.equal(withGc.stdout.toString(), "function function\n");
+  const without = await compare([fixture("gc-seen.js")]);
+  assert.equal(without.stdout.toString(), "undefined undefined\n");
+});
+
 test("a missing script gives node's own error", async () => {
   await compare([join(w.work, "missing.js")], { warm: false });
 });

@@ -15,9 +15,12 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
 export function emptyHeap(): void {
-  // gc() exists only with --expose-gc, and only in contexts made after it
-  // is set: one is made for it, and the flag is put back at once so the
-  // tool's own new contexts do not see a gc global.
+  // No argument: a full collection (Node 20's V8 reads `type: "minor"` only; any other options object gives a scavenge).
+  // Run with `node --expose-gc`, the tool has gc, and so do its new contexts: the flag is left as it is.
+  if (typeof globalThis.gc === "function") return globalThis.gc();
+  // Otherwise gc() exists only with --expose-gc, and only in contexts made
+  // after it is set: one is made for it, and the flag is put back at once
+  // so the tool's own new contexts do not see a gc global.
   setFlagsFromString("--expose-gc");
   let gc: (() => void) | undefined;
   try {
@@ -25,6 +28,5 @@ export function emptyHeap(): void {
   } finally {
     setFlagsFromString("--no-expose-gc");
   }
-  // No argument: a full collection (Node 20's V8 reads `type: "minor"` only; any other options object gives a scavenge).
   gc();
 }
