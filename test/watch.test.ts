@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { NODE, WarmEnv } from "./helpers/warm-env";
+import { fixture, NODE, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
 before(() => {
@@ -128,4 +128,32 @@ export default await Promise.all([fs.promises.readFile(a, "utf8"), streamed, cal
       await w.ready();
     }
   }
+});
+
+test("a file read only by a process warm discarded (a module doing the tool's work while loading, which rewrites the file each run) drops nothing", async () => {
+  const cli = fixture("own-cache/cli.js");
+  const env = { ...w.env, HOME: join(w.dir, "own-cache-home") };
+  mkdirSync(env.HOME, { recursive: true });
+  const both = () => {
+    const direct = w.run([NODE, cli], { direct: true, env });
+    const warm = w.run([NODE, cli], { env });
+    assert.deepEqual([warm.status, warm.stdout.toString(), warm.stderr.toString()], [direct.status, direct.stdout.toString(), direct.stderr.toString()]);
+  };
+  const pool = () => w.status()?.pools.find((p) => p.script === cli);
+  const settled = () => w.until(() => `a ready process for ${cli}; status: ${JSON.stringify(w.status())}`, () => (pool()?.ready ?? 0) >= 1 && pool()?.starting === 0, 60_000);
+  // Learning: a process preloads work.js, which reads the cache, is stopped
+  // by its write and discarded; the next ones do not preload it.
+  both();
+  await settled();
+  both();
+  await settled();
+  // Each run rewrites the cache: the ready process, which never read it, serves the next.
+  for (let i = 0; i < 3; i++) {
+    const hits = pool()!.hits;
+    both();
+    assert.equal(pool()?.hits, hits + 1, `run ${i}: a ready process served it`);
+    await settled();
+  }
+  const log = readFileSync(join(w.stateDir, "daemon.log"), "utf8");
+  assert.ok(!log.includes("own-cache/cache.json"), "no pool dropped for the cache file");
 });

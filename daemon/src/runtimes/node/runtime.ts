@@ -389,9 +389,6 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     const info = ready as ReadyInfo;
     const ctx = this.contexts.get(pool);
     if (!ctx) return { usable: false, learned: false };
-    // Files its modules read while loading: a change to one makes it stale like a module's.
-    this.changes.watch(ctx.toolId, info.filesRead);
-    this.changing.note(ctx.toolId, info.readBy);
     // A module that no longer loads leaves the list; one that captured
     // per-invocation state is never preloaded again.
     const failed = info.dropped.filter(([, why]) => why.startsWith(FAILED));
@@ -406,6 +403,12 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     const cwdNews = info.cwdRead && !record.usesCwd;
     const namesNews = info.envEnumerated && !record.enumeratesEnv;
     if (info.clean && fresh.length === 0 && newQuestions.length === 0 && !cwdNews && !namesNews) {
+      // Files its modules read while loading: a change to one makes it stale like a module's.
+      // Only a usable process's: one not usable is killed (a template, never forks), and
+      // what it read stays no one's (a tool whose module ran the tool's work while
+      // loading read the cache file that work rewrites each run: corpus-findings T11).
+      this.changes.watch(ctx.toolId, info.filesRead);
+      this.changing.note(ctx.toolId, info.readBy);
       this.learning.settled(ctx.toolId, this.launchedWith.get(ctx.toolId));
       return { usable: true, learned };
     }
