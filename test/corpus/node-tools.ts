@@ -43,6 +43,31 @@ export const nodeLintTools: Tool[] = [
     ],
     expect: { warm: true },
   },
+  {
+    // Each run rewrites ESLint's cache file in ~/.cache/standard, which its
+    // warm process read while loading (corpus-findings T11).
+    tool: "standard",
+    from: "npm standard",
+    runtime: "node",
+    files: { "ok.js": "export function add (a, b) {\n  return a + b\n}\n", "bad.js": badJs },
+    cases: [
+      { name: "a clean file", argv: ["standard", "ok.js"] },
+      { name: "lint errors (exit 1)", argv: ["standard", "bad.js"] },
+    ],
+    expect: { warm: true },
+  },
+  {
+    // Its warm process takes seconds to preload (corpus-findings T15).
+    tool: "cspell",
+    from: "npm cspell",
+    runtime: "node",
+    files: { "ok.md": "Hello world.\n", "bad.md": "Helo wrold, a mispeled line.\n" },
+    cases: [
+      { name: "a clean file", argv: ["cspell", "ok.md"], normalise: [ms("cspell's time per file: '1/1 ok.md 3731.60ms'")] },
+      { name: "unknown words (exit 1)", argv: ["cspell", "bad.md"], normalise: [ms("cspell's time per file")] },
+    ],
+    expect: { warm: true },
+  },
 ];
 
 /** Compilers (another test file). */
