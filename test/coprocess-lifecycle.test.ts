@@ -4,11 +4,11 @@
 // coprocess serves a caller while another's run is under way, and a Perl
 // tool's quick_exit keeps what its documentation says.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, test } from "node:test";
 import { buildExamples, C_EXAMPLE, EXAMPLES, gated, missing, PY_EXAMPLE, sameWarm } from "./helpers/coprocess";
-import { alive, fixture, WarmEnv } from "./helpers/warm-env";
+import { alive, fixture, PYTHON, WarmEnv } from "./helpers/warm-env";
 
 before(() => buildExamples());
 
@@ -64,6 +64,32 @@ test("idle timeout: a run longer than the timeout finishes with its status and o
     assert.deepEqual([r.code, r.signal, r.err], [5, null, "to stderr\n"]);
     assert.match(r.out, /^pid \d+\nargc 2\narg long\n/);
     await w.until("the coprocess to exit once its run is over", () => !alive(coprocess));
+  } finally {
+    await w.stop();
+  }
+});
+
+test("idle timeout mid-run (fork mode): the run's child is reaped (`wait`) before the retired coprocess's link closes", async () => {
+  const w = new WarmEnv();
+  try {
+    const reaps = join(w.dir, "reaps.log");
+    const tool = join(w.dir, "bad-logs-reaps");
+    symlinkSync(fixture("coprocess/bad.py"), tool);
+    w.writeConfig({ pool: { idleTimeoutMinutes: 0.03 }, tools: { "bad-logs-reaps": { coprocess: { command: [PYTHON, fixture("coprocess/bad.py"), "logs-reaps", reaps] } } } });
+    const env = { ...w.env, BAD_LOG: join(w.dir, "runs.log") };
+    await learn(w, [tool], env);
+    const coprocess = coprocessPids(w)[0];
+    const gate = join(w.dir, "gate");
+    const run = gated(w, [tool, "long"], { ...env, BAD_GATE: gate });
+    const pid = await run.pid;
+    assert.notEqual(pid, run.child.pid, "the tool runs warm");
+    await w.until("the idle pool to go while its run goes on", () => w.status()!.pools.length === 0);
+    writeFileSync(gate, "");
+    const r = await run.done;
+    assert.deepEqual([r.code, r.out], [3, `pid ${pid}\nout long\n`]);
+    await w.until("the coprocess to exit once its run is over", () => !alive(coprocess));
+    const lines = readFileSync(reaps, "utf8").split("\n").filter(Boolean);
+    assert.deepEqual(lines.slice(-2), [`wait ${pid} tell=False`, "eof unreaped=0"]);
   } finally {
     await w.stop();
   }

@@ -185,9 +185,9 @@ export class Coprocess {
     }
   }
 
-  /** Closes its link (it exits at EOF), and kills it if it lingers. */
+  /** Closes its link once what was sent is written (it exits at EOF), and kills it if it lingers. */
   stop(): void {
-    this.link?.close();
+    this.link?.closeWhenSent();
     if (this.state === "gone") return;
     if (this.state === "starting") return this.kill();
     const timer = setTimeout(() => this.kill(), STOP_GRACE_MS);

@@ -178,8 +178,9 @@ export class CoprocessRun implements WarmProcess {
       // The runner told the shim before this: the daemon has nothing to say.
       this.reported = true;
       this.link?.close();
-      this.finish({ code, signal: null, told: true });
+      // `wait` goes before finish(): finishing the last run of a retired coprocess stops it (its link closes).
       if (this.coprocess.mode === "fork") void this.coprocess.reap(this.runner, false);
+      this.finish({ code, signal: null, told: true });
     } else {
       this.log.warn({ pid: this.runner, t: String(m.t) }, "unexpected frame on a coprocess run link");
       this.link?.close();
