@@ -2,10 +2,11 @@
 // from `node script`: same stdout and stderr bytes, same status, and the
 // tool sees the same argv, env, cwd, umask and fds.
 import assert from "node:assert/strict";
-import { chmodSync, copyFileSync, mkdirSync, symlinkSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
 import { compare as compareRuns, same } from "./helpers/compare";
+import { resume, stopped } from "./helpers/trust";
 import { fixture, NODE, type Result, WARM, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
@@ -202,6 +203,42 @@ test("a caller with other groups than the daemon's runs directly", { skip: proce
   const grouped = w.run(["setpriv", "--groups=12345", WARM, NODE, fixture("probe.js"), "quiet", "out", "grouped"], { direct: true });
   assert.equal(grouped.stdout.toString(), "grouped\n");
   assert.equal(w.status()!.direct, before + 1, "the run with other groups ran directly");
+});
+
+test("a warm process that cannot take a run (the caller's directory went meanwhile) runs none of the tool's exit listeners; the direct run does, once", async () => {
+  // The tool loads a module that writes a line at exit: preloaded, it registers its listener in the warm process.
+  const dir = mkdtempSync(join(w.dir, "exit-listener-"));
+  const marks = join(dir, "marks");
+  writeFileSync(join(dir, "lib.js"), `process.on("exit", () => require("fs").appendFileSync(${JSON.stringify(marks)}, "exit\\n"));\n`);
+  writeFileSync(join(dir, "tool.js"), `require("./lib.js");\nconsole.log("hi");\n`);
+  const tool = [NODE, join(dir, "tool.js")];
+  const count = () => (existsSync(marks) ? readFileSync(marks, "utf8").split("\n").filter(Boolean).length : 0);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(w.run(tool).stdout.toString(), "hi\n");
+    await w.ready();
+  }
+  const pids = w.status()!.pools.filter((p) => p.script.includes(basename(dir))).flatMap((p) => p.pids);
+  assert.ok(pids.length > 0, "a pool for the tool");
+  // Each of the three runs wrote its line (a warm run's shim may return before its process has ended).
+  await w.until("each run's exit line", () => count() === 3);
+  const cwd = mkdtempSync(join(w.dir, "caller-"));
+  const direct = w.status()!.direct;
+  // Stopped, the warm process is handed the run once the daemon has checked the caller's directory; then the directory goes.
+  for (const pid of pids) process.kill(pid, "SIGSTOP");
+  try {
+    await w.until("the warm processes to stop", () => pids.every(stopped));
+    const run = w.runAsync(tool, { cwd });
+    await w.until("the daemon to hand the run over", () => (w.status() as { running?: number } | null)?.running === 1);
+    rmdirSync(cwd);
+    for (const pid of pids) process.kill(pid, "SIGCONT");
+    assert.deepEqual(await run, { code: 0, out: "hi\n", err: "" });
+  } finally {
+    for (const pid of pids) resume(pid);
+  }
+  const s = w.status()!;
+  assert.equal(s.direct, direct + 1, "the caller ran directly");
+  assert.ok((s as { directByReason?: Record<string, number> }).directByReason?.["the warm process died before taking the run"], JSON.stringify(s));
+  assert.equal(count(), 4, "the exit listener ran once: in the direct run");
 });
 
 test("node flags separate warm processes", async () => {

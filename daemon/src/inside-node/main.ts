@@ -12,7 +12,7 @@
 // run (template-loop.ts), and each child goes on from here as a process
 // started for one run would.
 import Module = require("node:module");
-import { readdirSync } from "node:fs";
+import { readdirSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { isMainThread } from "node:worker_threads";
 import { constants } from "node:os";
@@ -69,8 +69,17 @@ function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds
   // It and the chdir go first: if either throws (a malformed request, a
   // directory removed since the daemon looked), the error goes to this
   // process's own stderr, not the caller's, and the shim runs the command.
-  const caller = native.takeRequest(run.request as Buffer);
-  native.chdir(caller.cwd); // also clears Node's cached process.cwd()
+  // Caught here: an exception escaping --require would end the process
+  // with the 'exit' event, running preloaded modules' listeners for a run
+  // that never happened here (the direct run runs them).
+  let caller;
+  try {
+    caller = native.takeRequest(run.request as Buffer);
+    native.chdir(caller.cwd); // also clears Node's cached process.cwd()
+  } catch (error) {
+    writeSync(2, `warm: this process cannot take the run: ${(error as Error).message}\n`);
+    exitUnused(70);
+  }
   for (let fd = 0; fd < 3; fd++) {
     native.dup2(fds[fd], fd);
     native.close(fds[fd]);
