@@ -3,8 +3,9 @@
 // callback, promises and streams. The daemon watches them like modules, so
 // a change to one drops the warm processes that loaded with the old one.
 // Each file is noted with the modules that were loading when it was first
-// read (see rewrites.ts). Runs inside the warm process while it preloads;
-// afterwards the wrappers, which modules may have kept, only forward.
+// read (the daemon's runtimes/node/changing-files.ts uses them). Runs inside
+// the warm process while it preloads; afterwards the wrappers, which modules
+// may have kept, only forward.
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { wrapFs } from "./fs-wrap";
