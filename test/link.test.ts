@@ -4,7 +4,9 @@
 // the other end closing is still heard, and what it said before it closed is
 // read even when a write then fails. Build the addon first.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { Link } from "../daemon/src/link";
 import { native } from "../daemon/src/native";
@@ -136,6 +138,17 @@ test("a queued frame's fd copies are closed when the link closes, when the peer 
     assert.equal(native.readNonblocking(r, 8)?.length, 0, `${how}: every copy of the write end is closed`);
     native.close(r);
   }
+});
+
+test("fds cut short (MSG_CTRUNC: out of fds) are a bad frame on the client link; a template's link fails only that frame", () => {
+  // In a process of its own: it lowers its fd limit to leave room for 2 of the 4 fds sent (test/fixtures/link-cut-fds.ts).
+  const seen = (how: string): string[] => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", join(__dirname, "fixtures", "link-cut-fds.ts"), how], { cwd: join(__dirname, ".."), encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as string[];
+  };
+  assert.deepEqual(seen("bad-frame"), ["bad: file descriptors were truncated"]);
+  assert.deepEqual(seen("fail-frame"), ["forked with 0 fds", "next with 0 fds"], "the frame comes without its fds (closed), and the link reads on");
 });
 
 noFdLeftOpen();

@@ -20,6 +20,12 @@ export interface LinkHandlers<M> {
 export interface LinkOptions {
   /** Frames may carry fds; otherwise any that arrive are closed. */
   acceptsFds?: boolean;
+  /**
+   * fds cut short (MSG_CTRUNC: the daemon is out of fds, say) are closed, and
+   * the frame they came with arrives without them, for its handler to fail
+   * that frame alone (a template's `forked`). Otherwise it is a bad frame (the client link).
+   */
+  cutFdsFailFrame?: boolean;
   /** The other end closing inside a frame is `bad`, not only `ended`. */
   wholeFramesOnly?: boolean;
   /** Bytes asked of each read. */
@@ -70,6 +76,7 @@ export class Link<M> {
       }
       if (got === null) return;
       // (fds on a read of no bytes, which a stream socket never delivers, are closed with the rest.)
+      const cut = got.truncated && this.options.cutFdsFailFrame !== true;
       const keep = this.reading && this.options.acceptsFds === true && !got.truncated && got.data.length > 0;
       if (!keep) for (const fd of got.fds) native.close(fd);
       if (got.data.length === 0) {
@@ -77,7 +84,7 @@ export class Link<M> {
         return this.end();
       }
       if (!this.reading) continue;
-      if (got.truncated) return this.fail(new ProtocolError("bad-fds", "file descriptors were truncated"));
+      if (cut) return this.fail(new ProtocolError("bad-fds", "file descriptors were truncated"));
       for (const fd of this.reader.push(got.data, keep ? got.fds : [])) native.close(fd);
       try {
         while (this.fd >= 0 && this.reading) {

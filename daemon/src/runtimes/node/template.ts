@@ -76,6 +76,10 @@ export class NodeTemplate {
       clearTimeout(this.forkTimers.shift());
       const resolve = this.forks.shift();
       if (resolve) return resolve({ pid: m.pid, fd: fds[0] });
+    } else if (m.t === "forked") {
+      // Its link did not arrive (cut short): that fork fails; the child sees its link's end and exits.
+      clearTimeout(this.forkTimers.shift());
+      this.forks.shift()?.({ failed: "the forked child's link did not arrive", code: "EBADF" });
     } else if (m.t === "fork_failed") {
       clearTimeout(this.forkTimers.shift());
       this.forks.shift()?.({ failed: String(m.why), code: String(m.code) });

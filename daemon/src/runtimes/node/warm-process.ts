@@ -136,7 +136,8 @@ export class WarmProcess implements WarmHandle {
           this.kill();
         },
       },
-      { acceptsFds: hooks.templateFrame !== undefined }, // `forked` carries the child's link
+      // `forked` carries the child's link; one cut short fails that fork, not the template.
+      { acceptsFds: hooks.templateFrame !== undefined, cutFdsFailFrame: true },
     );
     this.send(spec.preload, []);
   }

@@ -116,7 +116,7 @@ export class Template {
           this.kill();
         },
       },
-      { acceptsFds: true }, // `forked` carries the child's link
+      { acceptsFds: true, cutFdsFailFrame: true }, // `forked` carries the child's link; one cut short fails that fork
     );
     this.send(spec.preload, []);
   }
@@ -158,6 +158,9 @@ export class Template {
     if (m.t === "forked" && typeof m.pid === "number" && fds.length === 1) {
       const resolve = this.forks.shift();
       if (resolve) return resolve({ pid: m.pid, fd: fds[0] });
+    } else if (m.t === "forked") {
+      // Its link did not arrive (cut short): that fork fails; the child sees its link's end and exits.
+      this.forks.shift()?.(null);
     } else if (m.t === "exit" && typeof m.pid === "number") {
       const child = this.children.get(m.pid);
       this.children.delete(m.pid);
