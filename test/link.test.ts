@@ -140,7 +140,9 @@ test("a queued frame's fd copies are closed when the link closes, when the peer 
   }
 });
 
-test("fds cut short (MSG_CTRUNC: out of fds) are a bad frame on the client link; a template's link fails only that frame", () => {
+const NO_PRLIMIT = spawnSync("prlimit", ["--version"]).error !== undefined && "needs prlimit (util-linux) to lower a process's fd limit";
+
+test("fds cut short (MSG_CTRUNC: out of fds) are a bad frame on the client link; a template's link fails only that frame", { skip: NO_PRLIMIT }, () => {
   // In a process of its own: it lowers its fd limit to leave room for 2 of the 4 fds sent (test/fixtures/link-cut-fds.ts).
   const seen = (how: string): string[] => {
     const r = spawnSync(process.execPath, ["--import", "tsx", join(__dirname, "fixtures", "link-cut-fds.ts"), how], { cwd: join(__dirname, ".."), encoding: "utf8" });
