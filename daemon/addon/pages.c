@@ -7,9 +7,10 @@
 // (daemon/python/_warm_runtime/pages.py): a template's first child reports,
 // once the shim has its status, which pages it wrote or mapped since the
 // fork (/proc/self/pagemap); the daemon hands that list to the template's
-// later children, and each writes or reads those pages while it waits, so
-// the copies are made off the caller's time (and only of pages a run
-// copies anyway). A waiting child stops as soon as its run arrives.
+// later children, and each faults those pages in (as a write or a read
+// would, contents unchanged) while it waits, so the copies are made off the
+// caller's time, and only of pages a run copies anyway. A waiting child
+// stops as soon as its run arrives.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../../client-shim/msgpack.h"
@@ -28,6 +30,15 @@
 #define MAX_PAGES (1u << 16)       // 256 MiB of 4 KiB pages at most
 #define MAX_REGIONS 8192
 #define CHECK_EVERY 64  // pages between two looks at the link
+
+// Linux 5.14: fault pages in as a read or a write would, without the access
+// (a page past the end of its file fails with EFAULT rather than SIGBUS).
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 struct region {
   uintptr_t lo, hi;  // page numbers, [lo, hi)
@@ -175,11 +186,29 @@ static bool link_readable(int link) {
   return poll(&pfd, 1, 0) > 0;
 }
 
+// Touches pages [from, to) of region r: a writable one as a write would (its
+// copy is made), another as a read would (it is mapped); contents unchanged.
+static void touch(const struct region *r, uintptr_t from, uintptr_t to) {
+  static bool by_hand;  // a kernel without MADV_POPULATE_*
+  long page = page_size();
+  if (!by_hand) {
+    int advice = r->writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
+    if (madvise((void *)(from * (uintptr_t)page), (to - from) * (size_t)page, advice) == 0 || errno != EINVAL) return;
+    by_hand = true;
+  }
+  for (uintptr_t p = from; p < to; p++) {
+    volatile uint8_t *byte = (volatile uint8_t *)(p * (uintptr_t)page);
+    if (r->writable)
+      __atomic_fetch_add(byte, 0, __ATOMIC_RELAXED);  // atomic: a byte another write changes meanwhile keeps that write
+    else if (!r->file)
+      (void)*byte;  // (by hand, a file page past the file's end would raise SIGBUS: left alone)
+  }
+}
+
 // prefault(pages, link) -> how many pages it touched: for each pair (first
 // page, count) of pages, the part inside a readable private mapping of this
-// process now: a writable page is written (an atomic add of zero: its
-// bytes stay as they are, whatever else runs), any other read. Returns
-// early once `link` is readable (the run has come).
+// process now, as touch() does, CHECK_EVERY pages at a time. Returns early
+// once `link` is readable (the run has come).
 static napi_value js_prefault(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int link;
@@ -191,7 +220,6 @@ static napi_value js_prefault(napi_env env, napi_callback_info info) {
     return NULL;
   }
   size_t nregions = read_regions(regions, MAX_REGIONS);
-  long page = page_size();
   int64_t done = 0;
   size_t r = 0;
   for (uint32_t i = 0; i + 1 < n; i += 2) {
@@ -207,13 +235,12 @@ static napi_value js_prefault(napi_env env, napi_callback_info info) {
     }
     for (size_t k = r; k < nregions && regions[k].lo < hi; k++) {
       uintptr_t from = lo > regions[k].lo ? lo : regions[k].lo, to = hi < regions[k].hi ? hi : regions[k].hi;
-      for (uintptr_t p = from; p < to; p++) {
-        volatile uint8_t *byte = (volatile uint8_t *)(p * (uintptr_t)page);
-        if (regions[k].writable)
-          __atomic_fetch_add(byte, 0, __ATOMIC_RELAXED);
-        else
-          (void)*byte;
-        if (++done % CHECK_EVERY == 0 && link_readable(link)) return make_int(env, done);
+      while (from < to) {
+        uintptr_t upto = to - from > CHECK_EVERY ? from + CHECK_EVERY : to;
+        touch(&regions[k], from, upto);
+        done += (int64_t)(upto - from);
+        from = upto;
+        if (link_readable(link)) return make_int(env, done);
       }
     }
   }

@@ -124,11 +124,12 @@ export interface Native {
   /** Blocks until link is readable (returns null) or a forked child ended (reaped, with the CPU time it used). */
   forkWait(link: number): { pid: number; code?: number; signal?: number; cpuUs: number } | null;
   /**
-   * In a forked child waiting for its run: touches each page of `pages`
+   * In a forked child waiting for its run: faults in each page of `pages`
    * (pairs: first page number, count) that is in a readable private mapping
-   * now (writes a writable one without changing it, reads another), so its
-   * copy-on-write copy or mapping is made before the run; stops as soon as
-   * `link` is readable. Returns how many pages it touched.
+   * now, as a write (a writable one) or a read would, contents unchanged
+   * (MADV_POPULATE_WRITE, MADV_POPULATE_READ), so its copy-on-write copy or
+   * mapping is made before the run; stops as soon as `link` is readable.
+   * Returns how many pages it went through.
    */
   prefault(pages: number[], link: number): number;
   /** This process's exit (exitNow, exitAfterFatal) also sends `touched` (the pages it took since its fork) on its link, after `closed`. */
