@@ -271,3 +271,26 @@ test("a module that reads a file its tool's runs rewrite (a code cache) stops be
   const writers = readFileSync(`${file}.log`, "utf8").trim().split("\n");
   assert.equal(writers.length, 2 * (runs + 1), `the cache was written once per run, direct or warm (by ${writers.join(" ")})`);
 });
+
+test("a config read while loading that the user edits between runs drops the warm processes each time, and its module stays preloaded", async () => {
+  const cli = fixture("learning/configured.js");
+  const file = join(w.dir, "configured.json");
+  writeFileSync(file, '{"level":"a0"}');
+  const env = { CONFIG_FILE: file };
+  await untilPreloaded(cli, env);
+  const drops = () => readFileSync(join(w.stateDir, "daemon.log"), "utf8").split("\n").filter((l) => l.includes("warm processes dropped") && l.includes(file)).length;
+  for (let i = 1; i <= 3; i++) {
+    await settled(cli);
+    await w.ready();
+    // No run of the tool is going on when the user edits (the daemon has heard the last one end).
+    await w.until("no run going on", () => (w.status() as unknown as { running: number }).running === 0);
+    const before = drops();
+    writeFileSync(file, `{"level":"a${i}"}`); // same size every time
+    assert.equal(runBoth(cli, env).out, `a${i}\n`, `never stale after edit ${i}`);
+    assert.equal(drops(), before + 1, `edit ${i} dropped the warm processes that had read the config`);
+  }
+  assert.equal(record("learning/lib/config-reader.js").dropped[fixture("learning/lib/config-reader.js")], undefined, "the module that reads the config is still preloaded");
+  await settled(cli);
+  await w.ready();
+  assert.equal(JSON.parse(runBoth(cli, env).report).preloaded, true, "a run after the edits has it preloaded");
+});

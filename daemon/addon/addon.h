@@ -98,6 +98,7 @@ napi_value js_chdir(napi_env env, napi_callback_info info);
 
 /* inotify.c: the daemon's staleness check. */
 napi_value js_inotify_init(napi_env env, napi_callback_info info);
+napi_value js_pidfd_open(napi_env env, napi_callback_info info);
 napi_value js_inotify_add(napi_env env, napi_callback_info info);
 napi_value js_inotify_remove(napi_env env, napi_callback_info info);
 napi_value js_inotify_read(napi_env env, napi_callback_info info);

@@ -54,6 +54,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("inotifyAdd", js_inotify_add),
       FN("inotifyRemove", js_inotify_remove),
       FN("inotifyRead", js_inotify_read),
+      FN("pidfdOpen", js_pidfd_open),
       FN("getrlimits", js_getrlimits),
       FN("runLoopOnce", js_run_loop_once),
       FN("setParentDeathSignal", js_set_parent_death_signal),

@@ -78,12 +78,12 @@ export class ChangeWatch {
   private readonly watcher: Watcher;
 
   /**
-   * onStale gets, for each tool whose files changed, the change that did it
-   * ("all" when the kernel's queue overflowed). `ownDirs`: the daemon's
+   * onStale gets, for each tool whose files changed, every change that did
+   * it, in the order seen ("all" when the kernel's queue overflowed). `ownDirs`: the daemon's
    * own directories (socket, state, log), never watched.
    */
   constructor(
-    private readonly onStale: (changes: Map<string, string> | "all") => void,
+    private readonly onStale: (changes: Map<string, string[]> | "all") => void,
     private readonly onError: (why: string) => void,
     private readonly ownDirs: string[] = [],
   ) {
@@ -143,9 +143,13 @@ export class ChangeWatch {
   drain(): void {
     const events = native.inotifyRead(this.fd);
     if (events.length === 0) return;
-    const stale = new Map<string, string>();
+    const stale = new Map<string, string[]>();
     const blame = (owners: Iterable<string>, why: string) => {
-      for (const owner of owners) if (!stale.has(owner)) stale.set(owner, why);
+      for (const owner of owners) {
+        const whys = stale.get(owner);
+        if (!whys) stale.set(owner, [why]);
+        else if (!whys.includes(why)) whys.push(why);
+      }
     };
     for (let i = 0; i < events.length; i += 3) {
       const wd = events[i] as number;

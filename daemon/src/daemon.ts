@@ -161,11 +161,13 @@ export class Daemon implements ConnectionHandler {
       for (const fd of fds) native.close(fd);
       this.done(conn);
       if (typeof wp !== "string") wp.release();
+      else this.runsDirectly(runtime, toolId, conn.peerPid);
       return this.direct(conn, typeof wp === "string" ? wp : "the caller went away", session);
     }
     // Every warm process gets the client link (this connection) as a 4th fd
     // and tells the shim `started` and `exit` itself: its run outlives the daemon.
     let taken: Promise<boolean>;
+    runtime.running(toolId, 1); // from before it may start: a file its run writes is seen as the tool's doing
     try {
       taken = wp.run(prepared.message, [...fds, conn.fd]);
     } catch (error) {
@@ -178,6 +180,7 @@ export class Daemon implements ConnectionHandler {
     if (!(await taken)) {
       // It died before taking the run (killed, crashed): nothing ran, and
       // the shim heard nothing from it, so the shim runs the command itself.
+      runtime.running(toolId, -1);
       this.done(conn);
       wp.kill();
       clearTimeout(early);
@@ -187,6 +190,9 @@ export class Daemon implements ConnectionHandler {
     this.limits.running++;
     this.stats.handedOff(Number(process.hrtime.bigint() - received) / 1e3, session, wp.startupUs ?? 0);
     const exit = await wp.exited;
+    // What the run wrote before its exit is queued by now: seen while it still counts as running.
+    this.changes.drain();
+    runtime.running(toolId, -1);
     this.limits.running--;
     const stopped = this.ended.has(conn);
     this.done(conn);
@@ -243,6 +249,28 @@ export class Daemon implements ConnectionHandler {
   }
 
   /** Tells the shim to run the command itself, and counts why. */
+  /**
+   * The caller runs the tool itself (in its own process, the shim's pid
+   * after exec): its run counts as the tool's until that process ends, as a
+   * warm run's does, so a file it rewrites is seen as the tool's doing.
+   */
+  private runsDirectly(runtime: WarmRuntime, toolId: string, pid: number): void {
+    let fd: number;
+    try {
+      fd = native.pidfdOpen(pid);
+    } catch {
+      return; // gone already, or no pidfd: no evidence either way
+    }
+    runtime.running(toolId, 1);
+    const ended = native.watch(fd, () => {
+      ended.close();
+      native.close(fd);
+      this.changes.drain(); // what it wrote before it ended, while it still counts
+      runtime.running(toolId, -1);
+    });
+    ended.start(1);
+  }
+
   private direct(conn: Connection, why: string, session: string | undefined): void {
     this.stats.ranDirect(why, session);
     conn.finish({ t: "direct", why });

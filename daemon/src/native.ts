@@ -85,6 +85,8 @@ export interface Native {
   inotifyRemove(fd: number, wd: number): void;
   /** Every queued event as a flat [wd, mask, name, ...] (name "" for the watched path itself); [] when none. */
   inotifyRead(fd: number): (number | string)[];
+  /** pidfd_open: an fd readable once the process has ended (watch it with watch()). */
+  pidfdOpen(pid: number): number;
   /** Soft and hard limits for the resources the protocol's run request lists, in its order; -1 = unlimited. */
   getrlimits(): number[];
   /**

@@ -46,12 +46,12 @@ export abstract class RuntimePools<Context extends { toolId: string; settings: T
   }
 
   /** Drops the pools of tools whose files changed; the next request starts fresh ones. */
-  invalidate(tools: Map<string, string> | "all"): void {
+  invalidate(tools: Map<string, string[]> | "all"): void {
     for (const [key, pool] of this.pools) {
       const ctx = this.contexts.get(pool);
       if (tools !== "all" && (!ctx || !tools.has(ctx.toolId))) continue;
       this.drop(key, pool);
-      const change = tools === "all" ? "too many changes at once (the kernel's event queue overflowed)" : tools.get(ctx!.toolId);
+      const change = tools === "all" ? "too many changes at once (the kernel's event queue overflowed)" : tools.get(ctx!.toolId)!.join("; ");
       this.log.info({ tool: pool.label, change }, "files changed: warm processes dropped");
     }
   }
@@ -59,6 +59,9 @@ export abstract class RuntimePools<Context extends { toolId: string; settings: T
   canStartMore(asking: Pool, processes = 1): boolean {
     return this.limits.canStartMore(asking, this.contexts.get(asking)?.settings.pool.maxMemoryMB ?? 0, processes);
   }
+
+  /** A runtime that weighs what its tools' runs write (Node's) keeps track of them. */
+  running(_toolId: string, _delta: 1 | -1): void {}
 
   noteRun(toolId: string): void {
     this.store.noteRun(toolId);

@@ -23,12 +23,14 @@ export interface Prepared {
 export interface WarmRuntime {
   readonly kind: Interpreter;
   readonly pools: Map<string, Pool>;
-  /** Drops the pools of these tools (their files changed: tool id -> what changed). */
-  invalidate(tools: Map<string, string> | "all"): void;
+  /** Drops the pools of these tools (their files changed: tool id -> what changed, each "<path> <how>"). */
+  invalidate(tools: Map<string, string[]> | "all"): void;
   prepare(program: Program, request: RunRequest, fds: number[]): Prepared | { direct: string };
   /** A runtime that takes programs by declaration rather than by interpreter (coprocesses): this request's program, or null. */
   claim?(request: RunRequest, cwd: string): Program | null;
   noteRun(toolId: string): void;
+  /** A run of the tool started (1: handed to a warm process, or the caller told to run it directly) or ended (-1). */
+  running(toolId: string, delta: 1 | -1): void;
   /** Drops pools unused for their idle timeout. */
   sweep(now: number): void;
   closeAll(): void;

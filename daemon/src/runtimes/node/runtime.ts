@@ -245,14 +245,24 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     return !!ctx && !this.learning.gaveUp(ctx.toolId) && super.canStartMore(pool);
   }
 
-  override invalidate(tools: Map<string, string> | "all"): void {
+  override invalidate(tools: Map<string, string[]> | "all"): void {
     super.invalidate(tools);
     if (tools === "all") return;
-    for (const [tool, why] of tools) {
+    for (const [tool, whys] of tools) {
       this.learning.changed(tool);
-      const drops = this.changing.changed(tool, why).filter(([id]) => this.store.get(tool).dropped[id] === undefined);
-      if (this.store.addDropped(tool, drops)) this.log.info({ change: why, dropped: drops.map(([id]) => id) }, "a file read while loading keeps changing: the modules that read it are not preloaded from now on");
+      this.dropRewriters(tool, this.changing.changed(tool, whys));
     }
+  }
+
+  override running(toolId: string, delta: 1 | -1): void {
+    super.running(toolId, delta);
+    this.changing.running(toolId, delta);
+  }
+
+  /** Stops preloading the modules that read a file the tool's runs rewrite. */
+  private dropRewriters(tool: string, found: [string, string][]): void {
+    const drops = found.filter(([id]) => this.store.get(tool).dropped[id] === undefined);
+    if (this.store.addDropped(tool, drops)) this.log.info({ tool, dropped: drops }, "a file read while loading is written by the tool's runs: the modules that read it are not preloaded from now on");
   }
 
   launch(pool: Pool): WarmHandle | null {
@@ -410,7 +420,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       // what it read stays no one's (a tool whose module ran the tool's work while
       // loading read the cache file that work rewrites each run: corpus-findings T11).
       this.changes.watch(ctx.toolId, info.filesRead);
-      this.changing.note(ctx.toolId, info.readBy);
+      this.dropRewriters(ctx.toolId, this.changing.note(ctx.toolId, info.readBy));
       this.learning.settled(ctx.toolId, this.launchedWith.get(ctx.toolId));
       return { usable: true, learned };
     }
