@@ -143,8 +143,7 @@ export class Daemon implements ConnectionHandler {
       this.log.error({ err: (error as Error).message }, "acquire failed");
     }
     // The replacement starts once this run is answered (or 50 ms in, for long
-    // runs, unless the runtime says not during this one): a node start-up is
-    // ~40 ms of CPU and would slow this very run.
+    // runs): a node start-up is ~40 ms of CPU and would slow this very run.
     let refilled = false;
     const refill = () => {
       if (!refilled) pool.refill();

@@ -12,10 +12,9 @@ export interface Prepared {
   /** The `run` message for the warm process. */
   message: Message;
   /**
-   * False when a replacement should not start during this run: it would
-   * preload nothing, since the run is the one that teaches warm what the
-   * tool loads, or the tool's runs are long and it would only slow this
-   * one down (it starts once the run is answered). Default true.
+   * False when a replacement started during this run would be of no use:
+   * it would preload nothing, since the run is the one that teaches warm
+   * what the tool loads (and it would slow that run down). Default true.
    */
   refillDuringRun?: boolean;
 }

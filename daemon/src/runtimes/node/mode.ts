@@ -40,15 +40,6 @@ export class NodeModes {
     return ms > FORK_MAX_CPU_MS ? { mode: "spawn", why: `${cost} (multi-threaded V8 is faster)` } : { mode: "fork", why: cost };
   }
 
-  /**
-   * Its runs are known to take more CPU than forking suits: a replacement
-   * started during such a run (a whole node start-up) would compete with
-   * it for the CPU for no gain to it (tsc paced: 0.93x of direct).
-   */
-  long(toolId: string): boolean {
-    return (this.costMs.get(toolId) ?? 0) > FORK_MAX_CPU_MS;
-  }
-
   /** A run of this tool took `us` of CPU time. */
   noteCost(toolId: string, us: number): void {
     const ms = us / 1000;

@@ -111,9 +111,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     // The config of now decides how its next processes start (mode), not the config it was made under.
     const kept = this.contexts.get(pool);
     if (kept) kept.settings = ctx.settings;
-    // A replacement during a long run would slow it; after it, the next caller still finds one started.
-    const refillDuringRun = this.store.get(toolId).modules.length > 0 && !this.modes.long(toolId);
-    return { pool, toolId, message: this.runMessage(request, plan), refillDuringRun };
+    return { pool, toolId, message: this.runMessage(request, plan), refillDuringRun: this.store.get(toolId).modules.length > 0 };
   }
 
   /**
