@@ -3,7 +3,7 @@
 // ansible's Display() reconfigures sys.stdout), costs one template, not one
 // per root; and a pool stops only when nothing is being learned.
 import assert from "node:assert/strict";
-import { copyFileSync, cpSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
@@ -41,4 +41,57 @@ test("a module every root imports, which a template must not run, is learned in 
   const log = readFileSync(join(w.stateDir, "daemon.log"), "utf8");
   const unusable = log.split("\n").filter((l) => l.includes("python template not usable")).length;
   assert.ok(unusable <= 2, `${unusable} templates not usable:\n${log}`);
+});
+
+test("a root that fails to load is not tried again, and one that failed only because another was taken back is: learning settles in a few runs", async () => {
+  // Its own daemon, logging at debug level: each template let go is a line ("template retired").
+  const d = new WarmEnv({ WARM_LOG_LEVEL: "debug" });
+  try {
+    const { python, site } = venvWith(d.dir, "venv-taint", []);
+    cpSync(fixture("python/taint"), join(site, "taint"), { recursive: true });
+    const dir = join(d.work, "taint");
+    mkdirSync(dir, { recursive: true });
+    const script = join(dir, "taint_cli.py");
+    copyFileSync(fixture("python/taint_cli.py"), script);
+    const direct = d.run([python, script], { direct: true });
+    assert.equal(direct.stdout.toString(), "loaded: base spawner user late\nset by the script\n");
+    const runs = 8;
+    for (let i = 0; i < runs; i++) {
+      same(d.run([python, script], { cwd: dir }), direct, `run ${i}`);
+      await d.until(`run ${i}: the pool settles`, () => d.status()!.pools.every((p) => p.starting === 0));
+    }
+    const record = () => {
+      const dirOf = join(d.stateDir, "preload");
+      for (const f of readdirSync(dirOf)) {
+        const r = JSON.parse(readFileSync(join(dirOf, f), "utf8")) as { modules: [string, string][]; dropped: Record<string, string> };
+        if (r.modules.some(([, m]) => m === "taint.base")) return r;
+      }
+      return null;
+    };
+    // The first template preloads nothing and learns the roots; the second drops spawner (a process), remembers that
+    // late failed, and keeps user (it failed only on what spawner's taken-back import left); the third is used from
+    // then on. Before, every failure was forgotten and learned again from the next run: a new template per run.
+    await d.until("the learned record is saved", () => record()?.dropped["taint.late"] !== undefined);
+    const rec = record()!;
+    assert.match(rec.dropped["taint.spawner"], /started a process/);
+    assert.match(rec.dropped["taint.late"], /^failed to load: AttributeError/);
+    assert.equal(rec.dropped["taint.user"], undefined, "user is preloaded once spawner is not");
+    assert.ok(rec.modules.some(([, m]) => m === "taint.user"), "user stays learned");
+    const retired = () => readFileSync(join(d.stateDir, "daemon.log"), "utf8").split("\n").filter((l) => l.includes('"template retired"')).length;
+    const pool = d.status()!.pools.find((p) => p.tool.startsWith("taint_cli.py"))!;
+    assert.ok(pool.hits >= runs - 2 && !pool.broken, `the tool runs warm after two templates: ${JSON.stringify(pool)}`);
+    assert.ok(retired() <= 3, `${retired()} templates let go in ${runs} runs`);
+    // Its file changed: late is tried again, and now loads in a template.
+    writeFileSync(join(site, "taint", "late.py"), 'SETTING = "set by the script"\nNAME = "late"\n');
+    const again = d.run([python, script], { direct: true });
+    assert.equal(again.stdout.toString(), direct.stdout.toString());
+    await d.until("late is no longer dropped", () => record()?.dropped["taint.late"] === undefined);
+    for (let i = 0; i < 3; i++) {
+      same(d.run([python, script], { cwd: dir }), again, `after the edit, run ${i}`);
+      await d.until(`after the edit, run ${i}: the pool settles`, () => d.status()!.pools.every((p) => p.starting === 0));
+    }
+    assert.equal(record()!.dropped["taint.late"], undefined, "late loads in a template now");
+  } finally {
+    await d.stop();
+  }
 });

@@ -105,6 +105,18 @@ export class PreloadStore {
     return added;
   }
 
+  /** Takes back the drops that `which` selects (by module and why): those modules are tried again. */
+  undrop(id: string, which: (ref: string, why: string) => boolean): string[] {
+    const record = this.get(id);
+    const undone = Object.keys(record.dropped).filter((ref) => which(ref, record.dropped[ref]));
+    for (const ref of undone) {
+      delete record.dropped[ref];
+      delete record.dropStamps[ref];
+    }
+    if (undone.length > 0) this.markDirty(id);
+    return undone;
+  }
+
   /** Forgets the drops whose causing file changed since (or has no stamp): those modules are tried again. */
   expireDrops(id: string): string[] {
     const record = this.get(id);

@@ -4,6 +4,7 @@
 import _socket
 import atexit  # noqa: F401 - finish.py needs it; imported here so no run reports it as loaded
 import gc
+import importlib.util
 import os
 import ctypes  # pages.py needs it in every child too; imported once here
 import select
@@ -83,10 +84,38 @@ def forget(loaded, hooks):
     sys.path_importer_cache.clear()
 
 
+FAILED = "failed to load"
+
+
+def failure(e, taken_back):
+    """Why a root failed to load. After a root was taken back, its modules'
+    side effects on the modules kept (a registry filled, a function
+    patched) stay while its modules load again under a later root: what
+    fails then may load in the next template, which does not preload the
+    dropped root. The daemon tries those again there; a failure in a
+    template where nothing was taken back is its own, and is remembered."""
+    why = "%s: %s: %s" % (FAILED, type(e).__name__, e)
+    if taken_back is None:
+        return why
+    return "%s (after %s was taken back: tried again without it)" % (why, taken_back)
+
+
+def source_of(name):
+    """The file a module that failed to load is loaded from (None if none):
+    not in sys.modules, and its bytecode cache may be all that was read."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except Exception:
+        return None
+    origin = getattr(spec, "origin", None)
+    return origin if isinstance(origin, str) and origin.startswith("/") else None
+
+
 def preload(spec, modules, exclude):
     """Imports the learned roots in order (imports.py), under the traps."""
     rec = recorders.recorder
     failed = []
+    taken_back = None  # the first root whose import was taken back (forget)
     spec.installed = imports.installed_dirs()
     stand_in = sys.argv = argv.stand_in()
     recorders.install()
@@ -102,11 +131,15 @@ def preload(spec, modules, exclude):
             try:
                 __import__(name)  # as an import statement does: the same importlib frames as a direct run's
             except BaseException as e:  # noqa: B036 - a SystemExit while importing drops it too
-                failed.append([name, "failed to load: %s: %s" % (type(e).__name__, e)])
+                failed.append([name, failure(e, taken_back)])
+                origin = source_of(name)
+                if origin:
+                    rec.files_read.add(origin)  # the daemon tries it again once this file changes
             if recorders.warned_outside():
                 rec.dropped.setdefault(name, "warned while loading with a stacklevel reaching its importer (a preloaded module's importer is warm's)")
             if name in rec.dropped:
                 forget(set(sys.modules) - before, hooks)
+                taken_back = taken_back or name
                 continue
             for new in set(sys.modules) - before:
                 rec.owner.setdefault(new, name)

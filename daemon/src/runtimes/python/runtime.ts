@@ -41,6 +41,8 @@ import { isKeyEnvName, planPython, type PythonPlan } from "./plan";
 import { Template, type TemplateReady } from "./template";
 
 const FAILED = "failed to load";
+/** In a failure's why: it failed after another root's import was taken back (template.py). */
+const TAKEN_BACK = "was taken back: tried again without it";
 
 interface PoolContext {
   plan: PythonPlan;
@@ -189,8 +191,11 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     const lookups = new Map<string, string[]>(info.dirs.map((dir) => [dir, [...names]]));
     for (const dir of info.dirsListed) lookups.set(dir, [...(lookups.get(dir) ?? []), ANY]);
     this.changes.watch(ctx.toolId, [...interp, ...info.filesRead], lookups);
-    const failed = info.dropped.filter(([, why]) => why.startsWith(FAILED));
-    let learned = this.store.forget(ctx.toolId, failed.map(([id]) => id));
+    // A root that failed to load is not tried again until the tool's files change (invalidate): forgotten, a run
+    // would report it again and each template would relearn it. One that failed only after another root was taken
+    // back in this template (template.py) stays listed: the next template, without that root, tries it again.
+    const failed = info.dropped.filter(([, why]) => why.startsWith(FAILED) && !why.includes(TAKEN_BACK));
+    let learned = this.store.addDropped(ctx.toolId, failed);
     const fresh = info.envRead.filter((n) => !isKeyEnvName(n) && !ctx.keyNames.has(n));
     const cwdNews = info.cwdRead && ctx.plan.mode === "script" && !this.store.get(ctx.toolId).usesCwd;
     const umaskNews = info.umaskRead && !this.store.get(ctx.toolId).usesUmask;
@@ -207,6 +212,16 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     else if (learned) pool.learned();
     this.log.info({ tool: ctx.plan.target, dropped: info.dropped, env: fresh, learned: learned || keyChanged }, "python template not usable; learned from it");
     return false;
+  }
+
+  /** A tool's files changed: the roots that failed to load are tried again (the change may be what they lacked). */
+  override invalidate(tools: Map<string, string[]> | "all"): void {
+    const all = [...this.pools.values()].map((pool) => this.contexts.get(pool)?.toolId ?? "");
+    super.invalidate(tools);
+    for (const tool of new Set(tools === "all" ? all.filter(Boolean) : tools.keys())) {
+      const retried = this.store.undrop(tool, (_, why) => why.startsWith(FAILED));
+      if (retried.length > 0) this.log.info({ modules: retried }, "files changed since these modules failed to load: trying them again");
+    }
   }
 
   /** A caller waits for a starting template only if it will be usable: the tool's last one was, or it preloads nothing yet. */
