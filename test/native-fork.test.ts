@@ -23,6 +23,13 @@ test("forkChild: the child runs its own loop (timers, async fs, thread pool, pro
   assert.ok((got.ended as { cpuUs: number }).cpuUs > 0);
 });
 
+test("forkChild waits for Node's platform threads to run the tasks a full collection posted them: a child forked before would wait for those tasks forever as its loop empties", () => {
+  // One CPU, the platform threads at SCHED_IDLE: they run only when the template waits.
+  const got = forkProbe("gc-tasks", ["taskset", "-c", "0"]);
+  assert.deepEqual(got.said, { drained: true });
+  assert.equal((got.ended as { code: number }).code, 0);
+});
+
 test("forkWait reports a child killed by a signal", () => {
   const got = forkProbe("signal");
   assert.deepEqual({ signal: (got.ended as { signal: number }).signal, said: got.said }, { signal: 9, said: null });

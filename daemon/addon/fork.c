@@ -27,6 +27,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -188,6 +189,48 @@ static const char *unsafe_now(uv_loop_t *loop) {
   return NULL;
 }
 
+// Whether a thread other than this one is runnable (state R in /proc):
+// 1 yes, 0 no, -1 unknown.
+static int another_thread_runnable(void) {
+  pid_t now[MAX_THREADS];
+  ssize_t n = list_threads(now, MAX_THREADS);
+  if (n < 0) return -1;
+  pid_t self = (pid_t)syscall(SYS_gettid);
+  for (ssize_t i = 0; i < n; i++) {
+    if (now[i] == self) continue;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)now[i]);
+    FILE *f = fopen(path, "re");
+    if (!f) continue;  // the thread ended
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    const char *close_paren = strrchr(buf, ')');
+    if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'R') return 1;
+  }
+  return 0;
+}
+
+// Waits until Node's platform threads are idle. Tasks V8 posted to them in
+// the template (a collection's parallel jobs: the full GC before ready)
+// count as outstanding until a platform thread has run them; a child forked
+// before that inherits the count but not the threads, and Node, draining
+// platform tasks as its loop empties, then waits forever (a hang after the
+// tool's last output). A platform thread sleeps only when its queue is empty
+// and its task done, and one woken by a post is runnable until then: so no
+// runnable thread here (this one is in the addon, posting nothing) means no
+// outstanding task. Returns NULL, or why it gave up.
+static const char *wait_platform_idle(void) {
+  for (int tries = 0; tries < 4000; tries++) {  // ~2 s: these are short tasks waiting for a CPU
+    int r = another_thread_runnable();
+    if (r < 0) return "cannot read this process's threads";
+    if (r == 0) return NULL;
+    struct timespec pause = {0, 500000};
+    nanosleep(&pause, NULL);
+  }
+  return "Node's platform threads are still running tasks V8 posted (2 s)";
+}
+
 // madvise(MADV_DOFORK) on every mapping whose VmFlags have `dc` (V8 marks
 // its code and some heap regions MADV_DONTFORK). Returns 0 or an errno.
 static int map_dontfork_regions(void) {
@@ -228,6 +271,13 @@ static napi_value js_fork_child(napi_env env, napi_callback_info info) {
   }
   if (nkids == MAX_CHILDREN) {
     throw_errno(env, "forkChild", "fork", "(too many children)", EAGAIN);
+    return NULL;
+  }
+  const char *busy = wait_platform_idle();
+  if (busy) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "forkChild: not now: %s", busy);
+    napi_throw_error(env, "EBUSY", msg);
     return NULL;
   }
   int err = map_dontfork_regions();

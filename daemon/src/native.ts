@@ -120,7 +120,9 @@ export interface Native {
    * Forks a child of this template: the child's pid here, 0 in the child
    * (own session and process group, its own libuv loop). Throws with code
    * ENOTSAFE if a thread appeared since forkBaseline() or a libuv request is
-   * in flight, or with the errno of fork (EAGAIN).
+   * in flight, with code EBUSY if Node's platform threads did not go idle
+   * within ~2 s (a child forked while they hold tasks V8 posted would wait
+   * for those tasks forever), or with the errno of fork (EAGAIN).
    */
   forkChild(): number;
   /** Blocks until link is readable (returns null) or a forked child ended (reaped, with the CPU time it used). */
