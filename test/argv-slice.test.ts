@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { preloadRecord, writeTree } from "./helpers/tool-tree";
+import { savedRecord, writeTree } from "./helpers/tool-tree";
 import { NODE, ROOT, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
@@ -20,9 +20,8 @@ after(async () => {
 const project = (name: string, files: Record<string, string>) => writeTree(join(w.work, name), files);
 
 /** The ids and drops of the preload record that learned a module whose id contains `marker`. */
-function learned(marker: string): { ids: string[]; dropped: Record<string, string> } {
-  const r = preloadRecord(w.stateDir, marker);
-  assert.ok(r, `a record that learned ${marker}`);
+async function learned(marker: string): Promise<{ ids: string[]; dropped: Record<string, string> }> {
+  const r = await savedRecord(w.stateDir, marker);
   return { ids: r.modules.map(([, id]) => id), dropped: r.dropped };
 }
 
@@ -52,7 +51,7 @@ test("a module that keeps process.argv.slice(2) from its load is preloaded and s
   });
   const cli = "node_modules/sl/cli.js";
   await alike([[NODE, cli, "a", "b"], [NODE, cli, "c", "d"], [NODE, cli, "e"], [NODE, cli, "f", "g"]], dir, 3);
-  const { ids, dropped } = learned("/keeps/index.js");
+  const { ids, dropped } = await learned("/keeps/index.js");
   const at = (name: string) => ids.find((id) => id.endsWith(`/${name}/index.js`))!;
   assert.equal(dropped[at("keeps")], undefined, "the module that keeps the slice is preloaded");
   assert.equal(dropped[at("reads")], undefined, "the module that reads the slice is preloaded too (the slice joins its key)");
@@ -73,7 +72,7 @@ test("TypeScript's API (typescript.js builds ts.sys.args from a slice of argv at
   });
   const cli = "node_modules/tsx-like/cli.js";
   await alike([[NODE, cli, "a.ts"], [NODE, cli, "b.ts"], [NODE, cli, "bad.ts"]], dir, 3);
-  const { ids, dropped } = learned("/typescript/lib/typescript.js");
+  const { ids, dropped } = await learned("/typescript/lib/typescript.js");
   const compiler = ids.find((id) => id.endsWith("/typescript/lib/typescript.js"))!;
   assert.equal(dropped[compiler], undefined, "typescript.js is preloaded");
   const pool = w.status()!.pools.find((p) => p.script.endsWith("/tsx-like/cli.js"))!;

@@ -43,12 +43,22 @@ function unusable(script: string): number {
     .filter((l) => l.includes("warm process not usable") && l.includes(`"tool":"${script}"`)).length;
 }
 
-function record(marker: string): { modules: [string, string][]; dropped: Record<string, string>; enumeratesEnv: boolean; envNames: string[] } {
-  const dir = join(w.stateDir, "preload");
-  const records = readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")));
-  const found = records.find((r) => r.modules.some((m: [string, string]) => m[1].includes(marker)));
-  assert.ok(found, `a record with ${marker}`);
-  return found;
+type Learned = { modules: [string, string][]; dropped: Record<string, string>; enumeratesEnv: boolean; envNames: string[] };
+
+/** The saved record that learned `marker`, once the daemon has saved it (it saves in batches, 200 ms after learning). */
+async function record(marker: string): Promise<Learned> {
+  const find = (): Learned | undefined => {
+    const dir = join(w.stateDir, "preload");
+    let files: string[] = [];
+    try {
+      files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+    } catch {
+      return undefined; // nothing saved yet
+    }
+    return files.map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as Learned).find((r) => r.modules.some((m) => m[1].includes(marker)));
+  };
+  await w.until(`a saved record with ${marker}`, () => find() !== undefined);
+  return find()!;
 }
 
 /** Runs until the tool's module is preloaded (within a few runs), comparing each run with a direct one. */
@@ -64,7 +74,7 @@ test("a module that lists the environment's names is preloaded, keyed on the nam
   const cli = fixture("learning/lister.js");
   await untilPreloaded(cli, { LISTER_COLORS: "no" });
   assert.equal(unusable(cli), 1, "one warm process taught warm that the module lists the names");
-  const r = record("learning/lib/lister.js");
+  const r = await record("learning/lib/lister.js");
   assert.equal(r.enumeratesEnv, true);
   assert.ok(r.envNames.includes("LISTER_COLORS") && r.envNames.includes("LISTER"), "the values it read (and set back) join the key");
   assert.deepEqual(Object.keys(r.dropped), [], "nothing dropped");
@@ -84,7 +94,7 @@ test("a module that copies argv while loading and the five that load it are all 
     await settled(cli);
   }
   assert.equal(unusable(cli), 1, "one warm process was enough");
-  const r = record("learning/lib/fan1.js");
+  const r = await record("learning/lib/fan1.js");
   const dropped = Object.entries(r.dropped).map(([id, why]) => [id.split("/learning/")[1], why.replace(/\/.*\/learning\//, "")]);
   // fan1 was loading the culprit when it copied argv; the others loaded it from the cache.
   const copied = "read process.argv (filter) while loading";
@@ -114,7 +124,7 @@ test("a tool whose learning does not converge runs directly after three tries, a
 test("JSON preloads as it was loaded: imported with its attribute, or required", async () => {
   const cli = fixture("learning/json.mjs");
   await untilPreloaded(cli);
-  const r = record("learning/lib/json-user.mjs");
+  const r = await record("learning/lib/json-user.mjs");
   assert.ok(r.modules.some(([kind, id]) => kind === "json" && id.endsWith("/learning/lib/data.json")), "imported JSON is preloaded as JSON");
   assert.ok(r.modules.some(([kind, id]) => kind === "cjs" && id.endsWith("/learning/lib/data.json")), "required JSON is preloaded by require");
   assert.equal(unusable(cli), 0);
@@ -125,7 +135,7 @@ test("a module that keeps require.main.filename while loading is preloaded with 
   const cli = fixture("learning/main-reader.js");
   await untilPreloaded(cli);
   assert.equal(runBoth(cli).out, `${cli}\n`);
-  assert.deepEqual(record("learning/lib/main-filename.js").dropped, {});
+  assert.deepEqual((await record("learning/lib/main-filename.js")).dropped, {});
 });
 
 test("a caller no warm process is ready for runs directly (a cold start would be slower) while one starts for the next run; only a tool's first run waits, to learn", async () => {
@@ -165,7 +175,7 @@ test("a promise left rejected while preloading (an ES import of a trapped module
   const cli = fixture("learning/esm-chain.mjs");
   await untilPreloaded(cli);
   assert.equal(runBoth(cli).out, "writer keeps a function\n");
-  const dropped = record("learning/lib/clean.mjs").dropped;
+  const dropped = (await record("learning/lib/clean.mjs")).dropped;
   const outer = Object.entries(dropped).find(([id]) => id.endsWith("/learning/lib/esm-outer.mjs"));
   assert.match(outer?.[1] ?? "", /^loads \S+\/learning\/lib\/esm-writer\.mjs, which used process\.stdout\.write while loading$/, JSON.stringify(dropped));
   const died = readFileSync(join(w.stateDir, "daemon.log"), "utf8").split("\n").filter((l) => l.includes("esm-chain") && l.includes("keep failing"));
@@ -189,7 +199,7 @@ test("an ES import error prints the direct run's stack trace in every run, the r
     assert.equal(warm.status, direct.status);
     await w.ready("cli.mjs"); // the next run is served warm
   }
-  const r = record("node_modules/imp/load.mjs");
+  const r = await record("node_modules/imp/load.mjs");
   assert.ok(r.modules.some(([kind, id]) => kind === "esm" && id.endsWith("/imp/load.mjs")), "the ES module it imports was learned");
   assert.ok(!r.modules.some(([, id]) => id.endsWith("a.ts")), "the file Node could not load was not");
   const pool = w.status()!.pools.find((p) => p.script === cli)!;
@@ -199,7 +209,7 @@ test("an ES import error prints the direct run's stack trace in every run, the r
 test("a module that starts a process while loading is not preloaded (the child gets every variable's value); the others key on what they read, so a new OLDPWD (each cd) is no new pool", async () => {
   const cli = fixture("learning/spawner.js");
   await untilPreloaded(cli, { SPAWN_SEES: "a", OLDPWD: "/one" });
-  const r = record("learning/lib/names.js");
+  const r = await record("learning/lib/names.js");
   assert.match(r.dropped[fixture("learning/lib/spawner.js")] ?? "", /^started a process while loading/);
   assert.ok(!r.envNames.includes("OLDPWD") && !r.envNames.includes("SPAWN_SEES"), `no value of a variable no module read is keyed: ${r.envNames.join(" ")}`);
   const pools = () => w.status()!.pools.filter((p) => p.script === cli).length;
@@ -231,7 +241,7 @@ test("a module that keeps process.argv.slice(2) while loading (as TypeScript doe
     }
     assert.ok(preloaded, `preloaded for ${JSON.stringify(args)}`);
   }
-  const r = record("learning/lib/argv-slice.js");
+  const r = await record("learning/lib/argv-slice.js");
   assert.deepEqual(r.dropped, {}, "nothing dropped");
 });
 
@@ -247,7 +257,7 @@ test("a module that changes files while loading is not preloaded: its work happe
     await settled(cli);
     assert.equal(lines(), i, `one line per run, none from preloading (after run ${i})`);
   }
-  const r = record("learning/lib/appender.js");
+  const r = await record("learning/lib/appender.js");
   assert.match(r.dropped[fixture("learning/lib/appender.js")] ?? "", /^changed files while loading \(fs\.appendFileSync\)/);
 });
 
@@ -261,7 +271,7 @@ test("a module that reads a file its tool's runs rewrite (a code cache) stops be
     runBoth(cli, env);
     await settled(cli);
   }
-  const r = record("learning/lib/code-cache.js");
+  const r = await record("learning/lib/code-cache.js");
   assert.match(r.dropped[fixture("learning/lib/code-cache.js")] ?? "", /keeps changing \(a file the tool's runs rewrite\)/);
   const before = w.status()!.runs;
   runBoth(cli, env);
@@ -289,7 +299,7 @@ test("a config read while loading that the user edits between runs drops the war
     assert.equal(runBoth(cli, env).out, `a${i}\n`, `never stale after edit ${i}`);
     assert.equal(drops(), before + 1, `edit ${i} dropped the warm processes that had read the config`);
   }
-  assert.equal(record("learning/lib/config-reader.js").dropped[fixture("learning/lib/config-reader.js")], undefined, "the module that reads the config is still preloaded");
+  assert.equal((await record("learning/lib/config-reader.js")).dropped[fixture("learning/lib/config-reader.js")], undefined, "the module that reads the config is still preloaded");
   await settled(cli);
   await w.ready();
   assert.equal(JSON.parse(runBoth(cli, env).report).preloaded, true, "a run after the edits has it preloaded");

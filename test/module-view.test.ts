@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { preloadRecord, writeTree } from "./helpers/tool-tree";
+import { savedRecord, writeTree } from "./helpers/tool-tree";
 import { NODE, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
@@ -20,7 +20,7 @@ after(async () => {
 
 /** A tool under node_modules (so installed code, preloadable): `files` relative to the project. */
 const project = (name: string, files: Record<string, string>) => writeTree(join(w.work, name), files);
-const record = (marker: string) => preloadRecord(w.stateDir, marker);
+const record = (marker: string) => savedRecord(w.stateDir, marker);
 
 /** Runs `args` directly, then warm `runs` times; every warm run must match the direct one. */
 async function same(args: string[], cwd: string, runs = 5): Promise<string> {
@@ -47,7 +47,7 @@ test("module.parent of a preloaded module the entry requires is the entry's modu
   });
   const out = await same([NODE, "node_modules/mp/cli.js"], dir);
   assert.match(out, /"parentIsMain":true,.*"id":".","loaded":true,"exportsSame":true,"exportKeys":\["name"\]/);
-  const r = record("/who/index.js");
+  const r = await record("/who/index.js");
   assert.ok(r && r.modules.some(([, id]) => id.endsWith("/who/index.js")), "who was learned");
   assert.equal(r.dropped[r.modules.find(([, id]) => id.endsWith("/who/index.js"))![1]], undefined, "and is preloaded, not dropped");
 });
@@ -60,7 +60,7 @@ test("require.cache holds the run's modules in the order a direct run loaded the
     "node_modules/mc/cli.js": '#!/usr/bin/env node\nrequire("one");\nsetImmediate(() => console.log(JSON.stringify(Object.keys(require.cache).map((id) => id.replace(__dirname, "")))));\n',
   });
   await same([NODE, "node_modules/mc/cli.js"], dir);
-  const r = record("/one/index.js");
+  const r = await record("/one/index.js");
   assert.ok(r && r.dropped[r.modules.find(([, id]) => id.endsWith("/one/index.js"))![1]] === undefined, "one is preloaded");
 });
 
@@ -78,7 +78,7 @@ test("a module that reads a stack while loading (to find its requirer) sees the 
   });
   const out = await same([NODE, "node_modules/ms/cli.js"], dir);
   assert.match(out, /cli\.js/);
-  const r = record("/plain/index.js");
+  const r = await record("/plain/index.js");
   assert.ok(r, "the tool was learned");
   const dropped = Object.entries(r.dropped).map(([id, why]) => [id.replace(dir, ""), why]).sort();
   assert.deepEqual(dropped, [

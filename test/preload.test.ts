@@ -2,9 +2,10 @@
 // before the next run, but never a module that would then run with stale
 // per-invocation state. Every run, however warm, matches a direct run.
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { savedRecord } from "./helpers/tool-tree";
 import { fixture, NODE, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
@@ -64,10 +65,7 @@ test("learned modules are preloaded; those that capture argv or output are not; 
   assert.equal(seen.esmAtStart, true, "the ES module was preloaded");
 
   // What warm learned is kept in the state dir, with the reasons.
-  const dir = join(w.stateDir, "preload");
-  const records = readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")));
-  const record = records.find((r) => r.modules.some((m: [string, string]) => m[1].includes("/learn/lib/a.js")));
-  assert.ok(record, "a record for the tool");
+  const record = await savedRecord(w.stateDir, "/learn/lib/a.js");
   const dropped = Object.entries(record.dropped as Record<string, string>).map(([id, why]) => [id.split("/lib/")[1], why]);
   assert.deepEqual(
     dropped.filter(([id]) => id).sort(),

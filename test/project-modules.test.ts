@@ -2,9 +2,10 @@
 // test file that mocha loads runs its top-level code in the run, once per
 // run, as directly, and never in a warm process that may not serve a run.
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { savedRecord } from "./helpers/tool-tree";
 import { NODE, ROOT, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
@@ -43,10 +44,7 @@ test("mocha's test files run once per run, warm as directly, and are never prelo
   // The first runs teach warm what mocha loads; the later ones are warm.
   assert.ok((w.status()?.runs ?? 0) > 0, "some of the runs were served by a warm process");
 
-  const dir = join(w.stateDir, "preload");
-  const records = readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as { modules: [string, string][] });
-  const mocha = records.find((r) => r.modules.some(([, id]) => id.includes("/node_modules/mocha/")));
-  assert.ok(mocha, "mocha's own modules are learned");
+  const mocha = await savedRecord(w.stateDir, "/node_modules/mocha/");
   assert.deepEqual(mocha.modules.filter(([, id]) => id.includes(project)), [], "no module of the project is in the preload set");
 });
 
@@ -69,10 +67,7 @@ test("an installed module that requires a module of the project while loading is
     await w.ready();
   }
   assert.equal(lines(), 6, "five warm runs ran conf.js five times, as five direct runs, and never while preloading");
-  const dir = join(w.stateDir, "preload");
-  const records = readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as { modules: [string, string][]; dropped: Record<string, string> });
-  const tool = records.find((r) => r.modules.some(([, id]) => id.endsWith("/node_modules/lib/index.js")));
-  assert.ok(tool, "the tool's record");
+  const tool = await savedRecord(w.stateDir, "/node_modules/lib/index.js");
   assert.ok(!tool.modules.some(([, id]) => id.endsWith("/conf.js")), "conf.js is not learned");
   assert.match(tool.dropped[join(project, "node_modules/lib/index.js")] ?? "", /a module of the project/);
 });

@@ -3,7 +3,7 @@
 // and it sees the same argv, env, cwd, umask, stdio, flags and signals.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { compare as compareRuns, same } from "./helpers/compare";
@@ -194,7 +194,7 @@ test("preloading is learned: later runs find the tool's modules loaded, keyed on
   assert.equal(other.stdout.toString().split("\n")[1], otherDirect.stdout.toString().split("\n")[1]);
   // What was learned is saved in the state dir (batched, a moment after the runs).
   const saved = () =>
-    readdirSync(join(w.stateDir, "preload"))
+    (existsSync(join(w.stateDir, "preload")) ? readdirSync(join(w.stateDir, "preload")) : [])
       .filter((f) => f.endsWith(".json"))
       .map((f) => JSON.parse(readFileSync(join(w.stateDir, "preload", f), "utf8")))
       .find((r) => r.modules.some((m: string[]) => m[1] === "learner_dep") && r.usesUmask);

@@ -2,6 +2,7 @@
 // preload records warm keeps of what it learned.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { until } from "./warm-env";
 
 /** Writes `files` (paths relative to dir); returns dir. */
 export function writeTree(dir: string, files: Record<string, string>): string {
@@ -15,6 +16,20 @@ export function writeTree(dir: string, files: Record<string, string>): string {
 export interface PreloadRecord {
   modules: [kind: string, id: string][];
   dropped: Record<string, string>;
+}
+
+/**
+ * The preload record that learned a module whose id contains `marker` (and
+ * satisfies `ok`), once the daemon has saved it: it saves in batches, a
+ * moment after learning, so a record read at once may not exist yet.
+ */
+export async function savedRecord(stateDir: string, marker: string, ok: (r: PreloadRecord) => boolean = () => true): Promise<PreloadRecord> {
+  const find = () => {
+    const r = preloadRecord(stateDir, marker);
+    return r && ok(r) ? r : undefined;
+  };
+  await until(`a saved preload record that learned ${marker}`, () => find() !== undefined);
+  return find()!;
 }
 
 /** The preload record (in a daemon's state dir) that learned a module whose id contains `marker`. */
