@@ -7,9 +7,10 @@
 // preloading drops its module instead of ending the process. Every run is
 // compared with a direct run.
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { type PreloadRecord, savedRecord } from "./helpers/tool-tree";
 import { fixture, NODE, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
@@ -43,23 +44,10 @@ function unusable(script: string): number {
     .filter((l) => l.includes("warm process not usable") && l.includes(`"tool":"${script}"`)).length;
 }
 
-type Learned = { modules: [string, string][]; dropped: Record<string, string>; enumeratesEnv: boolean; envNames: string[] };
+type Learned = PreloadRecord & { enumeratesEnv: boolean; envNames: string[] };
 
-/** The saved record that learned `marker`, once the daemon has saved it (it saves in batches, 200 ms after learning). */
-async function record(marker: string): Promise<Learned> {
-  const find = (): Learned | undefined => {
-    const dir = join(w.stateDir, "preload");
-    let files: string[] = [];
-    try {
-      files = readdirSync(dir).filter((f) => f.endsWith(".json"));
-    } catch {
-      return undefined; // nothing saved yet
-    }
-    return files.map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as Learned).find((r) => r.modules.some((m) => m[1].includes(marker)));
-  };
-  await w.until(`a saved record with ${marker}`, () => find() !== undefined);
-  return find()!;
-}
+/** The saved record that learned `marker` (the daemon saves in batches, a moment after learning). */
+const record = (marker: string) => savedRecord<Learned>(w.stateDir, marker);
 
 /** Runs until the tool's module is preloaded (within a few runs), comparing each run with a direct one. */
 async function untilPreloaded(script: string, env: NodeJS.ProcessEnv = {}): Promise<void> {

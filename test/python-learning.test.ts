@@ -3,10 +3,11 @@
 // ansible's Display() reconfigures sys.stdout), costs one template, not one
 // per root; and a pool stops only when nothing is being learned.
 import assert from "node:assert/strict";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
+import { preloadRecord } from "./helpers/tool-tree";
 import { fixture, WarmEnv } from "./helpers/warm-env";
 import { venvWith } from "./helpers/python-venv";
 
@@ -60,15 +61,7 @@ test("a root that fails to load is not tried again, and one that failed only bec
       same(d.run([python, script], { cwd: dir }), direct, `run ${i}`);
       await d.until(`run ${i}: the pool settles`, () => d.status()!.pools.every((p) => p.starting === 0));
     }
-    const record = () => {
-      const dirOf = join(d.stateDir, "preload");
-      if (!existsSync(dirOf)) return null; // nothing saved yet: the daemon saves in batches
-      for (const f of readdirSync(dirOf).filter((name) => name.endsWith(".json"))) {
-        const r = JSON.parse(readFileSync(join(dirOf, f), "utf8")) as { modules: [string, string][]; dropped: Record<string, string> };
-        if (r.modules.some(([, m]) => m === "taint.base")) return r;
-      }
-      return null;
-    };
+    const record = () => preloadRecord(d.stateDir, "taint.base");
     // The first template preloads nothing and learns the roots; the second drops spawner (a process), remembers that
     // late failed, and keeps user (it failed only on what spawner's taken-back import left); the third is used from
     // then on. Before, every failure was forgotten and learned again from the next run: a new template per run.

@@ -23,9 +23,9 @@ export interface PreloadRecord {
  * satisfies `ok`), once the daemon has saved it: it saves in batches, a
  * moment after learning, so a record read at once may not exist yet.
  */
-export async function savedRecord(stateDir: string, marker: string, ok: (r: PreloadRecord) => boolean = () => true): Promise<PreloadRecord> {
+export async function savedRecord<R extends PreloadRecord = PreloadRecord>(stateDir: string, marker: string, ok: (r: R) => boolean = () => true): Promise<R> {
   const find = () => {
-    const r = preloadRecord(stateDir, marker);
+    const r = preloadRecord(stateDir, marker) as R | undefined;
     return r && ok(r) ? r : undefined;
   };
   await until(`a saved preload record that learned ${marker}`, () => find() !== undefined);
