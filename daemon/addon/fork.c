@@ -189,26 +189,23 @@ static const char *unsafe_now(uv_loop_t *loop) {
   return NULL;
 }
 
-// Whether a thread other than this one is runnable (state R in /proc):
-// 1 yes, 0 no, -1 unknown.
-static int another_thread_runnable(void) {
-  pid_t now[MAX_THREADS];
-  ssize_t n = list_threads(now, MAX_THREADS);
-  if (n < 0) return -1;
+// Whether a thread of the baseline other than this one is runnable (state
+// R in /proc); unsafe_now() has checked there are no others.
+static bool another_thread_runnable(void) {
   pid_t self = (pid_t)syscall(SYS_gettid);
-  for (ssize_t i = 0; i < n; i++) {
-    if (now[i] == self) continue;
+  for (size_t i = 0; i < nbaseline; i++) {
+    if (baseline[i] == self) continue;
     char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)now[i]);
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)baseline[i]);
     FILE *f = fopen(path, "re");
     if (!f) continue;  // the thread ended
     size_t len = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[len] = '\0';
     const char *close_paren = strrchr(buf, ')');
-    if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'R') return 1;
+    if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'R') return true;
   }
-  return 0;
+  return false;
 }
 
 // Waits until Node's platform threads are idle. Tasks V8 posted to them in
@@ -222,9 +219,7 @@ static int another_thread_runnable(void) {
 // outstanding task. Returns NULL, or why it gave up.
 static const char *wait_platform_idle(void) {
   for (int tries = 0; tries < 4000; tries++) {  // ~2 s: these are short tasks waiting for a CPU
-    int r = another_thread_runnable();
-    if (r < 0) return "cannot read this process's threads";
-    if (r == 0) return NULL;
+    if (!another_thread_runnable()) return NULL;
     struct timespec pause = {0, 500000};
     nanosleep(&pause, NULL);
   }
