@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 
 const BAD = fixture("coprocess/bad.py");
 const C_EXAMPLE = join(COPROCESS_DIR, "c", "example");
-const BEFORE = ["silent", "malformed", "garbage", "wrong-pid", "wrong-version", "dies-before-taken", "hangs-before-taken", "garbage-after-hello", "wrong-taken-pid"];
+const BEFORE = ["silent", "malformed", "garbage", "wrong-pid", "wrong-version", "dies-before-taken", "hangs-before-taken", "garbage-after-hello", "unknown-type-after-hello", "wrong-taken-pid", "unknown-type-on-run-link"];
 const AFTER = ["crashes-mid-run", "garbage-on-run-link", "parent-dies-mid-run", "serial-drops-run-link"];
 const OTHER = ["stays-after-eof"];
 

@@ -11,8 +11,10 @@ import type { ExitInfo } from "../../pool";
 import { expireUnlessReady, spawnLinked } from "../linked-process";
 import { poolStdio } from "../pool-stdio";
 import { Link } from "../../link";
-import type { DaemonToCoprocess } from "../../protocol/message-types";
+import { type CoprocessToDaemon, type DaemonToCoprocess, type Received, received, SPEC_MESSAGES } from "../../protocol/message-types";
 import { intField, JSON_FRAMES, type JsonMessage } from "./wire";
+
+const COPROCESS_SAYS = SPEC_MESSAGES["coprocess link"]["coprocess → daemon"];
 
 export type Mode = "fork" | "serial";
 
@@ -108,7 +110,12 @@ export class Coprocess {
       started.link,
       JSON_FRAMES,
       {
-        frame: (m) => this.handle(m, spec),
+        frame: (frame) => {
+          // A type the coprocess link does not have breaks the protocol.
+          const m = received<CoprocessToDaemon>(frame, COPROCESS_SAYS);
+          if (m) this.handle(m, spec);
+          else this.unexpected(frame.t);
+        },
         ended: () => {
           // Its link closed: it is going (or broken); nothing more can be sent.
           if (this.state !== "gone") this.kill();
@@ -195,9 +202,9 @@ export class Coprocess {
     void this.ended.then(() => clearTimeout(timer));
   }
 
-  private handle(m: JsonMessage, spec: CoprocessSpec): void {
+  private handle(m: Received<CoprocessToDaemon>, spec: CoprocessSpec): void {
     if (this.state === "starting") {
-      if (m.t !== "hello") return this.broken(`first frame is "${String(m.t)}", not hello`);
+      if (m.t !== "hello") return this.unexpected(m.t);
       const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
       if (m.v !== COPROCESS_VERSION) return this.broken(`speaks coprocess protocol version ${String(m.v)}, not ${COPROCESS_VERSION}`);
       if (m.mode !== "fork" && m.mode !== "serial") return this.broken(`unknown mode ${String(m.mode)}`);
@@ -219,8 +226,13 @@ export class Coprocess {
     } else if (m.t === "error") {
       this.log.warn({ pid: this.pid, why: String(m.why) }, "coprocess reported an error");
     } else {
-      this.broken(`unexpected "${String(m.t)}" on the coprocess link`);
+      this.unexpected(m.t);
     }
+  }
+
+  /** A frame its link does not have, or one out of turn: the coprocess is broken. */
+  private unexpected(t: unknown): void {
+    this.broken(this.state === "starting" ? `first frame is "${String(t)}", not hello` : `unexpected "${String(t)}" on the coprocess link`);
   }
 
   private gone(exit: ExitInfo): void {

@@ -10,8 +10,10 @@ import { type ExitInfo, killPid, type WarmProcess } from "../../pool";
 import type { Message } from "../../protocol/codec";
 import type { Coprocess } from "./coprocess";
 import { Link } from "../../link";
-import type { DaemonToCoprocess } from "../../protocol/message-types";
+import { type DaemonToCoprocess, type Received, received, type RunnerToDaemon, SPEC_MESSAGES } from "../../protocol/message-types";
 import { intField, JSON_FRAMES, type JsonMessage } from "./wire";
+
+const RUNNER_SAYS = SPEC_MESSAGES["run link"]["runner → daemon"];
 
 // A runner that has not said `taken` this long after its run (or the
 // preload timeout, if shorter) is broken: nothing of the tool ran, so the
@@ -96,7 +98,12 @@ export class CoprocessRun implements WarmProcess {
       mine,
       JSON_FRAMES,
       {
-        frame: (m) => this.handle(m),
+        frame: (frame) => {
+          // A type the run link does not have is a protocol error, as one out of turn is.
+          const m = received<RunnerToDaemon>(frame, RUNNER_SAYS);
+          if (m) this.handle(m);
+          else this.unexpected(frame.t);
+        },
         ended: () => this.linkEnded(),
         bad: (error) => {
           this.link?.close();
@@ -149,7 +156,7 @@ export class CoprocessRun implements WarmProcess {
     }
   }
 
-  private handle(m: JsonMessage): void {
+  private handle(m: Received<RunnerToDaemon>): void {
     if (m.t === "taken" && this.runner < 0) {
       const pid = intField(m, "pid");
       if (pid === null || !this.coprocess.owns(pid)) {
@@ -182,10 +189,14 @@ export class CoprocessRun implements WarmProcess {
       if (this.coprocess.mode === "fork") void this.coprocess.reap(this.runner, false);
       this.finish({ code, signal: null, told: true });
     } else {
-      this.log.warn({ pid: this.runner, t: String(m.t) }, "unexpected frame on a coprocess run link");
-      this.link?.close();
-      this.linkEnded();
+      this.unexpected(m.t);
     }
+  }
+
+  private unexpected(t: unknown): void {
+    this.log.warn({ pid: this.runner, t: String(t) }, "unexpected frame on a coprocess run link");
+    this.link?.close();
+    this.linkEnded();
   }
 
   /** The run link closed before the runner reported a status. */
