@@ -7,8 +7,8 @@
 // are set to what they already are.
 import { native } from "../native";
 import { learned } from "./exit";
-import { frameIn } from "./link";
-import { encodeFrame, type WireValue } from "./wire";
+import { FrameReader } from "../protocol/frame-reader";
+import { encodeFrame, WIRE, type WireValue } from "./wire";
 
 // Once is enough: more rounds make V8 optimize these on background threads,
 // which measured slower here (the compiles compete with the run).
@@ -17,7 +17,9 @@ export function rehearse(preloaded: Set<string>, warmDist: string): void {
   // A run frame of the size a real one has (the caller's request, which the
   // addon reads, is as large as the environment).
   const request = Buffer.alloc(Object.entries(process.env).reduce((n, [k, v]) => n + k.length + (v?.length ?? 0) + 4, 64));
-  frameIn(encodeFrame({ t: "run", v: 1, request, script: bytes(process.argv[1] ?? ""), args_from: 2, reset_stdio: true }));
+  const reader = new FrameReader(WIRE);
+  reader.push(encodeFrame({ t: "run", v: 1, request, script: bytes(process.argv[1] ?? ""), args_from: 2, reset_stdio: true }), []);
+  reader.next();
   const replies: { [key: string]: WireValue }[] = [{ t: "taken" }, { t: "started", pid: process.pid, pgid: process.pid, reset_stdio: true }, { t: "closed" }];
   for (const m of replies) encodeFrame(m);
   Buffer.concat([learned(preloaded, warmDist), encodeFrame({ t: "exit", code: 0 })]);

@@ -7,30 +7,25 @@
 // returns the pages its `fork` listed (pairs: first page, count), to write
 // ahead of its run (native.prefault).
 import { native } from "../native";
-import { send } from "./link";
+import { BlockingReader, send } from "./link";
 import { exitUnused } from "./unused-exit";
-import { decodeValue, encodeFrame } from "./wire";
+import { encodeFrame } from "./wire";
 
 export function serveForks(link: number): number[] {
-  let pending: Buffer = Buffer.alloc(0);
+  const reader = new BlockingReader(link);
   for (;;) {
     // Frames already read come first; only then wait for more, or for a child to end.
-    if (pending.length < 4 || pending.length < 4 + pending.readUInt32BE(0)) {
+    const frame = reader.next();
+    if (!frame) {
       const ended = native.forkWait(link);
       if (ended) {
         const { pid, code, signal, cpuUs } = ended;
         send(link, signal !== undefined ? { t: "exit", pid, signal, cpu_us: cpuUs } : { t: "exit", pid, code: code ?? 255, cpu_us: cpuUs });
-        continue;
-      }
-      const got = native.recvBlocking(link, 65536);
-      for (const fd of got.fds) native.close(fd);
-      if (got.data.length === 0) exitUnused(0); // the daemon let this template go
-      pending = Buffer.concat([pending, got.data]);
+      } else if (!reader.fill()) exitUnused(0); // the daemon let this template go
       continue;
     }
-    const end = 4 + pending.readUInt32BE(0);
-    const message = decodeValue(pending.subarray(4, end));
-    pending = pending.subarray(end);
+    for (const fd of frame.fds) native.close(fd); // `fork` carries none
+    const message = frame.message;
     if (message.t !== "fork") exitUnused(70);
     const [mine, theirs] = native.socketpair();
     let pid: number;

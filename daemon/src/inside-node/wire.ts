@@ -3,7 +3,10 @@
 // costs nothing, and it only needs the few msgpack forms the spec allows.
 // It is checked against protocol-spec/vectors.txt like every other codec.
 
+import type { Framing } from "../protocol/frame-reader";
+
 export type WireValue = null | boolean | number | string | Buffer | WireValue[] | { [key: string]: WireValue };
+export type WireMessage = { [key: string]: WireValue };
 
 const MAX_DEPTH = 8;
 
@@ -146,3 +149,6 @@ export function encodeFrame(message: { [key: string]: WireValue }): Buffer {
   frame.writeUInt32BE(frame.length - 4, 0);
   return frame;
 }
+
+/** The runtime link's frames as this process reads them (inside-node/link.ts, with protocol/frame-reader.ts): the daemon is trusted with lengths. */
+export const WIRE: Framing<WireMessage> = { checkLength() {}, decode: decodeValue, encode: encodeFrame };

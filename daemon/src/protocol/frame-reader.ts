@@ -1,7 +1,8 @@
 // Whole frames out of a stream socket: a 4-byte big-endian length, then a
 // payload (protocol-spec/README.md, "Framing"; the coprocess protocol frames
 // JSON the same way). The one reader of every link the daemon talks on
-// (link.ts); what the payload is, and which lengths are allowed, is the
+// (link.ts), and of a warm Node process's (inside-node/link.ts, blocking
+// reads); what the payload is, and which lengths are allowed, is the
 // framing's.
 
 /** One protocol's payloads: the reader calls checkLength before a frame is whole, decode once it is. */
