@@ -6,9 +6,8 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
-import { COPROCESS_DIR } from "./helpers/coprocess";
+import { buildC, COPROCESS_DIR } from "./helpers/coprocess";
 import { alive, fixture, PYTHON, WarmEnv } from "./helpers/warm-env";
-import { spawnSync } from "node:child_process";
 
 const BAD = fixture("coprocess/bad.py");
 const C_EXAMPLE = join(COPROCESS_DIR, "c", "example");
@@ -20,8 +19,7 @@ let w: WarmEnv;
 let bin: string;
 let log: string;
 before(() => {
-  const made = spawnSync("make", ["-s", "-C", join(COPROCESS_DIR, "c")], { encoding: "utf8" });
-  assert.equal(made.status, 0, made.stderr);
+  buildC();
   w = new WarmEnv();
   bin = join(w.dir, "bin");
   mkdirSync(bin);

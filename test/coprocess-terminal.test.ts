@@ -4,11 +4,10 @@
 // fork mode (the run's child gets the signals) and in serial mode (the
 // coprocess itself does).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { COPROCESS_DIR } from "./helpers/coprocess";
+import { buildC, COPROCESS_DIR } from "./helpers/coprocess";
 import { Terminal } from "./helpers/terminal";
 import { WARM, WarmEnv } from "./helpers/warm-env";
 
@@ -20,8 +19,7 @@ let t: Terminal;
 // The C example in serial mode, under a name of its own (the config's).
 let serial: string;
 before(() => {
-  const made = spawnSync("make", ["-s", "-C", join(COPROCESS_DIR, "c")], { encoding: "utf8" });
-  assert.equal(made.status, 0, made.stderr);
+  buildC();
   w = new WarmEnv();
   w.writeConfig({ tools: { example: { coprocess: {} }, "example-serial": { coprocess: { command: [C_EXAMPLE], mode: "serial" }, env: ["EX_SERIAL"] } } });
   mkdirSync(join(w.dir, "bin"));

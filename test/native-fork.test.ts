@@ -50,9 +50,11 @@ test("forkChild refuses while a thread started after the baseline exists, or a l
 });
 
 const notRoot = process.getuid?.() !== 0;
+// A uid of this test's own: RLIMIT_NPROC counts every process of the uid, and other test files (run in parallel) start processes as nobody.
+const PROBE_UID = 61620;
 
 test("forkChild under a low RLIMIT_NPROC throws EAGAIN, and the template forks again once children are gone", { skip: notRoot && "needs root to run the probe as another uid (RLIMIT_NPROC does not bind root)" }, () => {
-  const got = forkProbe("eagain", ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "prlimit", "--nproc=20"]);
+  const got = forkProbe("eagain", ["setpriv", `--reuid=${PROBE_UID}`, `--regid=${PROBE_UID}`, "--clear-groups", "prlimit", "--nproc=20"]);
   assert.equal(got.error, "EAGAIN");
   assert.deepEqual(got.again, { ran: true });
 });

@@ -2,7 +2,7 @@
 // directly and through warm, compared byte for byte.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { same } from "./compare";
 import { ROOT, type Result, WARM, type WarmEnv } from "./warm-env";
@@ -31,14 +31,26 @@ const HAVE_LUAJIT = spawnSync("luajit", ["-v"]).status === 0;
 export const missing = (lang: string): string | false =>
   lang === "Ruby" && !HAVE_RUBY ? "ruby is not installed" : lang === "Perl" && !HAVE_PERL ? "Socket::MsgHdr (libsocket-msghdr-perl) is not installed" : lang === "Go" && !HAVE_GO ? "go is not installed" : lang === "Lua" && !HAVE_LUAJIT ? "luajit is not installed" : false;
 
+// Test files run in parallel (npm test): one builds at a time (flock on the
+// coprocess directory), make leaves what is up to date alone, and a Go
+// binary is built aside and renamed into place (go build rewrites its output
+// in place, under an example another file may be running).
+
+/** Builds the C example and vector checker. */
+export function buildC(): void {
+  const made = spawnSync("flock", [COPROCESS_DIR, "make", "-s", "-C", join(COPROCESS_DIR, "c")], { encoding: "utf8" });
+  assert.equal(made.status, 0, made.stderr);
+}
+
 /** Builds the C example and vector checker, and the Go ones where go is installed. */
 export function buildExamples(): void {
-  const made = spawnSync("make", ["-s", "-C", join(COPROCESS_DIR, "c")], { encoding: "utf8" });
-  assert.equal(made.status, 0, made.stderr);
+  buildC();
   if (!HAVE_GO) return;
   for (const [out, pkg] of [[GO_EXAMPLE, "./example"], [join(COPROCESS_DIR, "go", "vectors-go"), "./vectors"]]) {
-    const built = spawnSync("go", ["build", "-o", out, pkg], { cwd: join(COPROCESS_DIR, "go"), encoding: "utf8" });
+    const aside = `${out}.${process.pid}`;
+    const built = spawnSync("flock", [COPROCESS_DIR, "go", "build", "-o", aside, pkg], { cwd: join(COPROCESS_DIR, "go"), encoding: "utf8" });
     assert.equal(built.status, 0, built.stderr);
+    renameSync(aside, out);
   }
 }
 
