@@ -9,7 +9,7 @@
 //   take_request.c  a warm process takes on a caller's request (takeRequest, chdir)
 //   inotify.c       the daemon's staleness check (inotify*)
 //   rlimits.c       the daemon's resource limits (getrlimits)
-//   lifetime.c      a warm process's lifetime (runLoopOnce, pdeathsig, setCommandLine)
+//   lifetime.c      a warm process's lifetime (isMainThread, runLoopOnce, pdeathsig, setCommandLine)
 //   fork.c, exit.c  forking a Node template's children; how a warm Node process ends
 //   run_view.c      the parts of a run request a warm process takes on, parsed
 //
@@ -56,6 +56,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("inotifyRead", js_inotify_read),
       FN("pidfdOpen", js_pidfd_open),
       FN("getrlimits", js_getrlimits),
+      FN("isMainThread", js_is_main_thread),
       FN("runLoopOnce", js_run_loop_once),
       FN("setParentDeathSignal", js_set_parent_death_signal),
       FN("setCommandLine", js_set_command_line),

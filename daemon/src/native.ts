@@ -145,6 +145,8 @@ export interface Native {
   pendingRequests(): number;
   /** uv_loop_alive: the loop has active handles or requests (turning it can still complete something). */
   loopAlive(): boolean;
+  /** Whether the calling thread is the process's main thread (gettid() == getpid()): worker_threads.isMainThread without loading worker_threads. */
+  isMainThread(): boolean;
   /** prctl(PR_SET_PDEATHSIG, signal): this process gets `signal` when the thread that started it ends. */
   setParentDeathSignal(signal: number): void;
   /** Rewrites what ps shows of this process (NUL-separated words), cut to the size of its original argv. */

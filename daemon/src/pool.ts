@@ -59,8 +59,8 @@ export function killPid(pid: number): void {
 }
 
 export interface PoolOwner {
-  /** Starts a new warm process for this pool (its spec is rebuilt each time, from what was learned). */
-  launch(pool: Pool): WarmProcess | null;
+  /** Starts a new warm process for this pool (its spec is rebuilt each time, from what was learned); `forCaller`: a caller waits for it. */
+  launch(pool: Pool, forCaller: boolean): WarmProcess | null;
   /** Judges a process that finished preloading: may it serve callers, and was anything learned from it? */
   assess(pool: Pool, info: object): { usable: boolean; learned: boolean };
   /** Whether `pool` may start one more process under the global limit (evicting least recently used ones if needed). */
@@ -232,7 +232,7 @@ export class Pool {
   }
 
   private start(forCaller: boolean): { wp: WarmProcess; entry: StartEntry } | null {
-    const wp = this.owner.launch(this);
+    const wp = this.owner.launch(this, forCaller);
     if (!wp) return null;
     const entry: StartEntry = { usable: Promise.resolve(false), claimed: forCaller, since: Date.now() };
     this.starting.set(wp, entry);

@@ -14,19 +14,12 @@
 import Module = require("node:module");
 import { readdirSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { isMainThread } from "node:worker_threads";
-import { constants } from "node:os";
 import { native } from "../native";
-import { watchDevTty } from "./dev-tty";
 import { installExit } from "./exit";
 import { readFrame, send } from "./link";
-import { type ModuleRef, preloadModules } from "./preload";
+import type { ModuleRef, PreloadReport } from "./preload";
 import { preloadStdio } from "./preload-stdio";
-import { rehearse } from "./rehearse";
 import { showReady, showRun } from "./command-line";
-import { emptyHeap } from "./empty-heap";
-import { afterFork, prepareClocks, startClocks } from "./fresh-state";
-import { drainRequests, serveForks } from "./template-loop";
 import { encodeFrame, type WireValue } from "./wire";
 import { noteEsmReads } from "./esm-reads";
 import { tidyModuleCache } from "./module-cache";
@@ -34,7 +27,35 @@ import { refreshSlices } from "./argv-slices";
 import { exitUnused } from "./unused-exit";
 
 const CTL = 3;
+const SIGKILL = 9; // on Linux (not worth loading node:os for)
 const WARM_DIST = dirname(__dirname);
+
+/** Its value, made once, on the first call. */
+function once<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
+
+// warm's modules that only some processes use: a learning run (a process
+// started for a caller who waits, with nothing to preload) needs none of the
+// preloading traps, a template's fork loop or a child's fresh state, and
+// compiling them all cost that caller ~10 ms of CPU. Each process loads
+// those it needs before any module of the tool's (main), so no require
+// hook a tool installs (a transpiler's, a coverage tool's) ever sees them.
+const lazy = {
+  preload: once(() => require("./preload") as typeof import("./preload")),
+  rehearse: once(() => require("./rehearse") as typeof import("./rehearse")),
+  emptyHeap: once(() => require("./empty-heap") as typeof import("./empty-heap")),
+  freshState: once(() => require("./fresh-state") as typeof import("./fresh-state")),
+  templateLoop: once(() => require("./template-loop") as typeof import("./template-loop")),
+  devTty: once(() => require("./dev-tty") as typeof import("./dev-tty")),
+};
+
+/** What preloading nothing shows: no module ran, so no trap could fire; the files held loaded are warm's own. */
+function nothingPreloaded(): PreloadReport {
+  const files = Object.keys(require.cache).filter((id) => id.startsWith("/"));
+  return { dropped: [], envRead: [], envEnumerated: false, argvQueries: [], cwdRead: false, filesRead: files, readBy: [], clean: true };
+}
 
 type Message = { [key: string]: WireValue };
 
@@ -88,11 +109,11 @@ function takeRequest(run: Message, fds: number[], preloaded: Set<string>, ownFds
   process.argv.splice(2, Infinity, ...caller.argv.slice(run.args_from as number));
   refreshSlices(process.argv);
   showRun();
-  if (forked) startClocks();
+  if (forked) lazy.freshState().startClocks();
   if (forked && run.want_pages === true) native.reportTouchedAtExit(); // the first child of its template
   installExit(CTL, fds[3], preloaded, WARM_DIST, ownFds, esmLoaded);
   // The caller's fds are terminals exactly where the pool's are (the tty mask is in the key).
-  if (mask.includes("t")) watchDevTty(CTL);
+  if (mask.includes("t")) lazy.devTty().watchDevTty(CTL);
   tidyModuleCache(WARM_DIST, mainIsCjs);
 }
 
@@ -100,30 +121,43 @@ function main(): void {
   // Only the main thread of a process the daemon started has the link;
   // the tool's worker threads also run NODE_OPTIONS'
   // --require, and must do nothing here.
-  if (process.env.WARM_RUNTIME_LINK !== String(CTL) || !isMainThread) return;
+  if (process.env.WARM_RUNTIME_LINK !== String(CTL) || !native.isMainThread()) return;
   native.setCloexec(CTL, true);
   // While idle or preloading it ends with the daemon (a daemon gone before
   // this call leaves the link at EOF, and the process exits without serving).
-  native.setParentDeathSignal(constants.signals.SIGKILL);
+  native.setParentDeathSignal(SIGKILL);
   const first = readFrame(CTL);
   if (!first || first.message.t !== "preload") exitUnused(first ? 70 : 0);
   const p = first.message;
   const script = process.argv[1];
   const mask = String(p.stdio ?? "---");
+  const template = p.fork === true;
+  const modules = (p.modules as WireValue[]).map((m) => m as unknown as ModuleRef);
+  // The parts of warm this process uses, before any module of the tool's (see lazy).
+  if (modules.length > 0) lazy.preload();
+  if (p.caller_waits !== true) {
+    lazy.rehearse();
+    lazy.emptyHeap();
+  }
+  if (template) {
+    lazy.freshState();
+    lazy.templateLoop();
+  }
+  if (mask.includes("t")) lazy.devTty();
   const stdio = preloadStdio(mask);
   // A template forks: no thread may be started from here on (see fork.c).
-  const template = p.fork === true;
   if (template) native.forkBaseline();
   const restoreMain = p.main_is_cjs === true ? mainModuleStandIn() : () => {};
-  const modules = (p.modules as WireValue[]).map((m) => m as unknown as ModuleRef);
   const excluded = (p.exclude as string[] | undefined) ?? [];
-  const report = preloadModules(modules, (id) => id === script || excluded.some((x) => id.includes(x)), stdio.outputSince, loaderParent(script), mask);
+  const report = modules.length === 0 ? nothingPreloaded() : lazy.preload().preloadModules(modules, (id) => id === script || excluded.some((x) => id.includes(x)), stdio.outputSince, loaderParent(script), mask);
   const preloaded = new Set(Object.keys(require.cache));
   // What the ESM loader left in flight (a file still closing) completes here, not in a child that lacks the thread for it.
-  if (template) drainRequests();
-  if (report.clean) {
-    rehearse(preloaded, WARM_DIST);
-    emptyHeap();
+  if (template) lazy.templateLoop().drainRequests();
+  // Both only pay off when the process is ready ahead of its caller: with a
+  // caller waiting (a tool's first run), they would be on its time.
+  if (report.clean && p.caller_waits !== true) {
+    lazy.rehearse().rehearse(preloaded, WARM_DIST);
+    lazy.emptyHeap().emptyHeap();
   }
   send(CTL, {
     t: "ready",
@@ -142,9 +176,10 @@ function main(): void {
   let esmLoaded: (() => WireValue[]) | undefined;
   let pages: number[] = [];
   if (template) {
-    prepareClocks();
-    pages = serveForks(CTL); // returns only in a forked child
-    afterFork();
+    const fresh = lazy.freshState();
+    fresh.prepareClocks();
+    pages = lazy.templateLoop().serveForks(CTL); // returns only in a forked child
+    fresh.afterFork();
   }
   // The ES modules this run loads, for the next process to preload (a child forked from a template always learns them).
   if (template || p.learn_esm === true) esmLoaded = noteEsmReads();

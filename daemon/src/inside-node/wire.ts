@@ -97,14 +97,48 @@ export function decodeValue(buf: Buffer): { [key: string]: WireValue } {
   return value;
 }
 
-function head(out: number[], small: number, smallMax: number, codes: number[], n: number): void {
+/**
+ * Where a frame is encoded: one buffer that grows, written to in place. Bytes
+ * went one by one into a number array before: a run's `loaded` report (~250
+ * module paths, 16 KiB) then took 5-8 ms of CPU in a learning run, where this
+ * code is still cold, on the caller's time.
+ */
+class Out {
+  buf = Buffer.allocUnsafe(256);
+  pos = 0;
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  push(...bytes: number[]): void {
+    this.room(bytes.length);
+    for (const b of bytes) this.buf[this.pos++] = b;
+  }
+
+  bytes(data: Uint8Array): void {
+    this.room(data.length);
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
+  }
+
+  utf8(s: string, length: number): void {
+    this.room(length);
+    this.pos += this.buf.write(s, this.pos, "utf8");
+  }
+}
+
+function head(out: Out, small: number, smallMax: number, codes: number[], n: number): void {
   if (n <= smallMax) out.push(small | n);
   else if (codes[0] && n < 0x100) out.push(codes[0], n);
   else if (n < 0x10000) out.push(codes[1], n >> 8, n & 0xff);
   else out.push(codes[2], (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 }
 
-function encodeInto(out: number[], v: WireValue): void {
+function encodeInto(out: Out, v: WireValue): void {
   if (v === null) out.push(0xc0);
   else if (v === true) out.push(0xc3);
   else if (v === false) out.push(0xc2);
@@ -119,15 +153,15 @@ function encodeInto(out: number[], v: WireValue): void {
       const b = Buffer.alloc(9);
       b[0] = 0xd3;
       b.writeBigInt64BE(BigInt(v), 1);
-      out.push(...b);
+      out.bytes(b);
     }
   } else if (typeof v === "string") {
-    const b = Buffer.from(v, "utf8");
-    head(out, 0xa0, 31, [0xd9, 0xda, 0xdb], b.length);
-    for (const x of b) out.push(x);
+    const length = Buffer.byteLength(v, "utf8");
+    head(out, 0xa0, 31, [0xd9, 0xda, 0xdb], length);
+    out.utf8(v, length);
   } else if (Buffer.isBuffer(v)) {
     head(out, 0, -1, [0xc4, 0xc5, 0xc6], v.length);
-    for (const x of v) out.push(x);
+    out.bytes(v);
   } else if (Array.isArray(v)) {
     head(out, 0x90, 15, [0, 0xdc, 0xdd], v.length);
     for (const item of v) encodeInto(out, item);
@@ -143,9 +177,10 @@ function encodeInto(out: number[], v: WireValue): void {
 
 /** A whole frame: 4-byte big-endian length, then the msgpack map. */
 export function encodeFrame(message: { [key: string]: WireValue }): Buffer {
-  const out: number[] = [0, 0, 0, 0];
+  const out = new Out();
+  out.push(0, 0, 0, 0);
   encodeInto(out, message);
-  const frame = Buffer.from(out);
+  const frame = out.buf.subarray(0, out.pos);
   frame.writeUInt32BE(frame.length - 4, 0);
   return frame;
 }

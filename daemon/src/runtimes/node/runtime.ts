@@ -263,7 +263,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
     if (this.store.addDropped(tool, drops)) this.log.info({ tool, dropped: drops }, "a file read while loading is written by the tool's runs: the modules that read it are not preloaded from now on");
   }
 
-  launch(pool: Pool): WarmHandle | null {
+  launch(pool: Pool, forCaller: boolean): WarmHandle | null {
     const ctx = this.contexts.get(pool);
     if (!ctx) return null;
     const record = this.store.get(ctx.toolId);
@@ -301,7 +301,8 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       if (choice.mode === "spawn") {
         ctx.template?.retire();
         ctx.template = null;
-        return new WarmProcess(spec, this.log, this.hooks(ctx, null));
+        // A caller waiting for it (a tool's first run) would wait for its rehearsal and collection too.
+        return new WarmProcess({ ...spec, preload: { ...spec.preload, caller_waits: forCaller } }, this.log, this.hooks(ctx, null));
       }
       let template = ctx.template;
       if (!template || template.retired || !template.alive) {
