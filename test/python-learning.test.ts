@@ -89,3 +89,39 @@ test("a root that fails to load is not tried again, and one that failed only bec
     await d.stop();
   }
 });
+
+test("a tool whose templates keep coming up unusable runs directly after three, says why, and tries again once its files change", async () => {
+  const d = new WarmEnv();
+  try {
+    const { python, site } = venvWith(d.dir, "venv-restless", []);
+    cpSync(fixture("python/restless"), join(site, "restless"), { recursive: true });
+    const dir = join(d.work, "restless");
+    mkdirSync(dir, { recursive: true });
+    const script = join(dir, "restless_cli.py");
+    copyFileSync(fixture("python/restless_cli.py"), script);
+    const direct = d.run([python, script], { direct: true });
+    assert.equal(direct.stdout.toString(), "loaded: t1 t2 t3 t4 t5 t6\n");
+    const reasons = () => (d.status() as unknown as { directByReason: Record<string, number> }).directByReason;
+    const GAVE_UP = "warm could not learn to preload this tool safely in 3 templates; it runs directly until its files change";
+    // The first run learns the six roots; then each template stops at the next one (a thread) and is not usable.
+    for (let i = 0; i < 4; i++) {
+      same(d.run([python, script], { cwd: dir }), direct, `run ${i}`);
+      await d.until(`run ${i}: the pool settles`, () => d.status()!.pools.every((p) => p.starting === 0));
+    }
+    const log = () => readFileSync(join(d.stateDir, "daemon.log"), "utf8").split("\n").filter((l) => l.includes("python template not usable")).length;
+    assert.equal(log(), 3, "three templates not usable, then no more");
+    assert.ok((reasons()[GAVE_UP] ?? 0) > 0, `direct runs by reason: ${JSON.stringify(reasons())}`);
+    const traced = d.run([python, script], { cwd: dir, env: { ...d.env, WARM_DEBUG: "1" } });
+    assert.equal(traced.stdout.toString(), direct.stdout.toString());
+    assert.equal(traced.status, direct.status);
+    assert.ok(traced.stderr.toString().includes(`daemon says direct: ${GAVE_UP}`), traced.stderr.toString());
+    // A file of the tool changed: it gets its tries again (a template starts, and learns the next root).
+    writeFileSync(join(site, "restless", "__init__.py"), "# edited\n");
+    const before = reasons()[GAVE_UP];
+    same(d.run([python, script], { cwd: dir }), direct, "after the edit");
+    assert.equal(reasons()[GAVE_UP], before, "not sent direct for having given up");
+    await d.until("a template is tried again", () => log() > 3);
+  } finally {
+    await d.stop();
+  }
+});

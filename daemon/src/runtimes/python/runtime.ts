@@ -27,7 +27,7 @@ import { existsSync } from "node:fs";
 import { userInfo } from "node:os";
 import type { ToolSettings } from "../../config";
 import { ANY } from "../../change-watch";
-import { Learning } from "../../learning";
+import { Learning, MAX_LEARNING_TRIES } from "../../learning";
 import { type ExitInfo, Pool, type PoolOwner, type WarmProcess } from "../../pool";
 import { envLookup, type RunRequest } from "../../protocol/messages";
 import type { PythonRun } from "../../protocol/message-types";
@@ -77,6 +77,8 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     const tool = this.tool(plan.toolNames, pythonToolId(plan), fds);
     if ("direct" in tool) return tool;
     const { settings, toolId, record, mask } = tool;
+    // Its templates kept coming up unusable, each learning something: it runs directly, at direct speed, until its files change.
+    if (this.learning.gaveUp(toolId)) return { direct: `warm could not learn to preload this tool safely in ${MAX_LEARNING_TRIES} templates; it runs directly until its files change` };
     const keyNames = new Set([...record.envNames, ...settings.env]);
     const { env, pairs } = keyEnv(request.env, isKeyEnvName, keyNames);
     const { found: userSite } = homeFacts(request.env, env, (home) => userSiteBases(plan.flags, request.env, home));
@@ -219,6 +221,7 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     const all = [...this.pools.values()].map((pool) => this.contexts.get(pool)?.toolId ?? "");
     super.invalidate(tools);
     for (const tool of new Set(tools === "all" ? all.filter(Boolean) : tools.keys())) {
+      this.learning.changed(tool); // it gets its tries again
       const retried = this.store.undrop(tool, (_, why) => why.startsWith(FAILED));
       if (retried.length > 0) this.log.info({ modules: retried }, "files changed since these modules failed to load: trying them again");
     }
@@ -232,7 +235,9 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
 
   /** A child whose template must start first (none yet, or it was let go) is two processes for the limits. */
   override canStartMore(pool: Pool): boolean {
-    const template = this.contexts.get(pool)?.template;
+    const ctx = this.contexts.get(pool);
+    if (ctx && this.learning.gaveUp(ctx.toolId)) return false;
+    const template = ctx?.template;
     return super.canStartMore(pool, !template || template.retired || template.state === "gone" ? 2 : 1);
   }
 
