@@ -9,7 +9,7 @@
 // the next runs). Goal (issue 11): each of the first 5 warm runs within 10%
 // of direct. R rounds (default 3), each with a fresh warm: per run, the
 // median ratio of the rounds. Writes its section of bench/results.md.
-import { loadavg } from "node:os";
+import { getPriority, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fixture, WarmEnv } from "../test/helpers/warm-env";
@@ -103,7 +103,7 @@ function render(rows: Row[][], runs: number, rounds: number, machine: ReturnType
     "",
     "`npx tsx bench/first-runs.ts` (corpus projects and env of `test/corpus/`; each round a fresh daemon with nothing learned).",
     `Machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memory}, Linux ${machine.kernel}, Node ${machine.node}; ${machine.warm}; ${machine.date}.`,
-    `Load average before: ${machine.load}; after: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (the machine is shared: other work ran beside this).`,
+    `Load average before: ${machine.load}; after: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (the machine is shared: other work ran beside this). Run at nice ${getPriority()}${getPriority() < 0 ? " (the benchmark, its daemons and tools ahead of the other work, which ran at nice 0)" : ""}.`,
     "",
     `Method: per round, a daemon started by another command (\`warm test/fixtures/not-warm.sh\`, answered \`direct\`; not in the ratios), the tool's first corpus command run directly once untimed, then ${runs} pairs: a direct run, then a warm run (wall time seen by the parent).`,
     `Each cell: the median over ${rounds} rounds of that run's warm/direct ratio (its range in brackets). Paced: ${PAUSE_MS} ms pause before each run (warm is never waited for). Back to back: no pause, so warm's learning in the background competes with the runs.`,
