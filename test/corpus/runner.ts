@@ -14,6 +14,9 @@ import type { Case, Normalise, Tool } from "./types";
 /** Warm runs per command: piped, then the last one at a terminal (against a direct run at the same terminal). */
 export const WARM_RUNS = 5;
 
+/** The longest one run may take, piped or at a terminal (a real tool on a busy machine: cspell at a terminal took over 20 s under load 25). */
+const RUN_LIMIT_MS = 120_000;
+
 /** Debian's tools by their own names (not a pyenv shim), npm's from this repo. */
 export const CORPUS_PATH = `${join(ROOT, "node_modules", ".bin")}:/usr/bin:/bin`;
 
@@ -112,7 +115,7 @@ export class Corpus {
       cwd: this.dir(tool),
       env: this.env,
       input: c.stdin ?? "",
-      timeout: 120_000,
+      timeout: RUN_LIMIT_MS,
       maxBuffer: 64 * 1024 * 1024,
     });
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
@@ -133,7 +136,7 @@ export class Corpus {
     await term.expect(/\$ $/, "the prompt"); // bash prints it after the last sentinel
     const from = term.screen.length;
     const start = process.hrtime.bigint();
-    const status = await term.status(line);
+    const status = await term.status(line, RUN_LIMIT_MS);
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     // The screen from after the echoed command line to the status sentinel.
     const screen = term.screen.slice(from);

@@ -49,11 +49,11 @@ export class Terminal {
     throw new Error(`terminal: timed out waiting for ${what}; screen since mark:\n${JSON.stringify(this.out.slice(this.mark))}`);
   }
 
-  /** Runs a command line and returns its exit status (via a sentinel echo). */
-  async status(cmd: string): Promise<number> {
+  /** Runs a command line and returns its exit status (via a sentinel echo), waiting for it at most `ms`. */
+  async status(cmd: string, ms?: number): Promise<number> {
     const tag = `S${Math.random().toString(36).slice(2, 8)}`;
     this.line(`${cmd}; echo "${tag}=$?"`);
-    const m = await this.expect(new RegExp(`${tag}=(\\d+)`), `status of ${cmd}`);
+    const m = await this.expect(new RegExp(`${tag}=(\\d+)`), `status of ${cmd}`, ms);
     return Number(m[1]);
   }
 
