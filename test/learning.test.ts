@@ -249,6 +249,22 @@ test("a module that changes files while loading is not preloaded: its work happe
   assert.match(r.dropped[fixture("learning/lib/appender.js")] ?? "", /^changed files while loading \(fs\.appendFileSync\)/);
 });
 
+test("a module that opens a network socket while loading is not preloaded: it opens it in each run, as directly, and no idle warm process holds it", async () => {
+  const cli = fixture("learning/listener.js");
+  const socket = join(w.dir, "listener.sock");
+  for (let i = 1; i <= 5; i++) {
+    // Directly after warm runs: the socket is free (before, the idle warm process that preloaded the module was listening on it: EADDRINUSE).
+    const direct = w.run([NODE, cli, socket], { direct: true });
+    assert.equal(direct.stdout.toString(), "listening\n", `the direct run ${i} could listen`);
+    const warm = w.run([NODE, cli, socket]);
+    assert.equal(warm.stdout.toString(), direct.stdout.toString(), `warm run ${i}`);
+    assert.equal(warm.status, direct.status);
+    await settled(cli);
+  }
+  const r = await record("learning/lib/listener.js");
+  assert.match(r.dropped[fixture("learning/lib/listener.js")] ?? "", /^opened a network socket while loading \(net\.Server\.listen\)/);
+});
+
 test("a module that reads a file its tool's runs rewrite (a code cache) stops being preloaded, and the runs are warm; its exit listener runs once per run, never in a warm process that ran nothing", async () => {
   const cli = fixture("learning/cacher.js");
   const file = join(w.dir, "code-cache.json");

@@ -14,6 +14,7 @@ import { native } from "../native";
 import { type EnvSeen, envView } from "./env-view";
 import { traceFileReads } from "./file-reads";
 import { trapFileWrites } from "./file-writes";
+import { trapNetwork } from "./network";
 import { installedRule } from "../runtimes/node/installed";
 import { STACK_READ, traceStackReads } from "./stack-reads";
 import { slicesChanged } from "./argv-slices";
@@ -57,6 +58,7 @@ function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask
   // at load time): the daemon watches it like a module.
   restores.push(traceFileReads(phase, filesRead, readers));
   restores.push(trapFileWrites(phase));
+  restores.push(trapNetwork(phase));
 
   // os.homedir() and os.tmpdir() read HOME and TMPDIR (TMP, TEMP) in C,
   // past the process.env trap below: record them as reads by name.
