@@ -85,3 +85,22 @@ test("a module that runs a program while loading is not preloaded: the program's
     }
   });
 });
+
+test("a module that opens a network socket while loading is not preloaded: it opens it in each run, as directly, and no idle template holds it", async () => {
+  const { python, script } = venvWith("venv-net", ["net_dep.py"], "net_listener.py");
+  for (let i = 0; i < 5; i++) {
+    // Directly after warm runs: the socket is free (before, the idle template that preloaded the module was listening on it).
+    const direct = w.run([python, script], { direct: true });
+    assert.equal(direct.stdout.toString(), "listening\n", `the direct run ${i} could listen: ${direct.stderr.toString()}`);
+    same(w.run([python, script]), direct, `run ${i}`);
+    await w.ready();
+  }
+  const file = join(w.stateDir, "preload", `${PreloadStore.toolId(pythonToolId({ interpreterReal: realpathSync(python), mode: "script", target: script }))}.json`);
+  await w.until("the module to be recorded as dropped", () => {
+    try {
+      return /opened a network socket while loading \(socket\.bind\)/.test(JSON.parse(readFileSync(file, "utf8")).dropped.net_dep ?? "");
+    } catch {
+      return false;
+    }
+  });
+});

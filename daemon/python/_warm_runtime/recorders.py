@@ -141,11 +141,22 @@ def _audit(event, args):
         _note_listing(args[0] if args else None)
     elif event in _SPAWNS:
         recorder.drop("started a process while loading (what it prints can depend on the caller's cwd and any env variable, which no key holds)")
+    elif event in _SOCKETS and (event in ("socket.bind", "socket.connect") or (len(args) > 1 and args[1] is not None)):
+        # A run's work (a server started when its module is imported): in a
+        # template the socket would be opened outside any run and kept by the
+        # idle template and its children (a port the user's own runs then
+        # find in use). The call fails, so nothing is opened.
+        recorder.drop("opened a network socket while loading (%s)" % event)
+        raise RuntimeError("warm does not preload a module that opens a network socket while loading (%s)" % event)
 
 
 # Audit events of every way Python code starts a program (subprocess,
 # os.system, os.popen, os.posix_spawn*, os.exec*, os.spawn* and pty, which fork).
 _SPAWNS = frozenset(("subprocess.Popen", "os.system", "os.posix_spawn", "os.exec", "os.fork", "os.forkpty"))
+
+# Audit events of a socket bound, connected, or sent to an address (sendto
+# and sendmsg bind a UDP socket that has no address yet).
+_SOCKETS = frozenset(("socket.bind", "socket.connect", "socket.sendto", "socket.sendmsg"))
 
 
 def _frames(frame):

@@ -131,7 +131,8 @@ def preload(spec, modules, exclude):
             try:
                 __import__(name)  # as an import statement does: the same importlib frames as a direct run's
             except BaseException as e:  # noqa: B036 - a SystemExit while importing drops it too
-                failed.append([name, failure(e, taken_back)])
+                if name not in rec.dropped:  # a trap that failed the call (a socket opened) said why already
+                    failed.append([name, failure(e, taken_back)])
                 origin = source_of(name)
                 if origin:
                     rec.files_read.add(origin)  # the daemon tries it again once this file changes
