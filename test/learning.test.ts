@@ -265,6 +265,20 @@ test("a module that opens a network socket while loading is not preloaded: it op
   assert.match(r.dropped[fixture("learning/lib/listener.js")] ?? "", /^opened a network socket while loading \(net\.Server\.listen\)/);
 });
 
+test("a timer a module sets while loading counts from the run's start, as directly from the process's: a warm process idle for longer than its delay does not fire it at once", async () => {
+  const cli = fixture("learning/timer-user.js");
+  await untilPreloaded(cli);
+  for (let i = 0; i < 3; i++) {
+    await settled(cli);
+    await w.ready();
+    // What is under test is time itself: the ready process waits longer than the module's 1 s timer.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const r = runBoth(cli);
+    assert.equal(r.out, "done\n", `run ${i}: the module's warning did not fire`);
+    assert.equal(JSON.parse(r.report).preloaded, true, `run ${i} had the module preloaded`);
+  }
+});
+
 test("a module that reads a file its tool's runs rewrite (a code cache) stops being preloaded, and the runs are warm; its exit listener runs once per run, never in a warm process that ran nothing", async () => {
   const cli = fixture("learning/cacher.js");
   const file = join(w.dir, "code-cache.json");

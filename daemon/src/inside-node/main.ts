@@ -198,6 +198,7 @@ function main(): void {
   if (request.message.t !== "run" || request.fds.length !== 4) exitUnused(70);
   restoreMain();
   takeRequest(request.message, request.fds, preloaded, ownFds, mask, template, p.main_is_cjs === true, esmLoaded);
+  if (modules.length > 0) lazy.preload().restartLoadTimers();
   // Before any of the tool's code runs, and in this order: a process that
   // dies before `taken` ran nothing (the daemon answers `direct`), and the
   // shim never hears `started` from one that did not say `taken`.

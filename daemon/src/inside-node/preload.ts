@@ -15,6 +15,8 @@ import { type EnvSeen, envView } from "./env-view";
 import { traceFileReads } from "./file-reads";
 import { trapFileWrites } from "./file-writes";
 import { trapNetwork } from "./network";
+import { noteLoadTimers } from "./load-timers";
+export { restartLoadTimers } from "./load-timers";
 import { installedRule } from "../runtimes/node/installed";
 import { STACK_READ, traceStackReads } from "./stack-reads";
 import { slicesChanged } from "./argv-slices";
@@ -59,6 +61,7 @@ function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask
   restores.push(traceFileReads(phase, filesRead, readers));
   restores.push(trapFileWrites(phase));
   restores.push(trapNetwork(phase));
+  restores.push(noteLoadTimers(phase));
 
   // os.homedir() and os.tmpdir() read HOME and TMPDIR (TMP, TEMP) in C,
   // past the process.env trap below: record them as reads by name.
