@@ -1,9 +1,10 @@
 // A private warm installation for one test file: its own runtime, state
 // and config dirs, a way to run the real shim and the direct command side
 // by side, and a teardown that leaves no daemon or warm process behind.
-// npm test runs three test files at a time: what a file makes (dirs,
-// daemons, uids it runs as, files it builds) must be its own, or built under
-// a lock (helpers/coprocess.ts), and no wait may assume an idle machine.
+// Test files may run side by side (node --test --test-concurrency=N): what
+// a file makes (dirs, daemons, uids it runs as, files it builds) must be its
+// own, or built under a lock (helpers/coprocess.ts), and no wait may assume
+// an idle machine.
 import { type SpawnOptions, spawn, spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
