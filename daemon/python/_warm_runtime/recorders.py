@@ -141,7 +141,7 @@ def _audit(event, args):
         _note_listing(args[0] if args else None)
     elif event in _SPAWNS:
         recorder.drop("started a process while loading (what it prints can depend on the caller's cwd and any env variable, which no key holds)")
-    elif event in _SOCKETS and (event in ("socket.bind", "socket.connect") or (len(args) > 1 and args[1] is not None)):
+    elif event in _SOCKETS and _names_address(event, args):
         # A run's work (a server started when its module is imported): in a
         # template the socket would be opened outside any run and kept by the
         # idle template and its children (a port the user's own runs then
@@ -157,6 +157,17 @@ _SPAWNS = frozenset(("subprocess.Popen", "os.system", "os.posix_spawn", "os.exec
 # Audit events of a socket bound, connected, or sent to an address (sendto
 # and sendmsg bind a UDP socket that has no address yet).
 _SOCKETS = frozenset(("socket.bind", "socket.connect", "socket.sendto", "socket.sendmsg"))
+
+
+def _names_address(event, args):
+    """Whether a socket call reaches an address someone chose: any connect
+    or send to an address, a bind to a path or a port. A bind to port 0 (an
+    unused port the kernel picks: urllib3 probes IPv6 so at import, then
+    closes the socket) can take nothing from anyone."""
+    address = args[1] if len(args) > 1 else None
+    if event == "socket.bind":
+        return not (isinstance(address, tuple) and len(address) >= 2 and address[1] == 0)
+    return event == "socket.connect" or address is not None
 
 
 def _frames(frame):
