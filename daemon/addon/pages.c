@@ -4,10 +4,10 @@
 // and its first touch of a page of a file mapping (node's own text and
 // read-only data, which fork leaves unmapped) maps it. The 300-module CLI's
 // run took ~560 such faults. So, as the Python runtime does
-// (daemon/python/_warm_runtime/pages.py): a template's first child reports,
-// once the shim has its status, which pages it wrote or mapped since the
-// fork (/proc/self/pagemap); the daemon hands that list to the template's
-// later children, and each faults those pages in (as a write or a read
+// (daemon/python/_warm_runtime/pages.py): a template's first children
+// report, once the shim has their status, which pages they wrote or mapped
+// since the fork (/proc/self/pagemap); the daemon hands the union of those
+// lists (runtimes/touched-pages.ts) to the template's later children, and each faults those pages in (as a write or a read
 // would, contents unchanged) while it waits, so the copies are made off the
 // caller's time, and only of pages a run copies anyway. A waiting child
 // stops as soon as its run arrives.

@@ -16,17 +16,35 @@ import { runInNewContext } from "node:vm";
 
 export function emptyHeap(): void {
   // No argument: a full collection (Node 20's V8 reads `type: "minor"` only; any other options object gives a scavenge).
+  collector()();
+}
+
+/**
+ * Puts the young generation back where it was after the last call: two
+ * scavenges (each one swaps its two semi-spaces; Node 20's `gc({type:
+ * "minor"})`). Objects allocated since are gone or moved (survivors of two
+ * are promoted), and allocation starts again at the same place.
+ */
+export function resetYoungGeneration(): void {
+  const gc = collector();
+  gc({ type: "minor" });
+  gc({ type: "minor" });
+}
+
+let gcFunction: ((options?: { type: string }) => void) | undefined;
+
+function collector(): (options?: { type: string }) => void {
   // Run with `node --expose-gc`, the tool has gc, and so do its new contexts: the flag is left as it is.
-  if (typeof globalThis.gc === "function") return globalThis.gc();
+  if (typeof globalThis.gc === "function") return globalThis.gc as (options?: { type: string }) => void;
+  if (gcFunction) return gcFunction;
   // Otherwise gc() exists only with --expose-gc, and only in contexts made
   // after it is set: one is made for it, and the flag is put back at once
   // so the tool's own new contexts do not see a gc global.
   setFlagsFromString("--expose-gc");
-  let gc: (() => void) | undefined;
   try {
-    gc = runInNewContext("gc") as () => void;
+    gcFunction = runInNewContext("gc") as (options?: { type: string }) => void;
   } finally {
     setFlagsFromString("--no-expose-gc");
   }
-  gc();
+  return gcFunction;
 }

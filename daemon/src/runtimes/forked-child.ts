@@ -9,6 +9,7 @@ import type { Logger } from "../log";
 import { type ExitInfo, killPid, type WarmProcess } from "../pool";
 import { type Message, MSGPACK } from "../protocol/codec";
 import { type PythonChildToDaemon, type Received, received, type WarmToDaemon } from "../protocol/message-types";
+import type { TouchedPages } from "./touched-pages";
 
 /** A template's answer to `fork`: the child's pid and the daemon's end of its link, or why not (null: it cannot say). */
 export type Forked = { pid: number; fd: number } | { failed: string; code: string } | null;
@@ -27,8 +28,8 @@ export interface TemplateChild {
 export interface ForkParent {
   fork(): Promise<Forked>;
   readonly children: Map<number, TemplateChild>;
-  /** Pages of the template a run wrote (pairs: first page, count), from its first child that said (`touched`); its `fork` messages carry them. */
-  touchedPages: number[] | null;
+  /** Pages of the template its children's runs took, from the first few that said (`touched`); its `fork` messages carry them. */
+  readonly touched: TouchedPages;
 }
 
 /** What a child's run tells its runtime. */
@@ -103,9 +104,9 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
   /** Once forked (pid known). */
   protected forked(): void {}
 
-  /** The run message as this child's runtime sends it: until its template knows which pages a run writes, it asks (`want_pages`). */
+  /** The run message as this child's runtime sends it: until its template has the page lists of a few runs, it asks for this one's (`want_pages`). */
   protected outgoing(message: Message): Message {
-    return this.parent.touchedPages ? message : { ...message, want_pages: true };
+    return this.parent.touched.wanted ? { ...message, want_pages: true } : message;
   }
 
   /** The status in a child's own `exit` frame, or null if it says none. */
@@ -173,7 +174,7 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
       // Every fd of the tool is closed, and the shim has its status.
       this.resolveExit({ ...this.reported, told: true });
     } else if (m.t === "touched" && Array.isArray(m.pages) && m.pages.every((n) => typeof n === "number")) {
-      this.parent.touchedPages ??= m.pages as number[];
+      this.parent.touched.add(m.pages as number[]);
     }
   }
 

@@ -7,6 +7,7 @@ import { native } from "../../native";
 import type { NodeTemplateToDaemon, Received } from "../../protocol/message-types";
 import { TEMPLATE_FLAG } from "../../inside-node/fresh-state";
 import type { Forked, TemplateChild } from "../forked-child";
+import { TouchedPages } from "../touched-pages";
 import { type LaunchSpec, type ProcessHooks, type ReadyInfo, WarmProcess } from "./warm-process";
 
 // A fork takes about a millisecond; a template that has not answered in this long is hung (stopped, stuck): it is killed.
@@ -20,7 +21,7 @@ export class NodeTemplate {
   /** No new children: it ends once those it has are gone. */
   retired = false;
   readonly children = new Map<number, TemplateChild>();
-  touchedPages: number[] | null = null;
+  readonly touched = new TouchedPages();
   private forks: ((got: Forked) => void)[] = [];
   private forkTimers: NodeJS.Timeout[] = [];
 
@@ -48,7 +49,7 @@ export class NodeTemplate {
     if (!info || !this.usable || this.retired || !this.alive) return { failed: "the template is not usable", code: "EGONE" };
     return new Promise((resolve) => {
       try {
-        this.process.sendFrame({ t: "fork", pages: this.touchedPages ?? [] });
+        this.process.sendFrame({ t: "fork", pages: this.touched.pairs ?? [] });
         this.forks.push(resolve);
       } catch {
         return resolve({ failed: "the template's link is closed", code: "EGONE" });

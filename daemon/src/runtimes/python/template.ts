@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { Logger } from "../../log";
 import { native } from "../../native";
 import type { TemplateChild } from "../forked-child";
+import { TouchedPages } from "../touched-pages";
 import { type DaemonToPythonTemplate, type PythonPreload, type PythonTemplateToDaemon, type Received, received, SPEC_MESSAGES } from "../../protocol/message-types";
 import { Link } from "../../link";
 import { type Message, MSGPACK } from "../../protocol/codec";
@@ -49,8 +50,8 @@ export class Template {
   readonly ready: Promise<TemplateReady | null>;
   /** No new children: it ends once those it has are gone. */
   retired = false;
-  /** Pages of this template that a run wrote ([first, count, ...]), written ahead by each new child; null until a run reported them. */
-  touchedPages: number[] | null = null;
+  /** Pages of this template that its children's runs took, faulted in ahead by each new child. */
+  readonly touched = new TouchedPages();
   /** CPU time from spawning the interpreter to its `ready` (us): the start-up each child's run skips. */
   startupUs = 0;
   /** The modules (roots) it preloaded, as far as the daemon knows (for outcomes.ts). */
@@ -126,7 +127,7 @@ export class Template {
     if ((await this.ready) === null || this.state !== "ready" || this.retired) return null;
     return new Promise((resolve) => {
       try {
-        this.send({ t: "fork", pages: this.touchedPages ?? [] }, []);
+        this.send({ t: "fork", pages: this.touched.pairs ?? [] }, []);
         this.forks.push(resolve);
       } catch {
         resolve(null);
