@@ -7,10 +7,11 @@
 // (daemon/python/_warm_runtime/pages.py): a template's first children
 // report, once the shim has their status, which pages they wrote or mapped
 // since the fork (/proc/self/pagemap); the daemon hands the union of those
-// lists (runtimes/touched-pages.ts) to the template's later children, and each faults those pages in (as a write or a read
-// would, contents unchanged) while it waits, so the copies are made off the
-// caller's time, and only of pages a run copies anyway. A waiting child
-// stops as soon as its run arrives.
+// lists (runtimes/touched-pages.ts) to the template's later children, and
+// each faults those pages in (as a write or a read would, contents
+// unchanged) while it waits, so the copies are made off the caller's time,
+// and only of pages a run copies anyway. A waiting child stops as soon as
+// its run arrives.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
