@@ -546,15 +546,16 @@ static int wc_take(struct wc_msg *m, const int *fds, char ***argv)
 	return 0;
 }
 
-/* The run is over: `exit` to the shim, then to the daemon (the shim has it). */
+/* The run is over: `exit` to the daemon, then to the shim (a caller that
+ * goes before the daemon has it went mid-run, and its runner is killed). */
 static void wc_report_exit(int run_link, int client, int code)
 {
 	char buf[48];
 
-	wc_tell_shim(client, WC_EXIT_CODE, (unsigned long)(code & 0xff));
-	close(client);
 	snprintf(buf, sizeof(buf), "{\"t\":\"exit\",\"code\":%d}", code & 0xff);
 	wc_send_json(run_link, buf);
+	wc_tell_shim(client, WC_EXIT_CODE, (unsigned long)(code & 0xff));
+	close(client);
 }
 
 /* Fork mode: the client links of children not reaped yet (the coprocess tells their shims how they ended). */

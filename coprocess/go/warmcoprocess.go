@@ -251,9 +251,10 @@ func serveOne(r *Run, fds []int, run func([]string) int) {
 		// Taken and not started: the shim ran the command itself; the daemon starts another coprocess.
 		os.Exit(0)
 	}
+	// The daemon first: a caller that goes before the daemon has `exit` went mid-run.
+	sendFrame(runLink, map[string]interface{}{"t": "exit", "code": code})
 	writeAll(client, ShimFrame("code", uint32(code)))
 	syscall.Close(client)
-	sendFrame(runLink, map[string]interface{}{"t": "exit", "code": code})
 }
 
 // Serve serves invocations until the daemon closes the link, then exits;

@@ -331,9 +331,10 @@ local function child(link, kids, fds, argv, env, cwd, umask, main, script)
   io.stdout:flush()
   io.stderr:flush()
   for i = 0, 2 do C.close(i) end
+  -- The daemon first: a caller that goes before the daemon has `exit` went mid-run.
+  M.send_frame(run_link, { t = "exit", code = code })
   write_all(client, M.shim_frame("code", code))
   C.close(client)
-  M.send_frame(run_link, { t = "exit", code = code })
   C._exit(code)
 end
 

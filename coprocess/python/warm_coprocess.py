@@ -164,13 +164,13 @@ def _started(run_link, client):
 
 
 def _report(run_link, client, code):
-    """The run is over: `exit` to the shim, then to the daemon (the shim has it)."""
-    tell_shim(client, "code", code)
-    client.close()
+    """The run is over: `exit` to the daemon, then to the shim (a caller that goes before the daemon has it went mid-run)."""
     try:
         send_frame(run_link, {"t": "exit", "code": code})
     except OSError:
         pass  # the tool closed its run link, or the daemon is gone: nothing more to say
+    tell_shim(client, "code", code)
+    client.close()
 
 
 def _child(link, kids, run_link, client, fds, fields, main, script):
