@@ -47,7 +47,7 @@ async function trapped(cmd: string, env: NodeJS.ProcessEnv, direct: boolean): Pr
   await w.until(() => `${cmd} to be ready (out ${JSON.stringify(out)}, err ${JSON.stringify(err)})`, () => out.includes("ready\n"));
   for (const sig of SIGNALS) {
     child.kill(sig);
-    await w.until(() => `${cmd} to get ${sig} (out ${JSON.stringify(out)})`, () => out.includes(`got ${sig}\n`));
+    await w.until(() => `${cmd} (${direct ? "directly" : "warm"}) to get ${sig} (out ${JSON.stringify(out)}, err ${JSON.stringify(err)})`, () => out.includes(`got ${sig}\n`));
   }
   child.stdin!.end();
   return { out, ...(await ended) };
