@@ -3,7 +3,7 @@
 // whoever imported them while loading (their stack, a warning's place) see
 // the tool's own code, because warm does not preload them.
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
@@ -101,6 +101,37 @@ test("a module that opens a network socket while loading is not preloaded: it op
       return /opened a network socket while loading \(socket\.bind\)/.test(JSON.parse(readFileSync(file, "utf8")).dropped.net_dep ?? "");
     } catch {
       return false;
+    }
+  });
+});
+
+test("a root whose package exits while a template loads it (sys.exit in its __init__) is dropped, and the template serves the tool without it", async () => {
+  // Looking for the file of the root that failed imports its package again,
+  // which exits again: that SystemExit used to end the template before
+  // `ready`, every time, until warm gave up on the tool.
+  const { python, site } = venvWithIn(w.dir, "venv-exit", []);
+  cpSync(fixture("python/exitpkg"), join(site, "exitpkg"), { recursive: true });
+  const dir = join(w.work, "venv-exit");
+  mkdirSync(dir, { recursive: true });
+  const script = join(dir, "exit_cli.py");
+  copyFileSync(fixture("python/exit_cli.py"), script);
+  const direct = w.run([python, script], { direct: true });
+  assert.equal(direct.stdout.toString(), "sub ok [1]\n", direct.stderr.toString());
+  let warm = 0;
+  for (let i = 0; i < 6; i++) {
+    const before = w.status()?.runs ?? 0; // no daemon before the first run
+    same(w.run([python, script]), direct, `run ${i}`);
+    if (w.status()!.runs > before) warm++;
+    if (i < 5) await w.ready();
+  }
+  const last = w.status()!;
+  assert.ok(warm >= 4, `most runs warm (${warm} of 6; pools: ${JSON.stringify(last.pools)})`);
+  const file = join(w.stateDir, "preload", `${PreloadStore.toolId(pythonToolId({ interpreterReal: realpathSync(python), mode: "script", target: script }))}.json`);
+  await w.until("exitpkg.sub to be recorded as dropped", () => {
+    try {
+      return /opened a network socket while loading/.test(JSON.parse(readFileSync(file, "utf8")).dropped["exitpkg.sub"] ?? "");
+    } catch {
+      return false; // not saved yet: the daemon saves in batches
     }
   });
 });

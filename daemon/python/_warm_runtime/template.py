@@ -104,8 +104,8 @@ def source_of(name):
     """The file a module that failed to load is loaded from (None if none):
     not in sys.modules, and its bytecode cache may be all that was read."""
     try:
-        spec = importlib.util.find_spec(name)
-    except Exception:
+        spec = importlib.util.find_spec(name)  # imports its parent package, which may fail again
+    except BaseException:  # noqa: B036 - a parent package that calls sys.exit must not end the template
         return None
     origin = getattr(spec, "origin", None)
     return origin if isinstance(origin, str) and origin.startswith("/") else None
