@@ -3,13 +3,13 @@
 // ansible's Display() reconfigures sys.stdout), costs one template, not one
 // per root; and a pool stops only when nothing is being learned.
 import assert from "node:assert/strict";
-import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
 import { preloadRecord } from "./helpers/tool-tree";
-import { fixture, WarmEnv } from "./helpers/warm-env";
-import { venvWith } from "./helpers/python-venv";
+import { WarmEnv } from "./helpers/warm-env";
+import { venvWithPackage } from "./helpers/python-venv";
 
 let w: WarmEnv;
 before(() => {
@@ -20,13 +20,7 @@ after(async () => {
 });
 
 test("a module every root imports, which a template must not run, is learned in two templates and the tool runs warm", async () => {
-  const { python, site } = venvWith(w.dir, "venv-chain", []);
-  cpSync(fixture("python/chain"), join(site, "chain"), { recursive: true });
-  const dir = join(w.work, "chain");
-  mkdirSync(dir, { recursive: true });
-  // Not next to the package: a script's own directory comes first on sys.path (its `chain` would be the user's code).
-  const script = join(dir, "chain_cli.py");
-  copyFileSync(fixture("python/chain_cli.py"), script);
+  const { python, script, cwd: dir } = venvWithPackage(w.dir, w.work, "chain", "chain_cli.py");
   const direct = w.run([python, script], { direct: true });
   assert.equal(direct.stdout.toString(), "preloaded: []\nloaded: abcdefgh\n");
   // Each run waits for the pool to settle first, so each template's verdict is in before the next run.
@@ -48,12 +42,7 @@ test("a root that fails to load is not tried again, and one that failed only bec
   // Its own daemon, logging at debug level: each template let go is a line ("template retired").
   const d = new WarmEnv({ WARM_LOG_LEVEL: "debug" });
   try {
-    const { python, site } = venvWith(d.dir, "venv-taint", []);
-    cpSync(fixture("python/taint"), join(site, "taint"), { recursive: true });
-    const dir = join(d.work, "taint");
-    mkdirSync(dir, { recursive: true });
-    const script = join(dir, "taint_cli.py");
-    copyFileSync(fixture("python/taint_cli.py"), script);
+    const { python, site, script, cwd: dir } = venvWithPackage(d.dir, d.work, "taint", "taint_cli.py");
     const direct = d.run([python, script], { direct: true });
     assert.equal(direct.stdout.toString(), "loaded: base spawner user late\nset by the script\n");
     const runs = 8;
@@ -93,12 +82,7 @@ test("a root that fails to load is not tried again, and one that failed only bec
 test("a tool whose templates keep coming up unusable runs directly after three, says why, and tries again once its files change", async () => {
   const d = new WarmEnv();
   try {
-    const { python, site } = venvWith(d.dir, "venv-restless", []);
-    cpSync(fixture("python/restless"), join(site, "restless"), { recursive: true });
-    const dir = join(d.work, "restless");
-    mkdirSync(dir, { recursive: true });
-    const script = join(dir, "restless_cli.py");
-    copyFileSync(fixture("python/restless_cli.py"), script);
+    const { python, site, script, cwd: dir } = venvWithPackage(d.dir, d.work, "restless", "restless_cli.py");
     const direct = d.run([python, script], { direct: true });
     assert.equal(direct.stdout.toString(), "loaded: t1 t2 t3 t4 t5 t6\n");
     const reasons = () => (d.status() as unknown as { directByReason: Record<string, number> }).directByReason;

@@ -3,11 +3,11 @@
 // whoever imported them while loading (their stack, a warning's place) see
 // the tool's own code, because warm does not preload them.
 import assert from "node:assert/strict";
-import { copyFileSync, cpSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
-import { venvWith as venvWithIn } from "./helpers/python-venv";
+import { venvWith as venvWithIn, venvWithPackage } from "./helpers/python-venv";
 import { fixture, WarmEnv } from "./helpers/warm-env";
 import { PreloadStore } from "../daemon/src/preload-store";
 import { pythonToolId } from "../daemon/src/runtimes/python/runtime";
@@ -109,12 +109,7 @@ test("a root whose package exits while a template loads it (sys.exit in its __in
   // Looking for the file of the root that failed imports its package again,
   // which exits again: that SystemExit used to end the template before
   // `ready`, every time, until warm gave up on the tool.
-  const { python, site } = venvWithIn(w.dir, "venv-exit", []);
-  cpSync(fixture("python/exitpkg"), join(site, "exitpkg"), { recursive: true });
-  const dir = join(w.work, "venv-exit");
-  mkdirSync(dir, { recursive: true });
-  const script = join(dir, "exit_cli.py");
-  copyFileSync(fixture("python/exit_cli.py"), script);
+  const { python, script } = venvWithPackage(w.dir, w.work, "exitpkg", "exit_cli.py");
   const direct = w.run([python, script], { direct: true });
   assert.equal(direct.stdout.toString(), "sub ok [1]\n", direct.stderr.toString());
   let warm = 0;

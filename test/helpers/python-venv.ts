@@ -3,7 +3,7 @@
 // so the preloading tests install their modules there.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, PYTHON } from "./warm-env";
 
@@ -15,4 +15,20 @@ export function venvWith(dir: string, name: string, modules: string[]): { python
   const site = spawnSync(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: "utf8" }).stdout.trim();
   for (const m of modules) copyFileSync(fixture(`python/${m}`), join(site, m));
   return { python, site };
+}
+
+/**
+ * A venv with the fixture package `pkg` installed, and the fixture script
+ * `cli` copied into a directory of its own under `work`: not next to the
+ * package, as a script's own directory comes first on sys.path (its `pkg`
+ * would be the user's code).
+ */
+export function venvWithPackage(dir: string, work: string, pkg: string, cli: string): { python: string; site: string; script: string; cwd: string } {
+  const { python, site } = venvWith(dir, `venv-${pkg}`, []);
+  cpSync(fixture(`python/${pkg}`), join(site, pkg), { recursive: true });
+  const cwd = join(work, pkg);
+  mkdirSync(cwd, { recursive: true });
+  const script = join(cwd, cli);
+  copyFileSync(fixture(`python/${cli}`), script);
+  return { python, site, script, cwd };
 }
