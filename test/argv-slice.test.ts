@@ -21,7 +21,7 @@ const project = (name: string, files: Record<string, string>) => writeTree(join(
 
 /** The ids and drops of the preload record that learned a module whose id contains `marker`. */
 async function learned(marker: string): Promise<{ ids: string[]; dropped: Record<string, string> }> {
-  const r = await savedRecord(w.stateDir, marker);
+  const r = await savedRecord(w, marker);
   return { ids: r.modules.map(([, id]) => id), dropped: r.dropped };
 }
 

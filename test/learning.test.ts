@@ -47,7 +47,7 @@ function unusable(script: string): number {
 type Learned = PreloadRecord & { enumeratesEnv: boolean; envNames: string[] };
 
 /** The saved record that learned `marker` (the daemon saves in batches, a moment after learning). */
-const record = (marker: string) => savedRecord<Learned>(w.stateDir, marker);
+const record = (marker: string) => savedRecord<Learned>(w, marker);
 
 /** Runs until the tool's module is preloaded (within a few runs), comparing each run with a direct one. */
 async function untilPreloaded(script: string, env: NodeJS.ProcessEnv = {}): Promise<void> {

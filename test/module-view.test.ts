@@ -20,7 +20,7 @@ after(async () => {
 
 /** A tool under node_modules (so installed code, preloadable): `files` relative to the project. */
 const project = (name: string, files: Record<string, string>) => writeTree(join(w.work, name), files);
-const record = (marker: string) => savedRecord(w.stateDir, marker);
+const record = (marker: string) => savedRecord(w, marker);
 
 /** Runs `args` directly, then warm `runs` times; every warm run must match the direct one. */
 async function same(args: string[], cwd: string, runs = 5): Promise<string> {

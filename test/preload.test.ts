@@ -65,7 +65,7 @@ test("learned modules are preloaded; those that capture argv or output are not; 
   assert.equal(seen.esmAtStart, true, "the ES module was preloaded");
 
   // What warm learned is kept in the state dir, with the reasons.
-  const record = await savedRecord(w.stateDir, "/learn/lib/a.js");
+  const record = await savedRecord(w, "/learn/lib/a.js");
   const dropped = Object.entries(record.dropped as Record<string, string>).map(([id, why]) => [id.split("/lib/")[1], why]);
   assert.deepEqual(
     dropped.filter(([id]) => id).sort(),

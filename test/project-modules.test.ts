@@ -44,7 +44,7 @@ test("mocha's test files run once per run, warm as directly, and are never prelo
   // The first runs teach warm what mocha loads; the later ones are warm.
   assert.ok((w.status()?.runs ?? 0) > 0, "some of the runs were served by a warm process");
 
-  const mocha = await savedRecord(w.stateDir, "/node_modules/mocha/");
+  const mocha = await savedRecord(w, "/node_modules/mocha/");
   assert.deepEqual(mocha.modules.filter(([, id]) => id.includes(project)), [], "no module of the project is in the preload set");
 });
 
@@ -67,7 +67,7 @@ test("an installed module that requires a module of the project while loading is
     await w.ready();
   }
   assert.equal(lines(), 6, "five warm runs ran conf.js five times, as five direct runs, and never while preloading");
-  const tool = await savedRecord(w.stateDir, "/node_modules/lib/index.js");
+  const tool = await savedRecord(w, "/node_modules/lib/index.js");
   assert.ok(!tool.modules.some(([, id]) => id.endsWith("/conf.js")), "conf.js is not learned");
   assert.match(tool.dropped[join(project, "node_modules/lib/index.js")] ?? "", /a module of the project/);
 });

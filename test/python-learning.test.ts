@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
-import { preloadRecord } from "./helpers/tool-tree";
+import { preloadRecord, savedRecord } from "./helpers/tool-tree";
 import { WarmEnv } from "./helpers/warm-env";
 import { venvWithPackage } from "./helpers/python-venv";
 
@@ -54,8 +54,7 @@ test("a root that fails to load is not tried again, and one that failed only bec
     // The first template preloads nothing and learns the roots; the second drops spawner (a process), remembers that
     // late failed, and keeps user (it failed only on what spawner's taken-back import left); the third is used from
     // then on. Before, every failure was forgotten and learned again from the next run: a new template per run.
-    await d.until("the learned record is saved", () => record()?.dropped["taint.late"] !== undefined);
-    const rec = record()!;
+    const rec = await savedRecord(d, "taint.base");
     assert.match(rec.dropped["taint.spawner"], /started a process/);
     assert.match(rec.dropped["taint.late"], /^failed to load: AttributeError/);
     assert.equal(rec.dropped["taint.user"], undefined, "user is preloaded once spawner is not");

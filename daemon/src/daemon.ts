@@ -9,6 +9,7 @@ import { native } from "./native";
 import { PROTOCOL_VERSION, ProtocolError } from "./protocol/codec";
 import { asString, envLookup, messageType, parseRun, type RunRequest } from "./protocol/messages";
 import type { Limits } from "./limits";
+import type { PreloadStore } from "./preload-store";
 import type { WarmProcess } from "./pool";
 import { identify, type Program } from "./runtimes/program";
 import type { Prepared, WarmRuntime } from "./runtimes/runtime";
@@ -35,6 +36,7 @@ export class Daemon implements ConnectionHandler {
     /** Stops the daemon (see `stop` in protocol-spec): a shim's request, a signal, the idle timeout, another version. */
     private readonly stop: (why: string, now: boolean) => void,
     private readonly version: string,
+    private readonly store: PreloadStore,
   ) {}
 
   get busy(): boolean {
@@ -240,6 +242,7 @@ export class Daemon implements ConnectionHandler {
       configWarnings: this.config.warnings,
       fileProblems: fileProblems(),
       running: this.active.size,
+      unsavedLearning: this.store.unsaved,
       ...this.stats.summary(),
       pools,
     };

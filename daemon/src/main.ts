@@ -159,7 +159,7 @@ function main(): void {
     }
     if (now) daemon.endRunning();
   };
-  const daemon = new Daemon(runtimes, changes, limits, config, log, stop, WARM_VERSION);
+  const daemon = new Daemon(runtimes, changes, limits, config, log, stop, WARM_VERSION, store);
   const uid = process.getuid ? process.getuid() : 0;
   const listener = new Listener(listenFd, uid, daemon, (other) => log.warn({ uid: other }, "refused a connection from another user"));
 

@@ -43,6 +43,11 @@ export class PreloadStore {
 
   constructor(private readonly dir: string, private readonly log: Logger) {}
 
+  /** How many tools' learning waits to be written (status shows it, so a reader of the files knows they are current). */
+  get unsaved(): number {
+    return this.dirty.size;
+  }
+
   static toolId(parts: string[]): string {
     return createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 24);
   }

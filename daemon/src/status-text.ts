@@ -28,6 +28,8 @@ export interface StatusData {
   /** State or log files the daemon goes on without (said once each). */
   fileProblems: string[];
   running: number;
+  /** Tools whose learning is not yet written to the state dir (written in batches, a moment after learning). */
+  unsavedLearning: number;
   runs: number;
   direct: number;
   directByReason: Record<string, number>;

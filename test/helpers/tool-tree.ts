@@ -19,17 +19,13 @@ export interface PreloadRecord {
 }
 
 /**
- * The preload record that learned a module whose id contains `marker` (and
- * satisfies `ok`), once the daemon has saved it: it saves in batches, a
- * moment after learning, so a record read at once may not exist yet.
+ * The preload record that learned a module whose id contains `marker`, as
+ * the daemon knows it now: the daemon saves in batches, a moment after
+ * learning, so this waits until its status says nothing learned is unsaved.
  */
-export async function savedRecord<R extends PreloadRecord = PreloadRecord>(stateDir: string, marker: string, ok: (r: R) => boolean = () => true): Promise<R> {
-  const find = () => {
-    const r = preloadRecord(stateDir, marker) as R | undefined;
-    return r && ok(r) ? r : undefined;
-  };
-  await until(`a saved preload record that learned ${marker}`, () => find() !== undefined);
-  return find()!;
+export async function savedRecord<R extends PreloadRecord = PreloadRecord>(w: { stateDir: string; status(): { unsavedLearning: number } | null }, marker: string): Promise<R> {
+  await until(`the daemon to have saved what it learned, a record that learned ${marker} among it`, () => w.status()?.unsavedLearning === 0 && preloadRecord(w.stateDir, marker) !== undefined);
+  return preloadRecord(w.stateDir, marker) as R;
 }
 
 /** The preload record (in a daemon's state dir) that learned a module whose id contains `marker`. */

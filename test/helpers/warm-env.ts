@@ -97,7 +97,7 @@ export class WarmEnv {
     });
   }
 
-  status(): { pid: number; pools: { tool: string; script: string; key: string; ready: number; starting: number; limited: boolean; broken: boolean; hits: number; misses: number; pids: number[] }[]; runs: number; direct: number; configError: string | null } | null {
+  status(): { pid: number; pools: { tool: string; script: string; key: string; ready: number; starting: number; limited: boolean; broken: boolean; hits: number; misses: number; pids: number[] }[]; runs: number; direct: number; configError: string | null; unsavedLearning: number } | null {
     const r = spawnSync(WARM, ["status", "--json"], { env: this.env, encoding: "utf8" });
     if (r.status !== 0) return null;
     return JSON.parse(r.stdout);
