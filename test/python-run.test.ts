@@ -104,7 +104,7 @@ test("console scripts run by their shebang, through PATH and through a multi-cal
   }
 });
 
-test("exit: SystemExit with None, ints and objects, uncaught exceptions, atexit, flushing, files left open", async () => {
+test("exit: SystemExit with None, ints and objects, uncaught exceptions, atexit, flushing, files left open, objects that fail when asked their class", async () => {
   await compare([PYTHON, PROBE, "exit:none"]);
   await compare([PYTHON, PROBE, "exit:3"]);
   await compare([PYTHON, PROBE, "exit:256"]);
@@ -116,6 +116,9 @@ test("exit: SystemExit with None, ints and objects, uncaught exceptions, atexit,
   await compare([PYTHON, PROBE, "partial"]);
   await compare([PYTHON, PROBE, "stderr:x", "os-exit:7"]);
   await compare([PYTHON, PROBE, "thread"]);
+  // An object that runs code when asked its class (Django's settings), and one such in sys.modules: the status is the tool's.
+  await compare([PYTHON, PROBE, "lazy"]);
+  await compare([PYTHON, PROBE, "lazy", "exit:3"]);
   const file = join(w.work, "left-open.txt");
   const direct = w.run([PYTHON, PROBE, `leave-open:${file}`], { direct: true });
   const directFile = readFileSync(file, "utf8");

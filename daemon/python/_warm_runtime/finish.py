@@ -78,7 +78,10 @@ def end(link, spec, code, sigint):
     flush_left_open(spec.streams)
     if os.getpid() != spec.pid:
         os._exit(code)  # a process the tool forked, ending: it has no link to talk on
-    modules = [["py", name] for name in loaded(spec)]
+    try:
+        modules = [["py", name] for name in loaded(spec)]
+    except Exception:
+        modules = []  # what the tool left in sys.modules could not be read: learn nothing, report its status
     if modules:
         link.tell({"t": "loaded", "modules": modules})
     status = {"t": "exit", "signal": signal.SIGINT} if sigint else {"t": "exit", "code": code}
@@ -121,7 +124,9 @@ def flush_left_open(template_streams):
     the template's streams that a module kept a reference to (their fds are
     the caller's now)."""
     kinds = (io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom)
-    found = [o for o in gc.get_objects() if isinstance(o, kinds)]
+    # type(), not isinstance(): isinstance asks an object its __class__, which
+    # runs code in a proxy (Django's settings, unconfigured, raise).
+    found = [o for o in gc.get_objects() if issubclass(type(o), kinds)]
     for s in template_streams:
         if s is not None:
             found += [s, getattr(s, "buffer", None)]
@@ -139,8 +144,11 @@ def loaded(spec):
     for name, module in list(sys.modules.items()):
         if name in spec.template_modules or name == "__main__" or name.startswith("_warm_runtime"):
             continue
-        if getattr(module, "__file__", None) == spec.main_real or not hasattr(module, "__name__"):
-            continue
+        try:
+            if getattr(module, "__file__", None) == spec.main_real or not hasattr(module, "__name__"):
+                continue
+        except Exception:
+            continue  # not a module (a proxy whose attributes raise): nothing to learn
         new.add(name)
     return imports.roots(new, spec.installed) if new else []
 
