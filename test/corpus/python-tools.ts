@@ -189,6 +189,19 @@ export const pythonMoreTools: Tool[] = [
     expect: { warm: true },
   },
   {
+    // Its settings are a lazy proxy whose __class__ raises while unconfigured: ending a run once asked it, and every run exited 70.
+    tool: "django-admin",
+    from: "Debian python3-django",
+    runtime: "python",
+    files: {},
+    cases: [
+      { name: "--version", argv: ["django-admin", "--version"] },
+      { name: "help", argv: ["django-admin", "help"] },
+      { name: "an unknown command (exit 1)", argv: ["django-admin", "nope"] },
+    ],
+    expect: { warm: true },
+  },
+  {
     tool: "json.tool",
     from: "Debian python3",
     runtime: "python",
