@@ -114,12 +114,13 @@ def copies():
         module = sys.modules.get(name)
         hits = []
         for gname, value in list(getattr(module, "__dict__", {}).items()):
-            if isinstance(value, ArgvStandIn) or not isinstance(value, (list, tuple)) or not value:
+            kind = type(value)  # not isinstance(), which asks a proxy (Django's settings) its __class__
+            if issubclass(kind, ArgvStandIn) or not issubclass(kind, (list, tuple)) or not value:
                 continue
             for ref, as_bytes in ((str_argv, False), (bytes_argv, True)):
                 start = _slice_start(list(value), ref)
                 if start is not None:
-                    hits.append((name, gname, start, len(value), start + len(value) == len(ref), as_bytes, isinstance(value, tuple)))
+                    hits.append((name, gname, start, len(value), start + len(value) == len(ref), as_bytes, issubclass(kind, tuple)))
         if hits:
             found += hits
         else:
