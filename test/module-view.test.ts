@@ -87,3 +87,29 @@ test("a module that reads a stack while loading (to find its requirer) sees the 
   ]);
   assert.ok(r.modules.some(([, id]) => id.endsWith("/plain/index.js")) && !r.dropped[join(dir, "node_modules/ms/node_modules/plain/index.js")], "plain is preloaded");
 });
+
+test("a preloaded module that runs code as require.main (CoffeeScript's run) sets, deletes and compiles on the real main module, as directly", async () => {
+  const dir = project("runner", {
+    "node_modules/mr/package.json": '{ "name": "mr" }\n',
+    "node_modules/mr/node_modules/runner/index.js":
+      'const Module = require("module");\nconst { dirname } = require("path");\n' +
+      "exports.run = (file) => {\n" +
+      "  const m = require.main;\n" +
+      "  m.filename = process.argv[1] = file;\n" +
+      "  m.paths = Module._nodeModulePaths(dirname(file));\n" +
+      "  m.options = { bare: true };\n" +
+      '  const seen = { isModule: m instanceof Module, proto: Object.getPrototypeOf(m) === Module.prototype, keys: Object.keys(m).sort(), has: "options" in m, desc: Object.getOwnPropertyDescriptor(m, "filename").value === file };\n' +
+      "  delete m.options;\n" +
+      '  seen.deleted = !("options" in m);\n' +
+      "  m._compile(\"console.log('compiled', module === require.main, require('path').basename(module.filename))\", file);\n" +
+      "  return seen;\n" +
+      "};\n",
+    "node_modules/mr/cli.js":
+      '#!/usr/bin/env node\nconst seen = require("runner").run(require("path").join(__dirname, "script.coffee"));\n' +
+      'console.log(JSON.stringify(seen), require("path").basename(require.main.filename), require.main.options);\n',
+  });
+  const out = await same([NODE, "node_modules/mr/cli.js"], dir);
+  assert.match(out, /^compiled true script\.coffee\n\{"isModule":true,"proto":true,.*"has":true,"desc":true,"deleted":true\} script\.coffee undefined\n$/);
+  const r = await record("/runner/index.js");
+  assert.equal(r.dropped[r.modules.find(([, id]) => id.endsWith("/runner/index.js"))![1]], undefined, "runner is preloaded, not dropped");
+});

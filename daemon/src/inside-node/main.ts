@@ -25,6 +25,7 @@ import { noteEsmReads } from "./esm-reads";
 import { tidyModuleCache } from "./module-cache";
 import { refreshSlices } from "./argv-slices";
 import { exitUnused } from "./unused-exit";
+import { forwardingTraps } from "./forwarding";
 
 const CTL = 3;
 const SIGKILL = 9; // on Linux (not worth loading node:os for)
@@ -62,13 +63,7 @@ type Message = { [key: string]: WireValue };
 /** Until the tool's main module exists, modules loaded early see a stand-in for require.main that forwards to it. */
 function mainModuleStandIn(): () => void {
   const desc = Object.getOwnPropertyDescriptor(process, "mainModule");
-  const standIn = new Proxy(
-    {},
-    {
-      get: (_t, key) => Reflect.get((process.mainModule as object | undefined) ?? {}, key),
-      has: (_t, key) => Reflect.has((process.mainModule as object | undefined) ?? {}, key),
-    },
-  );
+  const standIn = new Proxy({}, forwardingTraps(() => (process.mainModule as object | undefined) ?? {}));
   Object.defineProperty(process, "mainModule", { configurable: true, enumerable: true, get: () => standIn });
   return () => {
     if (desc) Object.defineProperty(process, "mainModule", desc);

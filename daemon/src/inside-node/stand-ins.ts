@@ -17,6 +17,7 @@
 
 import type { ArgvQuery } from "../protocol/message-types";
 import { sliceForLoading } from "./argv-slices";
+import { forwardingTraps } from "./forwarding";
 
 
 export interface Phase {
@@ -139,29 +140,65 @@ export function argvStandIn(current: () => string[], queries: ArgvQuery[], phase
  * keeps require.main.filename), and that it has not finished loading. The
  * loader's own reads of a parent (its paths, children, symbols) go to
  * `loader`, a module at the entry's path. Anything else marks the module.
- * Afterwards it forwards to the real main module.
+ * Afterwards it is the real main module in every way a module can tell
+ * (CoffeeScript's run sets require.main's filename and paths and compiles
+ * the user's script in it).
  */
 export function mainModuleStandIn(filename: string, phase: Phase, loader: object): object {
   const { dirname } = require("node:path") as typeof import("node:path");
   const known: Record<string, unknown> = { id: ".", filename, path: dirname(filename), loaded: false };
   const forLoader = (prop: PropertyKey) => typeof prop === "symbol" || prop === "paths" || prop === "children";
-  const real = () => (process.mainModule as object | undefined) ?? {};
+  const after = forwardingTraps(() => (process.mainModule as object | undefined) ?? {});
+  const isKnown = (prop: PropertyKey) => typeof prop === "string" && Object.hasOwn(known, prop);
   return new Proxy(
     {},
     {
-      get(_target, prop) {
-        if (!phase.preloading) return Reflect.get(real(), prop);
-        if (typeof prop === "string" && Object.hasOwn(known, prop)) return known[prop];
+      get(target, prop, receiver) {
+        if (!phase.preloading) return after.get(target, prop, receiver);
+        if (isKnown(prop)) return known[prop as string];
         if (forLoader(prop)) return Reflect.get(loader, prop);
         phase.note(`used require.main.${String(prop)} while loading`);
         return undefined;
       },
-      has(_target, prop) {
-        if (!phase.preloading) return Reflect.has(real(), prop);
-        if (typeof prop === "string" && Object.hasOwn(known, prop)) return true;
+      has(target, prop) {
+        if (!phase.preloading) return after.has(target, prop);
+        if (isKnown(prop)) return true;
         if (forLoader(prop)) return Reflect.has(loader, prop);
         phase.note(`used require.main while loading`);
         return false;
+      },
+      set(target, prop, value, receiver) {
+        if (!phase.preloading) return after.set(target, prop, value, receiver);
+        phase.note(`set require.main.${String(prop)} while loading`);
+        return true;
+      },
+      deleteProperty(target, prop) {
+        if (!phase.preloading) return after.deleteProperty(target, prop);
+        phase.note(`deleted require.main.${String(prop)} while loading`);
+        return true;
+      },
+      defineProperty(target, prop, desc) {
+        if (!phase.preloading) return after.defineProperty(target, prop, desc);
+        phase.note(`defined require.main.${String(prop)} while loading`);
+        return desc.configurable !== false; // a proxy may not claim a non-configurable property its target lacks
+      },
+      ownKeys(target) {
+        if (!phase.preloading) return after.ownKeys(target);
+        phase.note(`listed require.main's keys while loading`);
+        return Object.keys(known);
+      },
+      getOwnPropertyDescriptor(target, prop) {
+        if (!phase.preloading) return after.getOwnPropertyDescriptor(target, prop);
+        if (isKnown(prop)) return { value: known[prop as string], writable: true, enumerable: true, configurable: true };
+        phase.note(`used require.main.${String(prop)} while loading`);
+        return undefined;
+      },
+      // A module either way (the loader's stand-in while loading): `instanceof Module` holds, as directly.
+      getPrototypeOf: (target) => (phase.preloading ? Reflect.getPrototypeOf(loader) : after.getPrototypeOf(target)),
+      setPrototypeOf(target, proto) {
+        if (!phase.preloading) return after.setPrototypeOf(target, proto);
+        phase.note(`set require.main's prototype while loading`);
+        return true;
       },
     },
   );
