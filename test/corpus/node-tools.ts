@@ -304,6 +304,19 @@ export const nodeMoreTools: Tool[] = [
     expect: { warm: true },
   },
   {
+    // It compiles the script in require.main: a stand-in there that was not the real module broke every warm run.
+    tool: "coffee",
+    from: "npm coffeescript",
+    runtime: "node",
+    files: { "a.coffee": 'square = (x) -> x * x\nconsole.log square 3\nconsole.log "main" if require.main is module\n', "bad.coffee": "x = (\n" },
+    cases: [
+      { name: "run a script", argv: ["coffee", "a.coffee"] },
+      { name: "compile to stdout", argv: ["coffee", "-p", "a.coffee"] },
+      { name: "a syntax error (exit 1)", argv: ["coffee", "bad.coffee"] },
+    ],
+    expect: { warm: true },
+  },
+  {
     tool: "sass",
     from: "npm sass",
     runtime: "node",
