@@ -113,3 +113,21 @@ test("a preloaded module that runs code as require.main (CoffeeScript's run) set
   const r = await record("/runner/index.js");
   assert.equal(r.dropped[r.modules.find(([, id]) => id.endsWith("/runner/index.js"))![1]], undefined, "runner is preloaded, not dropped");
 });
+
+test("process.stdout kept by a preloaded module is the caller's stream in a run: its class, keys and descriptors too", async () => {
+  const dir = project("kept-out", {
+    "node_modules/ko/package.json": '{ "name": "ko" }\n',
+    "node_modules/ko/node_modules/keeper/index.js":
+      "const out = process.stdout;\n" +
+      'const { Writable } = require("stream");\n' +
+      "exports.show = () => {\n" +
+      "  const seen = { writable: out instanceof Writable, proto: Object.getPrototypeOf(out) === Object.getPrototypeOf(process.stdout), keys: Object.keys(out).join() === Object.keys(process.stdout).join(), state: typeof Object.getOwnPropertyDescriptor(out, \"_writableState\") };\n" +
+      '  out.write(JSON.stringify(seen) + "\\n");\n' +
+      "};\n",
+    "node_modules/ko/cli.js": '#!/usr/bin/env node\nrequire("keeper").show();\n',
+  });
+  const out = await same([NODE, "node_modules/ko/cli.js"], dir);
+  assert.equal(out, '{"writable":true,"proto":true,"keys":true,"state":"object"}\n');
+  const r = await record("/keeper/index.js");
+  assert.equal(r.dropped[r.modules.find(([, id]) => id.endsWith("/keeper/index.js"))![1]], undefined, "keeper is preloaded, not dropped");
+});

@@ -36,3 +36,23 @@ export function forwardingTraps(real: () => object): Required<Pick<ProxyHandler<
     setPrototypeOf: (_t, proto) => Reflect.setPrototypeOf(real(), proto),
   };
 }
+
+/**
+ * A stand-in's traps while preloading and after: once `preloading()` is
+ * false they forward (as above); before, each use is noted (the module that
+ * did it is not preloaded) and acts on the stand-in's own empty target.
+ * A stand-in overrides those of them it answers while preloading.
+ */
+export function forwardOnceLoaded(real: () => object, preloading: () => boolean, note: (trap: string) => void): ProxyHandler<object> {
+  const after = forwardingTraps(real) as Record<string, (...args: unknown[]) => unknown>;
+  const reflect = Reflect as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const handler: Record<string, (...args: unknown[]) => unknown> = {};
+  for (const trap of Object.keys(after)) {
+    handler[trap] = (...args) => {
+      if (!preloading()) return after[trap](...args);
+      note(trap);
+      return reflect[trap](...args);
+    };
+  }
+  return handler as ProxyHandler<object>;
+}

@@ -17,7 +17,7 @@
 
 import type { ArgvQuery } from "../protocol/message-types";
 import { sliceForLoading } from "./argv-slices";
-import { forwardingTraps } from "./forwarding";
+import { forwardingTraps, forwardOnceLoaded } from "./forwarding";
 
 
 export interface Phase {
@@ -34,42 +34,32 @@ const SIZE = new Set(["columns", "rows"]);
 /** A stand-in for process[name] (fd 0, 1 or 2) that is a terminal or not as `isTTY` says. */
 export function stdioStandIn(name: string, fd: number, isTTY: boolean, real: () => object, phase: Phase): object {
   const tty = require("node:tty") as typeof import("node:tty");
-  const bound = new Map<PropertyKey, [unknown, unknown]>();
+  const after = forwardingTraps(real);
   return new Proxy(
     {},
     {
-      get(_target, prop) {
-        if (phase.preloading) {
-          if (!isTTY && SIZE.has(String(prop))) return undefined;
-          if (!STDIO_ANSWERS.has(String(prop))) {
-            phase.note(`used process.${name}.${String(prop)} while loading`);
-            return undefined;
-          }
-          if (prop === "isTTY") return isTTY ? true : undefined;
-          if (prop === "fd") return fd;
-          // Both read only the env (and their arguments), never the stream.
-          const method = (tty.WriteStream.prototype as unknown as Record<string, (...a: unknown[]) => unknown>)[String(prop)];
-          return isTTY ? (...args: unknown[]) => method.apply({}, args) : prop === "hasColors" ? () => false : () => 1;
+      ...forwardOnceLoaded(real, () => phase.preloading, (trap) => phase.note(`used process.${name} (${trap}) while loading`)),
+      get(target, prop, receiver) {
+        if (!phase.preloading) return after.get(target, prop, receiver);
+        if (!isTTY && SIZE.has(String(prop))) return undefined;
+        if (!STDIO_ANSWERS.has(String(prop))) {
+          phase.note(`used process.${name}.${String(prop)} while loading`);
+          return undefined;
         }
-        const target = real();
-        const value = Reflect.get(target, prop, target);
-        if (typeof value !== "function") return value;
-        const cached = bound.get(prop);
-        if (cached && cached[0] === value) return cached[1];
-        const fn = (value as (...a: unknown[]) => unknown).bind(target);
-        bound.set(prop, [value, fn]);
-        return fn;
+        if (prop === "isTTY") return isTTY ? true : undefined;
+        if (prop === "fd") return fd;
+        // Both read only the env (and their arguments), never the stream.
+        const method = (tty.WriteStream.prototype as unknown as Record<string, (...a: unknown[]) => unknown>)[String(prop)];
+        return isTTY ? (...args: unknown[]) => method.apply({}, args) : prop === "hasColors" ? () => false : () => 1;
       },
-      set(_target, prop, value) {
-        if (phase.preloading) {
-          phase.note(`set process.${name}.${String(prop)} while loading`);
-          return true;
-        }
-        return Reflect.set(real(), prop, value);
+      set(target, prop, value, receiver) {
+        if (!phase.preloading) return after.set(target, prop, value, receiver);
+        phase.note(`set process.${name}.${String(prop)} while loading`);
+        return true;
       },
-      has(_target, prop) {
-        if (phase.preloading) return STDIO_ANSWERS.has(String(prop));
-        return Reflect.has(real(), prop);
+      has(target, prop) {
+        if (!phase.preloading) return after.has(target, prop);
+        return STDIO_ANSWERS.has(String(prop));
       },
     },
   );
@@ -148,11 +138,13 @@ export function mainModuleStandIn(filename: string, phase: Phase, loader: object
   const { dirname } = require("node:path") as typeof import("node:path");
   const known: Record<string, unknown> = { id: ".", filename, path: dirname(filename), loaded: false };
   const forLoader = (prop: PropertyKey) => typeof prop === "symbol" || prop === "paths" || prop === "children";
-  const after = forwardingTraps(() => (process.mainModule as object | undefined) ?? {});
   const isKnown = (prop: PropertyKey) => typeof prop === "string" && Object.hasOwn(known, prop);
+  const real = () => (process.mainModule as object | undefined) ?? {};
+  const after = forwardingTraps(real);
   return new Proxy(
     {},
     {
+      ...forwardOnceLoaded(real, () => phase.preloading, (trap) => phase.note(`used require.main (${trap}) while loading`)),
       get(target, prop, receiver) {
         if (!phase.preloading) return after.get(target, prop, receiver);
         if (isKnown(prop)) return known[prop as string];
@@ -167,26 +159,6 @@ export function mainModuleStandIn(filename: string, phase: Phase, loader: object
         phase.note(`used require.main while loading`);
         return false;
       },
-      set(target, prop, value, receiver) {
-        if (!phase.preloading) return after.set(target, prop, value, receiver);
-        phase.note(`set require.main.${String(prop)} while loading`);
-        return true;
-      },
-      deleteProperty(target, prop) {
-        if (!phase.preloading) return after.deleteProperty(target, prop);
-        phase.note(`deleted require.main.${String(prop)} while loading`);
-        return true;
-      },
-      defineProperty(target, prop, desc) {
-        if (!phase.preloading) return after.defineProperty(target, prop, desc);
-        phase.note(`defined require.main.${String(prop)} while loading`);
-        return desc.configurable !== false; // a proxy may not claim a non-configurable property its target lacks
-      },
-      ownKeys(target) {
-        if (!phase.preloading) return after.ownKeys(target);
-        phase.note(`listed require.main's keys while loading`);
-        return Object.keys(known);
-      },
       getOwnPropertyDescriptor(target, prop) {
         if (!phase.preloading) return after.getOwnPropertyDescriptor(target, prop);
         if (isKnown(prop)) return { value: known[prop as string], writable: true, enumerable: true, configurable: true };
@@ -195,11 +167,6 @@ export function mainModuleStandIn(filename: string, phase: Phase, loader: object
       },
       // A module either way (the loader's stand-in while loading): `instanceof Module` holds, as directly.
       getPrototypeOf: (target) => (phase.preloading ? Reflect.getPrototypeOf(loader) : after.getPrototypeOf(target)),
-      setPrototypeOf(target, proto) {
-        if (!phase.preloading) return after.setPrototypeOf(target, proto);
-        phase.note(`set require.main's prototype while loading`);
-        return true;
-      },
     },
   );
 }
