@@ -1,9 +1,12 @@
 #include "signals.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 static pid_t tool_pid, tool_pgid;
 static volatile sig_atomic_t got_term;
@@ -68,11 +71,60 @@ static void on_cont(int sig)
 	errno = e;
 }
 
+/* The state letter of a process in /proc/<pid>/stat ('R', 'S', 'T', ...);
+ * 0 if it cannot be read (gone). Signal-safe: no stdio, no malloc. */
+static char proc_state(pid_t pid)
+{
+	char path[32] = "/proc/", digits[12], buf[512], *close_paren = NULL;
+	int fd, i = 0, n = 0;
+	ssize_t r;
+
+	do
+		digits[i++] = (char)('0' + pid % 10);
+	while ((pid /= 10) > 0);
+	n = 6;
+	while (i > 0)
+		path[n++] = digits[--i];
+	memcpy(path + n, "/stat", 6);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = read(fd, buf, sizeof(buf));
+	close(fd);
+	/* The state follows the command name, which is in parentheses and may hold any byte. */
+	for (i = 0; i < r; i++)
+		if (buf[i] == ')')
+			close_paren = buf + i;
+	if (!close_paren || close_paren + 2 >= buf + r)
+		return 0;
+	return close_paren[2];
+}
+
+/* Waits (bounded) until the tool has stopped, died or gone. A shell reports
+ * a direct run's job stopped only once its process has: a tool sent SIGSTOP
+ * that has not run yet would, once it does, still take input typed after
+ * the shell's "Stopped" (the terminal's read takes a line that arrived
+ * before it saw the signal), and the shell, reading for the `fg` typed
+ * there, would not get it. */
+static void until_stopped(void)
+{
+	int i;
+	char st;
+
+	for (i = 0; i < 2000; i++) {
+		st = proc_state(tool_pid);
+		if (st == 0 || st == 'T' || st == 't' || st == 'Z' || st == 'X')
+			return;
+		poll(NULL, 0, 1);
+	}
+}
+
 /* ^Z: let the tool see SIGTSTP, make sure its group stops even if the
  * kernel discards SIGTSTP (the tool's group may be orphaned in the daemon's
- * session), then stop the shim by SIGTSTP's own default action, so the
- * shell sees the job stopped by SIGTSTP ("Stopped"), as a direct run's
- * would be, not by SIGSTOP ("Stopped (signal)"). */
+ * session), wait for the tool to have stopped, then stop the shim by
+ * SIGTSTP's own default action, so the shell sees the job stopped by
+ * SIGTSTP ("Stopped"), as a direct run's would be, not by SIGSTOP
+ * ("Stopped (signal)"). */
 static void on_tstp(int sig)
 {
 	int e = errno;
@@ -81,6 +133,7 @@ static void on_tstp(int sig)
 
 	kill(-tool_pgid, SIGTSTP);
 	kill(-tool_pgid, SIGSTOP);
+	until_stopped();
 	set_handler(sig, SIG_DFL);
 	sigemptyset(&set);
 	sigaddset(&set, sig);
