@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { completed, type GatedRun, RUNTIMES, type Runtime, startGated } from "./helpers/gated";
 import { sized } from "./helpers/volume";
-import { alive, fixture, NODE, PYTHON, WarmEnv } from "./helpers/warm-env";
+import { alive, fixture, NODE, PYTHON, spawnModeCopy, WarmEnv } from "./helpers/warm-env";
 
 // Rounds of 50 concurrent runs per runtime with the daemon killed mid-way
 // (20 at full volume, helpers/volume.ts: the numbers in the issue).
@@ -34,7 +34,8 @@ async function gone(w: WarmEnv, what: string, pids: number[]): Promise<void> {
   await w.until(() => `${what} to exit: ${pids.filter(alive).join(", ")} still there`, () => pids.every((pid) => !alive(pid)));
 }
 
-for (const runtime of RUNTIMES) {
+// Python tools run alike in either Node mode: daemon-death-spawn.test.ts runs Node's only.
+for (const runtime of spawnModeCopy() ? RUNTIMES.filter((r) => r === "node") : RUNTIMES) {
   test(`${runtime}: the daemon killed while a tool that ignores SIGHUP runs: it finishes and its caller gets its status`, async () => {
     const w = new WarmEnv();
     try {

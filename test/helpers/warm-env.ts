@@ -193,6 +193,11 @@ export function alive(pid: number): boolean {
   return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
 }
 
+/** Whether this is a *-spawn copy of a test file (helpers/spawn-mode.ts): it tests what Node's mode changes; the original tests the rest. */
+export function spawnModeCopy(): boolean {
+  return process.env.WARM_TEST_SPAWN_COPY === "1";
+}
+
 export function fixture(name: string): string {
   return join(FIXTURES, name);
 }
