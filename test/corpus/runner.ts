@@ -181,7 +181,11 @@ export class Corpus {
       result.direct += now.direct - before.direct;
       result.ways += now.runs > before.runs ? "w" : now.direct > before.direct ? "d" : "?";
     };
+    // Each warm run first waits for the tool's pools to settle (the last run's
+    // replacement ready), not after: a direct run goes on meanwhile, and the
+    // replacement after a tool's last run is not waited for.
     for (let i = 1; i < WARM_RUNS; i++) {
+      if (!(await this.settle())) result.unsettled = true;
       const before = this.counts();
       const got = this.run(tool, c, "warm");
       way(before);
@@ -189,16 +193,15 @@ export class Corpus {
       const d = differences(got, direct);
       if (d) result.diffs.push(`warm run ${i} (piped): ${d}`);
       if (got.why) result.why = got.why;
-      if (!(await this.settle())) result.unsettled = true;
     }
     const termDirect = await this.runAtTerminal(tool, c, "direct", term);
+    if (!(await this.settle())) result.unsettled = true;
     const before = this.counts();
     const termWarm = await this.runAtTerminal(tool, c, "warm", term);
     way(before);
     const d = differences(termWarm, termDirect);
     if (d) result.diffs.push(`warm run ${WARM_RUNS} (terminal): ${d}`);
     if (termWarm.why) result.why = termWarm.why;
-    if (!(await this.settle())) result.unsettled = true;
     return result;
   }
 }
