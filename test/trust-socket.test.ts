@@ -10,9 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { call, ECHO, fakeServer, isRoot, NOBODY, type Outcome, sameAsDirect, untilGone, worst } from "./helpers/trust";
+import { sized } from "./helpers/volume";
 import { NODE, WARM, WarmEnv } from "./helpers/warm-env";
 
-test("swap race: an attacker who controls a directory above the socket's never gets a byte (1000 tries)", { timeout: 600_000, skip: !isRoot && "needs root, to run the attacker as nobody" }, async () => {
+const TRIES = sized(1000, 150); // helpers/volume.ts
+
+test(`swap race: an attacker who controls a directory above the socket's never gets a byte (${TRIES} tries)`, { timeout: 600_000, skip: !isRoot && "needs root, to run the attacker as nobody" }, async () => {
   const base = mkdtempSync(join(tmpdir(), "warm-trust-race-"));
   chmodSync(base, 0o755);
   const att = join(base, "att"); // the attacker's
@@ -58,14 +61,14 @@ print(got["conns"], got["bytes"], flush=True)
   const direct = call(env.env, [ECHO, "secret run"], { direct: true });
   const outcomes: Outcome[] = [];
   try {
-    for (let i = 0; i < 1000; i++) {
+    for (let i = 0; i < TRIES; i++) {
       const r = call(env.env, [ECHO, "secret run"]);
       sameAsDirect(r, direct, /^warm: refusing .*att is owned by uid 65534.*running .*not-warm\.sh directly$/);
       outcomes.push(r);
     }
   } finally {
     const [conns, bytes] = (await attacker.result()).trim().split(" ").map(Number);
-    console.log(`# swap race: 1000 tries, attacker accepted ${conns} connections, received ${bytes} bytes (hijacks: ${bytes > 0 ? "some" : 0})`);
+    console.log(`# swap race: ${TRIES} tries, attacker accepted ${conns} connections, received ${bytes} bytes (hijacks: ${bytes > 0 ? "some" : 0})`);
     assert.equal(bytes, 0, "the attacker's socket received nothing");
     await env.stop();
     rmSync(base, { recursive: true, force: true });
