@@ -108,3 +108,21 @@ test("a tool whose templates keep coming up unusable runs directly after three, 
     await d.stop();
   }
 });
+
+test("a module that sets a variable while loading (awscli's AWS_DATA_PATH) is not preloaded: each run sets it, as directly; one that writes a value back unchanged is", async () => {
+  const { python, script, cwd: dir } = venvWithPackage(w.dir, w.work, "envset", "envset_cli.py");
+  const env = { ...w.env, ENVSET_SAME: "kept" };
+  const direct = w.run([python, script], { direct: true, env });
+  assert.equal(direct.stdout.toString(), "/envset/data kept\n");
+  let seen = "";
+  for (let i = 0; i < 6; i++) {
+    const r = w.run([python, script], { cwd: dir, env });
+    assert.equal(r.stdout.toString(), direct.stdout.toString(), `run ${i}: ${r.stderr}`);
+    assert.equal(r.status, direct.status);
+    seen = r.stderr.toString();
+    await w.until(`run ${i}: the pool settles`, () => w.status()!.pools.every((p) => p.starting === 0));
+  }
+  assert.equal(seen, "preloaded: ['envset.same']\n", "the last run found same preloaded, setter not");
+  const rec = await savedRecord(w, "envset.same");
+  assert.match(rec.dropped["envset.setter"] ?? "", /^wrote os\.environ\['ENVSET_PATH'\] while loading/);
+});

@@ -189,6 +189,20 @@ export const pythonMoreTools: Tool[] = [
     expect: { warm: true },
   },
   {
+    // awscli adds its data directory to AWS_DATA_PATH while it loads: preloaded, a child's env lacked it ("Unable to
+    // load data for: cli", exit 255); a module that writes the environment while loading now loads in each run.
+    tool: "aws",
+    from: "Debian awscli",
+    runtime: "python",
+    files: {},
+    cases: [
+      { name: "--version", argv: ["aws", "--version"] },
+      { name: "configure list", argv: ["aws", "configure", "list"] },
+      { name: "an unknown command (exit 252)", argv: ["aws", "nope"] },
+    ],
+    expect: { warm: true },
+  },
+  {
     // Its settings are a lazy proxy whose __class__ raises while unconfigured: ending a run once asked it, and every run exited 70.
     tool: "django-admin",
     from: "Debian python3-django",

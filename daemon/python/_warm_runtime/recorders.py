@@ -252,6 +252,7 @@ def warned_outside():
 def install():
     env_cls = os._Environ
     get, it = env_cls.__getitem__, env_cls.__iter__
+    setitem, delitem = env_cls.__setitem__, env_cls.__delitem__
     getcwd, getcwdb, umask = os.getcwd, os.getcwdb, os.umask
     real_stat, real_lstat, term_size, ioctl = os.stat, os.lstat, os.get_terminal_size, fcntl.ioctl
     getframe = sys._getframe
@@ -280,6 +281,30 @@ def install():
         if recorder.active:
             recorder.env_read.add(key.decode("utf-8", "surrogateescape") if isinstance(key, bytes) else key)
         return get(self, key)
+
+    def env_set(self, key, value):
+        # A write that leaves the variable as it was is a read (its value is
+        # in the key); any other reaches no child, whose env is its caller's.
+        if recorder.active:
+            name = key.decode("utf-8", "surrogateescape") if isinstance(key, bytes) else key
+            recorder.env_read.add(name)
+            if get_or_none(self, key) != value:
+                recorder.drop("wrote os.environ[%r] while loading (a child's environment is its caller's)" % name)
+        return setitem(self, key, value)
+
+    def env_del(self, key):
+        if recorder.active:
+            name = key.decode("utf-8", "surrogateescape") if isinstance(key, bytes) else key
+            recorder.env_read.add(name)
+            if get_or_none(self, key) is not None:
+                recorder.drop("deleted os.environ[%r] while loading (a child's environment is its caller's)" % name)
+        return delitem(self, key)
+
+    def get_or_none(env, key):
+        try:
+            return get(env, key)
+        except KeyError:
+            return None
 
     def env_iter(self):
         if recorder.active:
@@ -322,6 +347,8 @@ def install():
         sys.addaudithook(_audit)  # for good (hooks cannot be removed); idle unless recording
         _hooked.append(True)
     env_cls.__getitem__, env_cls.__iter__ = env_get, env_iter
+    env_cls.__setitem__, env_cls.__delitem__ = env_set, env_del
+    _saved["env_writes"] = (setitem, delitem)
     os.getcwd, os.getcwdb, os.umask = cwd, cwdb, read_umask
     os.stat, os.lstat, os.get_terminal_size = traced_stat, traced_lstat, terminal_size
     fcntl.ioctl = traced_ioctl
@@ -335,6 +362,7 @@ def install():
 def uninstall():
     recorder.active = False
     os._Environ.__getitem__, os._Environ.__iter__ = _saved["env"]
+    os._Environ.__setitem__, os._Environ.__delitem__ = _saved["env_writes"]
     os.getcwd, os.getcwdb, os.umask = _saved["os"]
     os.stat, os.lstat, os.get_terminal_size = _saved["stat"]
     fcntl.ioctl = _saved["ioctl"]
