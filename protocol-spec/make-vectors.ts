@@ -106,6 +106,8 @@ vector("started-reply-reset-stdio", frame(map([[k("t"), str("started")], [k("pid
   '{"t": "started", "pid": 77, "pgid": 77, "reset_stdio": true}');
 vector("exit-code-reply", frame(map([[k("t"), str("exit")], [k("code"), int(3)]])), '{"t": "exit", "code": 3}');
 vector("exit-code-big", frame(map([[k("t"), str("exit")], [k("code"), int(255)]])), '{"t": "exit", "code": 255}');
+vector("node-run-exit", frame(map([[k("t"), str("exit")], [k("code"), int(0)], [k("cpu_us"), int(4321)], [k("faults"), int(140)]])),
+  '{"t": "exit", "code": 0, "cpu_us": 4321, "faults": 140}');
 vector("exit-signal-reply", frame(map([[k("t"), str("exit")], [k("signal"), int(15)]])), '{"t": "exit", "signal": 15}');
 vector("direct-reply", frame(map([[k("t"), str("direct")], [k("why"), str("not a node script: /bin/ls")]])),
   '{"t": "direct", "why": "not a node script: /bin/ls"}');

@@ -16,13 +16,17 @@ import { encodeFrame, type WireValue } from "./wire";
 export function installExit(link: number, client: number, preloaded: Set<string>, warmDist: string, ownFds: number[], esmLoaded: () => WireValue[] = () => []): void {
   let fatal = false;
   const cpuAtStart = process.cpuUsage();
+  const faultsAtStart = process.resourceUsage().minorPageFault;
   process.on("uncaughtExceptionMonitor", () => {
     fatal = true;
   });
   afterExitEvent((code) => {
     const cpu = process.cpuUsage(cpuAtStart);
-    // The run's CPU time tells the daemon whether this tool is better forked or spawned.
-    const toDaemon = Buffer.concat([learned(preloaded, warmDist, esmLoaded()), encodeFrame({ t: "exit", code, cpu_us: cpu.user + cpu.system })]);
+    // The run's CPU time tells the daemon whether this tool is better forked
+    // or spawned; its page faults, whether a forked child's list of pages to
+    // fault in ahead went stale (runtimes/touched-pages.ts).
+    const faults = process.resourceUsage().minorPageFault - faultsAtStart;
+    const toDaemon = Buffer.concat([learned(preloaded, warmDist, esmLoaded()), encodeFrame({ t: "exit", code, cpu_us: cpu.user + cpu.system, faults })]);
     const exitFrame = encodeFrame({ t: "exit", code });
     if (!fatal) native.exitNow(code, link, toDaemon, encodeFrame({ t: "closed" }), ownFds, client, exitFrame);
     // After a fatal exception, the process ends the same way once Node has printed it.

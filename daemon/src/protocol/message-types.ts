@@ -25,7 +25,7 @@ export type DaemonToShim =
 export type NodePreload = { t: "preload"; v: number; modules: ModuleRef[]; exclude: string[]; stdio: string; script: Bin; learn_esm: boolean; main_is_cjs: boolean; fork?: boolean; caller_waits?: boolean };
 export type NodeRun = { t: "run"; v: number; request: Bin; script: Bin; args_from: number; reset_stdio: boolean; want_pages?: boolean };
 export type DaemonToWarm = NodePreload | NodeRun;
-type RunReports = { t: "taken" } | { t: "loaded"; modules: ModuleRef[] } | { t: "needs_tty" } | ({ t: "exit"; cpu_us?: number } & Status) | { t: "closed" };
+type RunReports = { t: "taken" } | { t: "loaded"; modules: ModuleRef[] } | { t: "needs_tty" } | ({ t: "exit"; cpu_us?: number; faults?: number } & Status) | { t: "closed" };
 export type WarmToDaemon =
   | { t: "ready"; pid: number; clean: boolean; dropped: [string, string][]; env_read: string[]; env_enumerated?: boolean; argv_queries: ArgvQuery[]; cwd_read: boolean; files_read: string[]; files_read_by?: [string, string[]][] }
   | RunReports

@@ -104,9 +104,11 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
   /** Once forked (pid known). */
   protected forked(): void {}
 
-  /** The run message as this child's runtime sends it: until its template has the page lists of a few runs, it asks for this one's (`want_pages`). */
+  /** The run message as this child's runtime sends it: until its template has the page lists of a few runs, or when the list looks stale, it asks for this one's (`want_pages`). */
   protected outgoing(message: Message): Message {
-    return this.parent.touched.wanted ? { ...message, want_pages: true } : message;
+    if (!this.parent.touched.wanted) return message;
+    this.parent.touched.asked();
+    return { ...message, want_pages: true };
   }
 
   /** The status in a child's own `exit` frame, or null if it says none. */
@@ -170,6 +172,7 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
       if (!exit) return;
       this.reported = exit;
       if (typeof m.cpu_us === "number") this.hooks.cost?.(m.cpu_us);
+      if (typeof m.faults === "number") this.parent.touched.ran(m.faults);
     } else if (m.t === "closed" && this.reported) {
       // Every fd of the tool is closed, and the shim has its status.
       this.resolveExit({ ...this.reported, told: true });
