@@ -126,3 +126,21 @@ test("a module that sets a variable while loading (awscli's AWS_DATA_PATH) is no
   const rec = await savedRecord(w, "envset.same");
   assert.match(rec.dropped["envset.setter"] ?? "", /^wrote os\.environ\['ENVSET_PATH'\] while loading/);
 });
+
+test("a module that changes the process's cwd, umask, open files limit or random seed while loading is not preloaded: the change holds in each run, as directly", async () => {
+  const { python, script, cwd: dir } = venvWithPackage(w.dir, w.work, "stater", "stater_cli.py");
+  const direct = w.run([python, script], { direct: true, cwd: dir });
+  assert.match(direct.stdout.toString(), /^\/ 0o27 \d+ 0\.9664535356921388\n$/);
+  let seen = "";
+  for (let i = 0; i < 6; i++) {
+    const r = w.run([python, script], { cwd: dir });
+    assert.equal(r.stdout.toString(), direct.stdout.toString(), `run ${i}: ${r.stderr}`);
+    seen = r.stderr.toString();
+    await w.until(`run ${i}: the pool settles`, () => w.status()!.pools.every((p) => p.starting === 0));
+  }
+  assert.equal(seen, "preloaded: ['stater.reads']\n", "only the module that changed nothing was preloaded");
+  const rec = await savedRecord(w, "stater.reads");
+  for (const [name, what] of [["cwd", "working directory"], ["mask", "umask"], ["files", "open files limit"], ["seed", "random state"]]) {
+    assert.match(rec.dropped[`stater.${name}`] ?? "", new RegExp(`^changed the process's ${what}`), `stater.${name}: ${JSON.stringify(rec.dropped)}`);
+  }
+});

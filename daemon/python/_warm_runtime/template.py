@@ -11,7 +11,7 @@ import select
 import signal
 import sys
 
-from . import argv, child, imports, recorders, wire
+from . import argv, child, imports, process_state, recorders, wire
 
 
 class Spec:
@@ -126,6 +126,7 @@ def preload(spec, modules, exclude):
             if any(x and x in name for x in exclude):
                 continue
             rec.current = name
+            state = process_state.snapshot()
             before = set(sys.modules)
             hooks = (sys.meta_path[:], sys.path_hooks[:])
             try:
@@ -136,6 +137,10 @@ def preload(spec, modules, exclude):
                 origin = source_of(name)
                 if origin:
                     rec.files_read.add(origin)  # the daemon tries it again once this file changes
+            moved = process_state.changed(state)
+            if moved:
+                rec.dropped.setdefault(name, "changed the process's %s while loading (a child takes on its caller's)" % " and ".join(moved))
+                process_state.restore(state)
             if recorders.warned_outside():
                 rec.dropped.setdefault(name, "warned while loading with a stacklevel reaching its importer (a preloaded module's importer is warm's)")
             if name in rec.dropped:
