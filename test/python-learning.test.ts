@@ -1,10 +1,11 @@
 // Learning a Python tool's preloading converges: a module that many roots
 // import, and that does at its first import what a template must not (as
-// ansible's Display() reconfigures sys.stdout), costs one template, not one
-// per root; and a pool stops only when nothing is being learned.
+// ansible's Display() reconfigures sys.stdout, or its constants module makes
+// a temp directory), costs one template, not one per root; and a pool stops
+// only when nothing is being learned.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
 import { preloadRecord, savedRecord } from "./helpers/tool-tree";
@@ -142,5 +143,49 @@ test("a module that changes the process's cwd, umask, open files limit or random
   const rec = await savedRecord(w, "stater.reads");
   for (const [name, what] of [["cwd", "working directory"], ["mask", "umask"], ["files", "open files limit"], ["seed", "random state"]]) {
     assert.match(rec.dropped[`stater.${name}`] ?? "", new RegExp(`^changed the process's ${what}`), `stater.${name}: ${JSON.stringify(rec.dropped)}`);
+  }
+});
+
+test("a module that changes files while loading is not preloaded, nor any root that loads it: its work happens once per run, as directly, and one template learns them all", async () => {
+  // Its own daemon: the templates counted are this tool's.
+  const d = new WarmEnv();
+  try {
+    const { python, site, script, cwd: dir } = venvWithPackage(d.dir, d.work, "writes", "writes_cli.py");
+    const venv = dirname(dirname(python));
+    const log = join(venv, "writes.log");
+    const tmp = join(venv, "writes-tmp");
+    mkdirSync(tmp);
+    const env = d.env;
+    const lines = () => readFileSync(log, "utf8").split("\n").filter(Boolean).length;
+    // -B first: no bytecode cache is written until the pool without it, whose template is then the first to load
+    // (and cache) the modules it preloads. The import system's .pyc writes are not the modules' own.
+    const direct = d.run([python, "-B", script], { direct: true, env, cwd: dir });
+    assert.equal(direct.stdout.toString(), "loaded: base log a b c d\nworked in a temp dir of its own: ['work']\n", direct.stderr.toString());
+    let runs = 1;
+    for (const flags of [["-B"], ["-B"], ["-B"], ["-B"], ["-B"], [], [], []]) {
+      same(d.run([python, ...flags, script], { env, cwd: dir }), direct, `run ${runs} (${flags.join(" ") || "no flags"})`);
+      runs++;
+      // Before, the template appended the line once for all its children, and its temp directory was every child's
+      // (the first child's exit removed it: the next run failed) or left behind by a template not used.
+      assert.equal(lines(), runs, `one log line per run, none from a template (after run ${runs})`);
+      assert.deepEqual(readdirSync(tmp), [], `no temp directory left after run ${runs}`);
+      await d.until(`run ${runs}: the pool settles`, () => d.status()!.pools.every((p) => p.starting === 0));
+    }
+    const rec = await savedRecord(d, "writes.base");
+    assert.match(rec.dropped["writes.log"] ?? "", new RegExp(`^changed files while loading: ${log} \\(open\\)$`));
+    assert.match(rec.dropped["writes.a"] ?? "", new RegExp(`^changed files while loading: ${tmp}/writes-\\w+ \\(tempfile\\.mkdtemp\\)$`));
+    // b, c and d would fail on the registry a's taken-back import filled before it failed (ValueError): "tried again
+    // without it" in the next template, where the next of them made the temp directory, one template each, until warm
+    // gave up on the tool after three. A module that changed files is not loaded again in the template.
+    for (const m of ["b", "c", "d"]) assert.match(rec.dropped[`writes.${m}`] ?? "", /^loads writes\.constants, which changed files while loading: .* \(tempfile\.mkdtemp\)$/);
+    assert.equal(rec.dropped["writes.base"], undefined, "base is preloaded: writing its bytecode cache is not the module's work");
+    assert.ok(readdirSync(join(site, "writes", "__pycache__")).some((f) => f.startsWith("base.")), "the template that preloaded base cached its bytecode");
+    const unusable = readFileSync(join(d.stateDir, "daemon.log"), "utf8").split("\n").filter((l) => l.includes("python template not usable")).length;
+    assert.ok(unusable <= 2, `${unusable} templates not usable`);
+    const pools = d.status()!.pools.filter((p) => p.tool.startsWith("writes_cli.py"));
+    assert.equal(pools.length, 2, JSON.stringify(pools));
+    for (const pool of pools) assert.ok(pool.hits > 0 && !pool.broken, `each pool (with -B and without) runs warm: ${JSON.stringify(pool)}`);
+  } finally {
+    await d.stop();
   }
 });

@@ -5,11 +5,14 @@
 # watched (a change drops the template); sys.argv is argv.py's. One that
 # enumerates the environment, reads stdin, writes output, starts a process
 # or reads the terminal's size while loading is dropped from preloading (it will load in
-# the child, per run). So is one that looks past its own loading code into
-# the frames of whoever imported it (sys._getframe reaching importlib's or
-# warm's frames, inspect.stack(), traceback.extract_stack(), a warning
-# with a stacklevel pointing at its importer): a preloaded module's
-# importer is warm's template, a direct run's is the tool's own code.
+# the child, per run). So is one that changes files while loading (writes,
+# creates, removes, renames: _CHANGES): that call fails, nothing is
+# changed, and the module does it in each run, as directly. So is one that
+# looks past its own loading code into the frames of whoever imported it
+# (sys._getframe reaching importlib's or warm's frames, inspect.stack(),
+# traceback.extract_stack(), a warning with a stacklevel pointing at its
+# importer): a preloaded module's importer is warm's template, a direct
+# run's is the tool's own code.
 import fcntl
 import os
 import stat
@@ -42,12 +45,19 @@ class Recorder:
         self.dirs_listed = set()
         self.argv_copiers = set()
         self.dropped = {}  # module -> why
+        self.tainted = {}  # a module whose loading changed files -> why (see Tainted)
         self.owner = {}  # every module loaded -> the top-level preload that loaded it
         self.below = ()  # warm's own frames under the preload's imports
 
     def drop(self, why):
         if self.active and self.current and self.current not in self.dropped:
             self.dropped[self.current] = why
+
+    def taint(self, module, why):
+        """A module's own loading fired a trap that fails the call: loading
+        it again under a later root would do the same (Tainted)."""
+        if self.active:
+            self.tainted.setdefault(module or self.current, why)
 
     def top(self, name):
         """The module the preload loop was importing when `name` loaded."""
@@ -86,6 +96,26 @@ class StdStandIn:
         return repr(self._target())
 
 
+class Tainted:
+    """First on sys.meta_path while preloading. A module that changed files
+    while loading (its root was dropped and taken back) is not loaded again
+    under a later root: that root is dropped at once, as "loads X, which
+    ...", as it would be in the next template. Without this, a later root
+    could load the taken-back modules again up to some state another kept
+    module holds from the first time, fail there for that reason alone, and
+    be tried again in the next template, where it is dropped in turn: one
+    template per such root (ansible, whose constants module every other
+    imports, makes a temp directory when loaded)."""
+
+    def find_spec(self, name, path=None, target=None):
+        why = recorder.tainted.get(name)
+        if why is None or not recorder.active:
+            return None
+        recorder.drop(why if why.startswith("loads ") else "loads %s, which %s" % (name, why))
+        raise RuntimeError("warm does not preload a module that loads %s, which %s" % (name, why))
+
+
+_tainted = Tainted()
 _saved = {}
 _hooked = []
 
@@ -135,8 +165,14 @@ def _audit(event, args):
         return
     if event == "open" and args:
         mode, flags = args[1], args[2] if len(args) > 2 else 0
-        writing = bool(set(mode) & set("wax+")) if isinstance(mode, str) else bool(flags & (os.O_WRONLY | os.O_RDWR))
+        writing = bool(flags & _WRITES) or (isinstance(mode, str) and bool(set(mode) & set("wax+")))
+        if writing and not isinstance(args[0], int):  # an fd (os.fdopen, open(1, "w")) names no file
+            _changing(event, args[0], _getframe(1))
         _note_file(args[0], writing)
+    elif event in _CHANGES and args:
+        target = args[_CHANGES[event]] if len(args) > _CHANGES[event] else None
+        if event != "sqlite3.connect" or target not in (":memory:", b":memory:", ""):
+            _changing(event, target, _getframe(1))
     elif event in ("os.listdir", "os.scandir"):
         _note_listing(args[0] if args else None)
     elif event in _SPAWNS:
@@ -148,6 +184,76 @@ def _audit(event, args):
         # find in use). The call fails, so nothing is opened.
         recorder.drop("opened a network socket while loading (%s)" % event)
         raise RuntimeError("warm does not preload a module that opens a network socket while loading (%s)" % event)
+
+
+# open() flags that create or change a file.
+_WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+# Audit events of calls that change files (each from the CPython version
+# that has it), with the index of the argument naming what they change. Each comes before the
+# change, so failing it changes nothing. os.makedirs, os.replace/unlink,
+# pathlib's writes and shutil's work come through these and open;
+# tempfile's and shutil's own come first, naming what the call is for.
+_CHANGES = {
+    "os.mkdir": 0, "os.rmdir": 0, "os.remove": 0, "os.rename": 1, "os.chmod": 0, "os.chown": 0, "os.utime": 0,
+    "os.truncate": 0, "os.symlink": 1, "os.link": 1, "os.setxattr": 0, "os.removexattr": 0, "os.chflags": 0,
+    "shutil.copyfile": 1, "shutil.copymode": 1, "shutil.copystat": 1, "shutil.copytree": 1, "shutil.rmtree": 0,
+    "shutil.move": 1, "shutil.chown": 0, "shutil.make_archive": 0, "shutil.unpack_archive": 1,
+    "tempfile.mkstemp": 0, "tempfile.mkdtemp": 0, "sqlite3.connect": 0,
+}
+
+_BOOTSTRAP_EXTERNAL = "<frozen importlib._bootstrap_external>"
+
+
+def _changes_nothing(path, caller):
+    """Whether a call that would change a file while a module loads is not
+    the module's work: the import system writing its bytecode cache (any
+    import, in a direct run too, writes the same .pyc; a module calling
+    py_compile is not this), tempfile finding its directory (a probe file,
+    removed at once: the directory found depends on TMPDIR and its kin,
+    which join the key when read), or /dev/null opened for writing."""
+    if path in ("/dev/null", b"/dev/null"):
+        return True
+    frame = caller
+    while frame is not None and frame.f_code.co_filename == _BOOTSTRAP_EXTERNAL:
+        if frame.f_code.co_name == "_cache_bytecode":  # SourceLoader.get_code -> _cache_bytecode -> set_data -> _write_atomic
+            return True
+        frame = frame.f_back
+    return caller.f_code.co_name == "_get_default_tempdir" and caller.f_code.co_filename == getattr(sys.modules.get("tempfile"), "__file__", None)
+
+
+def _changing(event, target, caller):
+    """A module is about to change a file while loading: a run's work
+    (a log line appended, a cache or temp directory made). Done here it
+    would happen once per template instead of once per run, in a process
+    that may serve no run, and a temp directory made here would be shared
+    by every child and removed by none. The call fails, so nothing is
+    changed; the root is dropped, and so is any later root that loads the
+    module again (tainted)."""
+    if _changes_nothing(target, caller):
+        return
+    if isinstance(target, int):
+        path = "fd %d" % target
+    else:
+        try:
+            path = os.fsdecode(os.fspath(target)) if target is not None else "?"
+        except TypeError:
+            path = repr(target)
+    why = "changed files while loading: %s (%s)" % (path, event)
+    recorder.drop(why)
+    recorder.taint(_loading(caller), why)
+    raise RuntimeError("warm does not preload a module that changes files while loading (%s %s)" % (event, path))
+
+
+def _loading(frame):
+    """The module whose loading is under way innermost at a frame (its own
+    code, or code it calls at its top level), or None outside any import."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "_find_and_load" and code.co_filename == "<frozen importlib._bootstrap>":
+            return frame.f_locals.get("name")
+        frame = frame.f_back
+    return None
 
 
 # Audit events of every way Python code starts a program (subprocess,
@@ -356,11 +462,14 @@ def install():
     if modname is not None:
         sys._getframemodulename = traced_modname
     sys.stdin, sys.stdout, sys.stderr = StdStandIn("stdin"), StdStandIn("stdout"), StdStandIn("stderr")
+    sys.meta_path.insert(0, _tainted)
     recorder.active = True
 
 
 def uninstall():
     recorder.active = False
+    if _tainted in sys.meta_path:
+        sys.meta_path.remove(_tainted)
     os._Environ.__getitem__, os._Environ.__iter__ = _saved["env"]
     os._Environ.__setitem__, os._Environ.__delitem__ = _saved["env_writes"]
     os.getcwd, os.getcwdb, os.umask = _saved["os"]
