@@ -356,6 +356,8 @@ export const nodeMoreTools: Tool[] = [
       { name: "run a script", argv: ["npm", "run", "hello"], normalise: [spinner] },
       { name: "a failing script (exit 3)", argv: ["npm", "run", "fail"], normalise: [spinner] },
     ],
+    // npm names its debug log after the time the run started, and says that name in it.
+    homeNormalise: [{ path: /^\.npm\/_logs\/.*-debug-0\.log$/, rules: [{ re: /\d{4}-\d\d-\d\dT\d\d_\d\d_\d\d_\d{3}Z/g, to: "<time>", why: "the run's start time" }], why: "a debug log named after the run's start time" }],
     expect: { warm: true },
   },
   {

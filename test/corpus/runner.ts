@@ -1,8 +1,9 @@
 // Runs the corpus: each tool's project in its own directory of one private
 // warm installation (one daemon for every tool), each command directly once
 // and then through the real shim, piped and at a terminal, resetting the
-// project between runs, and says how each warm run differed from the direct
-// one (stdout, stderr, status, files written) and which way warm ran it.
+// project and the home directory between runs, and says how each warm run
+// differed from the direct one (stdout, stderr, status, files written in
+// the project and under HOME) and which way warm ran it.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -26,6 +27,8 @@ export interface Outcome {
   stdout: string;
   stderr: string;
   files: Tree;
+  /** The home directory after the run (caches, configs, temp directories a tool keeps there: ansible's ~/.ansible/tmp). */
+  home: Tree;
   ms: number;
   /** Why the shim ran it directly ("" if it did not say). */
   why: string;
@@ -106,6 +109,18 @@ export class Corpus {
     return snapshot(this.dir(tool), this.trees.get(tool.tool)!.skip);
   }
 
+  /** The home directory as a run left it, with what legitimately differs per run in files' names and bytes replaced (homeNormalise). */
+  private homeTree(tool: Tool): Tree {
+    const tree: Tree = new Map();
+    for (const [path, entry] of snapshot(this.home)) {
+      const rule = entry.kind === "file" ? (tool.homeNormalise ?? []).find((r) => r.path.test(path)) : undefined;
+      if (!rule) tree.set(path, entry);
+      else if (!rule.rules) tree.set(path, { ...entry, data: Buffer.alloc(0) });
+      else tree.set(normalise(path, rule.rules), { ...entry, data: Buffer.from(normalise(entry.data.toString("latin1"), rule.rules), "latin1") });
+    }
+    return tree;
+  }
+
   /** One run, piped, directly or through bin/warm. */
   run(tool: Tool, c: Case, via: "direct" | "warm"): Outcome {
     this.reset(tool);
@@ -121,7 +136,7 @@ export class Corpus {
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     if (r.error) throw r.error;
     const { text: stderr, why } = untrace(r.stderr.toString("latin1"));
-    return { status: r.status, signal: r.signal, stdout: normalise(r.stdout.toString("latin1"), c.normalise), stderr: normalise(stderr, c.normalise), files: this.files(tool), ms, why };
+    return { status: r.status, signal: r.signal, stdout: normalise(r.stdout.toString("latin1"), c.normalise), stderr: normalise(stderr, c.normalise), files: this.files(tool), home: this.homeTree(tool), ms, why };
   }
 
   /** One run at a terminal (stdout and stderr on it; stdin too unless the case pipes some). */
@@ -144,7 +159,7 @@ export class Corpus {
     const sentinels = [...body.matchAll(/S[0-9a-z]+=\d+/g)];
     const out = body.slice(0, sentinels[sentinels.length - 1].index);
     const { text, why } = untrace(out);
-    return { status, signal: null, stdout: normalise(text, c.normalise), stderr: "", files: this.files(tool), ms, why };
+    return { status, signal: null, stdout: normalise(text, c.normalise), stderr: "", files: this.files(tool), home: this.homeTree(tool), ms, why };
   }
 
   /** A terminal in the tool's project, with the corpus environment. */
@@ -184,8 +199,10 @@ export class Corpus {
     // Each warm run first waits for the tool's pools to settle (the last run's
     // replacement ready), not after: a direct run goes on meanwhile, and the
     // replacement after a tool's last run is not waited for.
+    let last: Outcome | null = null;
     for (let i = 1; i < WARM_RUNS; i++) {
       if (!(await this.settle())) result.unsettled = true;
+      if (last) this.leftLater(tool, last, `warm run ${i - 1} (piped)`, result);
       const before = this.counts();
       const got = this.run(tool, c, "warm");
       way(before);
@@ -193,7 +210,9 @@ export class Corpus {
       const d = differences(got, direct);
       if (d) result.diffs.push(`warm run ${i} (piped): ${d}`);
       if (got.why) result.why = got.why;
+      last = got;
     }
+    if (last) this.leftLater(tool, last, `warm run ${WARM_RUNS - 1} (piped)`, result);
     const termDirect = await this.runAtTerminal(tool, c, "direct", term);
     if (!(await this.settle())) result.unsettled = true;
     const before = this.counts();
@@ -203,6 +222,18 @@ export class Corpus {
     if (d) result.diffs.push(`warm run ${WARM_RUNS} (terminal): ${d}`);
     if (termWarm.why) result.why = termWarm.why;
     return result;
+  }
+
+  /**
+   * What changed under HOME after a warm run ended and before the next run
+   * (while warm started its next processes): a direct run changes nothing
+   * once it has exited. (A template that made ansible's
+   * ~/.ansible/tmp/ansible-local-* while preloading did it here, between
+   * runs, and left it there.) After a tool's last run, nothing waits.
+   */
+  private leftLater(tool: Tool, run: Outcome, which: string, result: CaseResult): void {
+    const later = treeDiff(this.homeTree(tool), run.home);
+    if (later) result.diffs.push(`after ${which}, while warm processes started: home: ${later.replace(/directly/g, "right after the run").replace(/\n/g, "; ")}`);
   }
 }
 
@@ -214,6 +245,8 @@ export function differences(got: Outcome, want: Outcome): string {
   if (got.stderr !== want.stderr) out.push(`stderr ${textDiff(got.stderr, want.stderr)}`);
   const files = treeDiff(got.files, want.files);
   if (files) out.push(`files: ${files.replace(/\n/g, "; ")}`);
+  const home = treeDiff(got.home, want.home);
+  if (home) out.push(`home: ${home.replace(/\n/g, "; ")}`);
   return out.join(" | ");
 }
 

@@ -30,6 +30,13 @@ export interface Tool {
   files: Record<string, string>;
   /** Run once, directly, after the files are written and before anything is compared (hg init). */
   setup?: string[][];
+  /**
+   * Files under HOME (paths relative to it) whose name or bytes legitimately
+   * differ per run, even between two direct runs: the fields replaced
+   * before comparing, in the path and the contents (no rules: a binary file
+   * whose contents are not compared, only that it is there), and why.
+   */
+  homeNormalise?: { path: RegExp; rules?: Normalise[]; why: string }[];
   /** Paths (relative to the project) whose contents are not compared and not reset between runs, with why. */
   keep?: { path: string; why: string }[];
   cases: Case[];
