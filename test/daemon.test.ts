@@ -184,7 +184,7 @@ test("the daemon exits by itself after its idle timeout", async () => {
   await other.stop();
 });
 
-test("config: a broken file is reported by warm status and runs still work", () => {
+test("config: a broken file is reported by warm status and runs still work", async () => {
   const other = new WarmEnv();
   try {
     other.writeConfig({ pool: { size: "big" }, nonsense: 1 });
@@ -197,7 +197,7 @@ test("config: a broken file is reported by warm status and runs still work", () 
     other.run([NODE, fixture("probe.js"), "quiet"]);
     assert.match(other.run(["status"]).stdout.toString(), /config error: .*not valid JSON/);
   } finally {
-    void other.stop();
+    await other.stop();
   }
 });
 
@@ -351,7 +351,7 @@ test("config: a tool's env setting separates warm processes", async () => {
   }
 });
 
-test("an insecure runtime dir is refused with a clear message and the command runs directly", () => {
+test("an insecure runtime dir is refused with a clear message and the command runs directly", async () => {
   const other = new WarmEnv();
   try {
     mkdirSync(other.runtimeDir, { recursive: true });
@@ -362,7 +362,7 @@ test("an insecure runtime dir is refused with a clear message and the command ru
     assert.match(r.stderr.toString(), /^warm: refusing .*: .*0700.*running .* directly\n$/);
     assert.ok(!existsSync(socketOf(other)), "no daemon listens there");
   } finally {
-    void other.stop();
+    await other.stop();
   }
 });
 

@@ -90,13 +90,13 @@ test("warm stop with nothing running: the daemon and every warm process are gone
   }
 });
 
-test("warm stop: unknown arguments are refused", () => {
+test("warm stop: unknown arguments are refused", async () => {
   const w = new WarmEnv();
   try {
     const r = w.run(["stop", "--later"]);
     assert.equal(r.status, 2);
     assert.equal(r.stderr.toString(), "warm: stop: unknown argument --later\n");
   } finally {
-    void w.stop();
+    await w.stop();
   }
 });

@@ -250,13 +250,13 @@ test("node flags separate warm processes", async () => {
   assert.equal(pools.length, 2, "plain and --no-warnings get a pool each");
 });
 
-test("WARM_DISABLE=1 runs the command directly without a daemon", () => {
+test("WARM_DISABLE=1 runs the command directly without a daemon", async () => {
   const other = new WarmEnv({ WARM_DISABLE: "1" });
   try {
     const r = other.run([NODE, fixture("probe.js"), "quiet", "out", "plain"]);
     assert.equal(r.stdout.toString(), "plain\n");
     assert.equal(other.status(), null, "no daemon was started");
   } finally {
-    void other.stop();
+    await other.stop();
   }
 });
