@@ -96,6 +96,8 @@ const NOT_IN_TIME = "no warm process was ready within the shim's time limit (it 
 const NOT_SOON = "no warm process ready, and the one starting is not expected ready within the shim's time limit (it serves the next run)";
 const TOO_SLOW = "no warm process ready, and this tool's take longer to start than the shim's time limit (one starts in the background)";
 const CLOSED = "the tool's warm processes were let go (files changed, or the daemon is stopping)";
+/** Why a pool is let go when what warm learned from one of its processes changes the tool's key or what it preloads. */
+export const RELEARNED = "the tool's warm processes were let go: warm learned from it what its runs depend on (new ones are started for that)";
 
 // A pool whose processes keep coming up unusable without anything new being
 // learned stops refilling instead of spinning.
@@ -114,6 +116,8 @@ export class Pool {
   hits = 0;
   misses = 0;
   closed = false;
+  /** Why callers of a closed pool run directly. */
+  private closedWhy = CLOSED;
   /**
    * How long (ms, wall) the pool's last process took from its start to
    * ready: what one starting now is expected to take, under the machine's
@@ -155,7 +159,7 @@ export class Pool {
   /** A ready process, or one started now for this caller; or why the caller runs directly. */
   async acquire(waitMs = Infinity): Promise<WarmProcess | string> {
     this.lastUsed = Date.now();
-    if (this.closed) return CLOSED;
+    if (this.closed) return this.closedWhy;
     while (this.readyList.length > 0) {
       const wp = this.readyList.shift()!;
       if (wp.state === "ready") {
@@ -183,7 +187,7 @@ export class Pool {
       if (got !== NOT_USABLE) return got;
       break;
     }
-    if (this.closed) return CLOSED;
+    if (this.closed) return this.closedWhy;
     if (this.broken) return KEEPS_FAILING;
     if (this.owner.mayStartForCaller?.(this) === false) {
       this.refill();
@@ -309,9 +313,10 @@ export class Pool {
     return true;
   }
 
-  /** Lets every idle process go; running ones finish their invocation. */
-  close(): void {
+  /** Lets every idle process go; running ones finish their invocation. `why`: what callers still waiting on it are told. */
+  close(why = CLOSED): void {
     this.closed = true;
+    this.closedWhy = why;
     for (const wp of this.readyList) wp.release();
     for (const wp of this.starting.keys()) wp.release();
     this.readyList = [];

@@ -40,8 +40,8 @@ export abstract class RuntimePools<Context extends { toolId: string; settings: T
   }
 
   /** Lets a pool go: its idle processes end, running ones finish their invocation. */
-  protected drop(key: string, pool: Pool): void {
-    pool.close();
+  protected drop(key: string, pool: Pool, why?: string): void {
+    pool.close(why);
     if (this.pools.get(key) === pool) this.pools.delete(key);
   }
 

@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { basename, isAbsolute } from "node:path";
 import { type CoprocessSettings, toolSettings, type ToolSettings } from "../../config";
-import { Pool, type PoolOwner, type WarmProcess } from "../../pool";
+import { Pool, type PoolOwner, RELEARNED, type WarmProcess } from "../../pool";
 import type { RunRequest } from "../../protocol/messages";
 import type { DaemonToCoprocess } from "../../protocol/message-types";
 import { keyEnv } from "../key-env";
@@ -77,8 +77,8 @@ export class CoprocessRuntime extends RuntimePools<PoolContext> implements PoolO
     return everyCoprocessEnded();
   }
 
-  protected drop(key: string, pool: Pool): void {
-    super.drop(key, pool);
+  protected override drop(key: string, pool: Pool, why?: string): void {
+    super.drop(key, pool, why);
     for (const c of this.contexts.get(pool)?.coprocesses ?? []) c.retire();
   }
 
@@ -145,7 +145,7 @@ export class CoprocessRuntime extends RuntimePools<PoolContext> implements PoolO
     const fresh = hello.env.filter((n) => !isKeyName(n) && !ctx.keyNames.has(n));
     if (fresh.length > 0) {
       this.store.addEnvNames(ctx.toolId, fresh);
-      this.drop(pool.key, pool); // later requests compute the new key and land in a new pool
+      this.drop(pool.key, pool, RELEARNED); // later requests compute the new key and land in a new pool
       this.log.info({ tool: pool.label, env: fresh }, "coprocess declared env names: they join its key");
       return { usable: false, learned: true };
     }

@@ -22,7 +22,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ToolSettings } from "../../config";
-import { Pool, type PoolOwner, type WarmProcess as WarmHandle } from "../../pool";
+import { Pool, type PoolOwner, RELEARNED, type WarmProcess as WarmHandle } from "../../pool";
 import { identify, type Program } from "../program";
 import { homeFacts, keyEnv, withoutWarmVariables } from "../key-env";
 import type { Prepared, WarmRuntime } from "../runtime";
@@ -90,8 +90,8 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
   private readonly modes = new NodeModes();
 
   /** A dropped pool's template ends once its running children have. */
-  protected drop(key: string, pool: Pool): void {
-    super.drop(key, pool);
+  protected override drop(key: string, pool: Pool, why?: string): void {
+    super.drop(key, pool, why);
     this.contexts.get(pool)?.template?.retire();
   }
 
@@ -202,7 +202,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       ctx.template?.retire();
       const there = this.pools.get(next.key);
       if (there && !there.closed) {
-        pool.close(); // another pool already serves the new key
+        pool.close(RELEARNED); // another pool already serves the new key
         continue;
       }
       pool.key = next.key;

@@ -28,7 +28,7 @@ import { userInfo } from "node:os";
 import type { ToolSettings } from "../../config";
 import { ANY } from "../../change-watch";
 import { Learning, MAX_LEARNING_TRIES } from "../../learning";
-import { type ExitInfo, Pool, type PoolOwner, type WarmProcess } from "../../pool";
+import { type ExitInfo, Pool, type PoolOwner, RELEARNED, type WarmProcess } from "../../pool";
 import { envLookup, type RunRequest } from "../../protocol/messages";
 import type { PythonRun } from "../../protocol/message-types";
 import type { Program } from "../program";
@@ -64,8 +64,8 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
   private readonly templates = new Set<Template>();
 
   /** A dropped pool's template ends once its running children have (it reports how they end). */
-  protected drop(key: string, pool: Pool): void {
-    super.drop(key, pool);
+  protected override drop(key: string, pool: Pool, why?: string): void {
+    super.drop(key, pool, why);
     this.contexts.get(pool)?.template?.retire();
   }
 
@@ -139,7 +139,7 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     const why = `preloading it changed a run's exit status (${judged.before}, then ${judged.now} for the same command)`;
     this.store.addDropped(ctx.toolId, judged.suspects.map((m) => [m, why]));
     this.log.info({ tool: ctx.plan.target, excluded: judged.suspects, before: judged.before, now: judged.now }, "a run's status changed with what was preloaded: those modules are no longer preloaded");
-    for (const [key, pool] of this.pools) if (this.contexts.get(pool)?.toolId === ctx.toolId) this.drop(key, pool);
+    for (const [key, pool] of this.pools) if (this.contexts.get(pool)?.toolId === ctx.toolId) this.drop(key, pool, RELEARNED);
   }
 
   private startTemplate(pool: Pool, ctx: PoolContext): Template | null {
@@ -210,7 +210,7 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     if (!info.clean) this.learning.unsettled(ctx.toolId);
     learned = this.store.addDropped(ctx.toolId, info.dropped.filter(([, why]) => !why.startsWith(FAILED))) || learned;
     const keyChanged = [this.store.addEnvNames(ctx.toolId, fresh), cwdNews && this.store.mark(ctx.toolId, "usesCwd"), umaskNews && this.store.mark(ctx.toolId, "usesUmask")].some(Boolean);
-    if (keyChanged) this.drop(pool.key, pool); // later requests compute the new key and land in a new pool
+    if (keyChanged) this.drop(pool.key, pool, RELEARNED); // later requests compute the new key and land in a new pool
     else if (learned) pool.learned();
     this.log.info({ tool: ctx.plan.target, dropped: info.dropped, env: fresh, learned: learned || keyChanged }, "python template not usable; learned from it");
     return false;
