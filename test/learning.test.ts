@@ -249,6 +249,20 @@ test("a module that changes files while loading is not preloaded: its work happe
   assert.match(r.dropped[fixture("learning/lib/appender.js")] ?? "", /^changed files while loading \(fs\.appendFileSync\)/);
 });
 
+test("a module that changes the working directory, the umask or process.title while loading is not preloaded: the change holds in each run, as directly", async () => {
+  const cli = fixture("learning/stater.js");
+  const direct = runBoth(cli).out;
+  assert.equal(direct, "/ 27 titled-tool\n");
+  for (let i = 0; i < 3; i++) {
+    runBoth(cli);
+    await settled(cli);
+  }
+  const r = await record("learning/lib/umasks.js");
+  assert.match(r.dropped[fixture("learning/lib/chdirs.js")] ?? "", /^changed the working directory while loading/);
+  assert.match(r.dropped[fixture("learning/lib/umasks.js")] ?? "", /^changed the umask while loading/);
+  assert.match(r.dropped[fixture("learning/lib/titles.js")] ?? "", /^set process\.title while loading/);
+});
+
 test("a module that opens a network socket while loading is not preloaded: it opens it in each run, as directly, and no idle warm process holds it", async () => {
   const cli = fixture("learning/listener.js");
   const socket = join(w.dir, "listener.sock");

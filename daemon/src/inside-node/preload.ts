@@ -22,6 +22,7 @@ import { STACK_READ, traceStackReads } from "./stack-reads";
 import { slicesChanged } from "./argv-slices";
 import type { ArgvQuery } from "../protocol/message-types";
 import { argvStandIn, mainModuleStandIn, type Phase, stdioStandIn } from "./stand-ins";
+import { titleWatch, trapProcessState } from "./process-state";
 
 /** cjs: required; esm: imported; json: imported with `type: "json"` (as ESM imports JSON). */
 export type ModuleRef = [kind: "cjs" | "esm" | "json", id: string];
@@ -61,6 +62,7 @@ function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask
   restores.push(traceFileReads(phase, filesRead, readers));
   restores.push(trapFileWrites(phase));
   restores.push(trapNetwork(phase));
+  restores.push(trapProcessState(phase));
   restores.push(noteLoadTimers(phase));
 
   // os.homedir() and os.tmpdir() read HOME and TMPDIR (TMP, TEMP) in C,
@@ -254,6 +256,7 @@ export function preloadModules(
   // A CommonJS entry's requires see it as their module.parent, as directly: the stand-in that is require.main.
   const parent = traps.main ?? requireFrom;
   const requireModule = (id: string) => (Module.prototype as unknown as { require(this: object, id: string): unknown }).require.call(parent, id);
+  const titleChanged = titleWatch(phase);
   try {
     for (const [kind, id] of modules) {
       if (exclude(id) || dropped.has(id)) continue;
@@ -281,6 +284,7 @@ export function preloadModules(
         for (const reader of stackReaders) if (!dropped.has(reader)) dropped.set(reader, STACK_READ);
         if (!dropped.has(id)) dropped.set(id, dependentWhy([...stackReaders][0], dropped));
       }
+      titleChanged();
       if (slicesChanged()) phase.note("changed a slice of process.argv while loading");
       if (outputSince()) {
         clean = false;
