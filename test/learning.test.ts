@@ -263,6 +263,20 @@ test("a module that changes the working directory, the umask or process.title wh
   assert.match(r.dropped[fixture("learning/lib/titles.js")] ?? "", /^set process\.title while loading/);
 });
 
+test("a module that emits a warning while loading is not preloaded: every run prints it, as directly (Node prints it on the next tick, after preloading, and shows each deprecation once)", async () => {
+  const cli = fixture("learning/warner.js");
+  const stderr = (r: { stderr: Buffer }) => r.stderr.toString().replace(/\(node:\d+\)/g, "(node:PID)");
+  const direct = w.run([NODE, cli], { direct: true });
+  assert.match(stderr(direct), /DEP_WARM_LOAD.*careful at load\n.*--trace-deprecation.*\n.*DEP_WARM_CALL.*old function\n$/);
+  for (let i = 0; i < 4; i++) {
+    const warm = w.run([NODE, cli]);
+    assert.equal(stderr(warm), stderr(direct), `warm run ${i + 1}`);
+    await settled(cli);
+  }
+  const r = await record("learning/lib/warner.js");
+  assert.match(r.dropped[fixture("learning/lib/warner.js")] ?? "", /^emitted a warning while loading \(careful at load\)/);
+});
+
 test("a module that opens a network socket while loading is not preloaded: it opens it in each run, as directly, and no idle warm process holds it", async () => {
   const cli = fixture("learning/listener.js");
   const socket = join(w.dir, "listener.sock");

@@ -23,6 +23,7 @@ import { slicesChanged } from "./argv-slices";
 import type { ArgvQuery } from "../protocol/message-types";
 import { argvStandIn, mainModuleStandIn, type Phase, stdioStandIn } from "./stand-ins";
 import { titleWatch, trapProcessState } from "./process-state";
+import { trapLoadWarnings } from "./load-warnings";
 
 /** cjs: required; esm: imported; json: imported with `type: "json"` (as ESM imports JSON). */
 export type ModuleRef = [kind: "cjs" | "esm" | "json", id: string];
@@ -63,6 +64,7 @@ function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask
   restores.push(trapFileWrites(phase));
   restores.push(trapNetwork(phase));
   restores.push(trapProcessState(phase));
+  restores.push(trapLoadWarnings(phase));
   restores.push(noteLoadTimers(phase));
 
   // os.homedir() and os.tmpdir() read HOME and TMPDIR (TMP, TEMP) in C,
