@@ -277,6 +277,21 @@ test("a module that emits a warning while loading is not preloaded: every run pr
   assert.match(r.dropped[fixture("learning/lib/warner.js")] ?? "", /^emitted a warning while loading \(careful at load\)/);
 });
 
+test("what a module's nextTick and promise callbacks left while loading print reaches every run, after the entry's first synchronous part, as directly", async () => {
+  const cli = fixture("learning/deferred.js");
+  const direct = w.run([NODE, cli], { direct: true });
+  assert.equal(direct.stdout.toString(), "main\nbanner from a tick\n");
+  assert.equal(direct.stderr.toString(), "warning from a promise\n");
+  for (let i = 0; i < 4; i++) {
+    const warm = w.run([NODE, cli]);
+    assert.equal(warm.stdout.toString(), direct.stdout.toString(), `stdout of warm run ${i + 1}`);
+    assert.equal(warm.stderr.toString(), direct.stderr.toString(), `stderr of warm run ${i + 1}`);
+    await settled(cli);
+  }
+  const r = await record("learning/lib/deferred.js");
+  assert.match(r.dropped[fixture("learning/lib/deferred.js")] ?? "", /while loading/, "its callbacks ran while it was blamed");
+});
+
 test("a module that opens a network socket while loading is not preloaded: it opens it in each run, as directly, and no idle warm process holds it", async () => {
   const cli = fixture("learning/listener.js");
   const socket = join(w.dir, "listener.sock");

@@ -149,6 +149,11 @@ function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask
   };
 }
 
+/** Runs the nextTick callbacks and microtasks queued so far (as Node does after a callback). */
+function runDeferred(): void {
+  (process as unknown as { _tickCallback(): void })._tickCallback.call(process);
+}
+
 /**
  * Waits for a promise while still inside Node's synchronous preload phase:
  * turns the event loop by hand (the loop has not started yet, so this is
@@ -268,7 +273,13 @@ export function preloadModules(
       let loaded = false;
       try {
         const url = () => (id.startsWith("file:") ? id : pathToFileURL(id).href);
-        if (kind === "cjs") requireModule(id);
+        if (kind === "cjs") {
+          requireModule(id);
+          // Callbacks it left (nextTick, promise reactions) run now, still
+          // blamed on it: what they write or trap drops it, rather than
+          // running later in this process where no caller sees it.
+          runDeferred();
+        }
         else if (kind === "json") settle(import(url(), { with: { type: "json" } }));
         else settle(import(url()));
         loaded = true;
