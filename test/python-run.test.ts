@@ -3,7 +3,7 @@
 // and it sees the same argv, env, cwd, umask, stdio, flags and signals.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { compare as compareRuns, same } from "./helpers/compare";
@@ -76,6 +76,17 @@ test("-m module and -c code run as CPython runs them", async () => {
   await compare([PYTHON, "-m", "no_such_module_here"], { cwd });
   await compare([PYTHON, "-c", "raise SystemExit('from -c')"], { cwd });
   await compare([PYTHON, "-c", "def f(:"], { cwd });
+});
+
+test("-m of a module that its package's other modules import too (as rich's do): runpy starts it with it not yet imported, as directly", async () => {
+  const { python, site } = venvWith("venv-runm", []);
+  cpSync(fixture("python/runm"), join(site, "runm"), { recursive: true });
+  const direct = w.run([python, "-m", "runm.main"], { direct: true });
+  assert.equal(direct.stdout.toString(), "main runs, helper\n");
+  for (let i = 0; i < 5; i++) {
+    same(w.run([python, "-m", "runm.main"]), direct, `run ${i + 1}`);
+    await w.until(`run ${i + 1}: the pool settles`, () => w.status()!.pools.every((p) => p.starting === 0));
+  }
 });
 
 test("interpreter flags and PYTHON* variables: -u, -B, -E, -s, -O, -W, -X utf8, PYTHONIOENCODING, PYTHONUNBUFFERED", async () => {

@@ -137,6 +137,9 @@ def preload(spec, modules, exclude):
                 origin = source_of(name)
                 if origin:
                     rec.files_read.add(origin)  # the daemon tries it again once this file changes
+            if spec.mode == "module" and spec.target in sys.modules and spec.target not in before:
+                # runpy warns ("found in sys.modules ... prior to execution") when the -m module is already imported.
+                rec.dropped.setdefault(name, "loaded %s, the module run as __main__ (-m), which a direct run has not imported when runpy starts it" % spec.target)
             moved = process_state.changed(state)
             if moved:
                 rec.dropped.setdefault(name, "changed the process's %s while loading (a child takes on its caller's)" % " and ".join(moved))
