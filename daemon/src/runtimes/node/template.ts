@@ -1,11 +1,12 @@
 // The daemon's handle on one Node template: a warm process started with
-// --single-threaded and `fork: true` in its preload, which after `ready`
+// --single-threaded and a young-generation floor (fresh-state.ts) and
+// `fork: true` in its preload, which after `ready`
 // forks a child per `fork` (protocol-spec, "Node: templates that fork") and
 // reports how each child ended.
 import type { Logger } from "../../log";
 import { native } from "../../native";
 import type { NodeTemplateToDaemon, Received } from "../../protocol/message-types";
-import { TEMPLATE_FLAG } from "../../inside-node/fresh-state";
+import { TEMPLATE_FLAGS } from "../../inside-node/fresh-state";
 import type { Forked, TemplateChild } from "../forked-child";
 import { TouchedPages } from "../touched-pages";
 import { type LaunchSpec, type ProcessHooks, type ReadyInfo, WarmProcess } from "./warm-process";
@@ -27,7 +28,7 @@ export class NodeTemplate {
 
   constructor(spec: LaunchSpec, private readonly log: Logger, hooks: Omit<ProcessHooks, "templateFrame">) {
     this.process = new WarmProcess(
-      { ...spec, args: [TEMPLATE_FLAG, ...spec.args], preload: { ...spec.preload, fork: true, learn_esm: false } },
+      { ...spec, args: [...TEMPLATE_FLAGS, ...spec.args], preload: { ...spec.preload, fork: true, learn_esm: false } },
       log,
       { ...hooks, templateFrame: (m, fds) => this.frame(m, fds) },
     );
