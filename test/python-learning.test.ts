@@ -189,3 +189,33 @@ test("a module that changes files while loading is not preloaded, nor any root t
     await d.stop();
   }
 });
+
+test("roots that fail only because another root's import was taken back, one after the other, do not make warm give up on the tool: each template learns one for good, and learning converges", async () => {
+  // Its own daemon: the templates and direct runs counted are this tool's.
+  const d = new WarmEnv();
+  try {
+    const { python, script, cwd: dir } = venvWithPackage(d.dir, d.work, "writes", "writes_tags_cli.py");
+    mkdirSync(join(dirname(dirname(python)), "writes-tmp"));
+    const direct = d.run([python, script], { direct: true, cwd: dir });
+    assert.equal(direct.stdout.toString(), "loaded: base p q r s\nworked in a temp dir of its own: ['work']\n", direct.stderr.toString());
+    // p makes the temp directory (dropped); q, r and s then fail in tags, on the registry p's taken-back import filled,
+    // before they reach constants: tried again in the next template, where the first of them is dropped, and so on.
+    // Those templates each learned a root for good and deferred the rest: before, each counted as a try, and after
+    // three warm ran the tool directly until its files changed.
+    const warm: boolean[] = [];
+    for (let i = 0; i < 9; i++) {
+      const before = d.status()?.runs ?? 0;
+      same(d.run([python, script], { cwd: dir }), direct, `run ${i}`);
+      warm.push(d.status()!.runs > before);
+      await d.until(`run ${i}: the pool settles`, () => d.status()!.pools.every((p) => p.starting === 0));
+    }
+    const reasons = (d.status() as unknown as { directByReason: Record<string, number> }).directByReason;
+    assert.ok(!Object.keys(reasons).some((r) => r.startsWith("warm could not learn")), JSON.stringify(reasons));
+    assert.deepEqual(warm.slice(-3), [true, true, true], `the last runs are warm (${warm.map((w) => (w ? "w" : "d")).join("")})`);
+    const rec = await savedRecord(d, "writes.base");
+    for (const m of ["p", "q", "r", "s"]) assert.match(rec.dropped[`writes.${m}`] ?? "", /changed files while loading: .* \(tempfile\.mkdtemp\)$/, `writes.${m}`);
+    assert.equal(rec.dropped["writes.base"], undefined);
+  } finally {
+    await d.stop();
+  }
+});

@@ -35,6 +35,11 @@ export class Learning {
     return proven !== undefined && preloading <= proven;
   }
 
+  /** A process of the tool came up unusable, having learned enough that the next one is a new try: not counted, but not trusted either. */
+  doubted(tool: string): void {
+    this.proven.delete(tool);
+  }
+
   /** Whether warm gave up on the tool (until its files change). */
   gaveUp(tool: string): boolean {
     return (this.tries.get(tool) ?? 0) >= MAX_LEARNING_TRIES;

@@ -207,8 +207,15 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     }
     // A template that only showed what the key lacks (an env variable, the cwd, the umask) is no sign the next
     // one, keyed on it, is unusable: callers still wait for it. One that preloaded something it must not is.
-    if (!info.clean) this.learning.unsettled(ctx.toolId);
-    learned = this.store.addDropped(ctx.toolId, info.dropped.filter(([, why]) => !why.startsWith(FAILED))) || learned;
+    const droppedNow = this.store.addDropped(ctx.toolId, info.dropped.filter(([, why]) => !why.startsWith(FAILED)));
+    // One that dropped a root for good and left others to the next template (they failed only after that root's
+    // import was taken back) is not a try: the next, without that root, tries them in a clean process. Learning
+    // still ends: each such template drops a root no template preloads again. (Counted, a run of roots each failing
+    // in another's wake, as ansible's did on its YAML registry, made warm give up after three.)
+    const deferred = droppedNow && info.dropped.some(([, why]) => why.startsWith(FAILED) && why.includes(TAKEN_BACK));
+    if (!info.clean && deferred) this.learning.doubted(ctx.toolId);
+    else if (!info.clean) this.learning.unsettled(ctx.toolId);
+    learned = droppedNow || learned;
     const keyChanged = [this.store.addEnvNames(ctx.toolId, fresh), cwdNews && this.store.mark(ctx.toolId, "usesCwd"), umaskNews && this.store.mark(ctx.toolId, "usesUmask")].some(Boolean);
     if (keyChanged) this.drop(pool.key, pool, RELEARNED); // later requests compute the new key and land in a new pool
     else if (learned) pool.learned();
