@@ -87,6 +87,19 @@ test("-m of a module that its package's other modules import too (as rich's do):
     same(w.run([python, "-m", "runm.main"]), direct, `run ${i + 1}`);
     await w.until(`run ${i + 1}: the pool settles`, () => w.status()!.pools.every((p) => p.starting === 0));
   }
+  // -m of a package runs its __main__: the package itself is imported before it, as any import, and preloaded.
+  const pkg = w.run([python, "-m", "runm"], { direct: true });
+  assert.equal(pkg.stdout.toString(), "package runs, helper\n");
+  for (let i = 1; i <= 5; i++) {
+    const runs = w.status()!.runs;
+    same(w.run([python, "-m", "runm"]), pkg, `package run ${i}`);
+    if (i > 2) assert.equal(w.status()!.runs - runs, 1, `package run ${i} ran warm`);
+    await w.until(`package run ${i}: the pool settles`, () => w.status()!.pools.every((p) => p.starting === 0 && p.ready >= 1));
+  }
+  await w.until("what the runs taught to be saved", () => w.status()!.unsavedLearning === 0);
+  const record = learnedRecord(python, "module", "runm");
+  assert.ok(record.modules.some(([, m]) => m === "runm.helper"), JSON.stringify(record));
+  assert.deepEqual(record.dropped, {}, "nothing dropped: the package is not the module runpy runs");
 });
 
 test("interpreter flags and PYTHON* variables: -u, -B, -E, -s, -O, -W, -X utf8, PYTHONIOENCODING, PYTHONUNBUFFERED", async () => {
@@ -288,8 +301,7 @@ test("config: preload adds modules, exclude keeps learned ones out; a module tha
     assert.equal(r.status, 1);
     await w.ready();
   }
-  const file = join(w.stateDir, "preload", `${PreloadStore.toolId(pythonToolId({ interpreterReal: realpathSync(python), mode: "script", target: script }))}.json`);
-  const learned = () => JSON.parse(readFileSync(file, "utf8")) as { modules: string[][]; dropped: Record<string, string> };
+  const learned = () => learnedRecord(python, "script", script);
   // Not preloaded from then on (until its file changes), and not learned again from each run.
   await w.until("the broken module to be dropped", () => learned().modules.some((m) => m[1] === "json") && /^failed to load/.test(learned().dropped.learner_dep ?? ""));
 });
@@ -305,10 +317,9 @@ test("a module that starts a thread while loading is kept out of preloading (a t
     same(w.run([python, script]), direct, `run ${i}`);
     await w.ready();
   }
-  const file = join(w.stateDir, "preload", `${PreloadStore.toolId(pythonToolId({ interpreterReal: realpathSync(python), mode: "script", target: script }))}.json`);
   await w.until("the thread-starting module to be recorded as dropped", () => {
     try {
-      return /thread/.test(JSON.parse(readFileSync(file, "utf8")).dropped.threaded_dep ?? "");
+      return /thread/.test(learnedRecord(python, "script", script).dropped.threaded_dep ?? "");
     } catch {
       return false;
     }
@@ -322,3 +333,9 @@ test("what warm cannot stand in for runs directly, unchanged: a missing script, 
   await compare([PYTHON], { input: "print('no script at all')\n", warm: false });
   await compare([PYTHON, "-i", "-c", "print('then interactive')"], { input: "print('typed')\n", warm: false });
 });
+
+/** What the daemon saved of a Python tool (its preload record): throws while there is none. */
+function learnedRecord(python: string, mode: "script" | "module", target: string): { modules: string[][]; dropped: Record<string, string> } {
+  const file = join(w.stateDir, "preload", `${PreloadStore.toolId(pythonToolId({ interpreterReal: realpathSync(python), mode, target }))}.json`);
+  return JSON.parse(readFileSync(file, "utf8"));
+}

@@ -111,6 +111,15 @@ def source_of(name):
     return origin if isinstance(origin, str) and origin.startswith("/") else None
 
 
+def run_module(spec):
+    """The module runpy executes for -m (None otherwise): of a package, its
+    __main__; the package itself runpy imports as any import does."""
+    if spec.mode != "module":
+        return None
+    package = sys.modules.get(spec.target)
+    return spec.target + ".__main__" if package is not None and hasattr(package, "__path__") else spec.target
+
+
 def preload(spec, modules, exclude):
     """Imports the learned roots in order (imports.py), under the traps."""
     rec = recorders.recorder
@@ -137,9 +146,10 @@ def preload(spec, modules, exclude):
                 origin = source_of(name)
                 if origin:
                     rec.files_read.add(origin)  # the daemon tries it again once this file changes
-            if spec.mode == "module" and spec.target in sys.modules and spec.target not in before:
+            run = run_module(spec)
+            if run and run in sys.modules and run not in before:
                 # runpy warns ("found in sys.modules ... prior to execution") when the -m module is already imported.
-                rec.dropped.setdefault(name, "loaded %s, the module run as __main__ (-m), which a direct run has not imported when runpy starts it" % spec.target)
+                rec.dropped.setdefault(name, "loaded %s, the module run as __main__ (-m), which a direct run has not imported when runpy starts it" % run)
             moved = process_state.changed(state)
             if moved:
                 rec.dropped.setdefault(name, "changed the process's %s while loading (a child takes on its caller's)" % " and ".join(moved))
