@@ -2,7 +2,7 @@
 // from `node script`: same stdout and stderr bytes, same status, and the
 // tool sees the same argv, env, cwd, umask and fds.
 import assert from "node:assert/strict";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
 import { compare as compareRuns, same } from "./helpers/compare";
@@ -168,6 +168,17 @@ test("node's own options that warm cannot stand in for run directly and identica
   await compare(["--version"], { warm: false });
   await compare(["--no-warnings", fixture("probe.js"), "quiet", "out", "hi"]);
   await compare(["--stack-trace-limit=1", fixture("probe.js"), "quiet", "throw"]);
+});
+
+test("a run whose coverage or trace events node writes as it ends (NODE_V8_COVERAGE, c8's way; --trace-event-categories) runs directly, and writes them", async () => {
+  const dir = mkdtempSync(join(w.work, "v8-coverage-"));
+  const files = () => readdirSync(dir).filter((f) => f.startsWith("coverage-")).length;
+  await compare([fixture("probe.js"), "quiet", "out", "hi"], { env: { ...w.env, NODE_V8_COVERAGE: dir }, warm: false });
+  assert.equal(files(), 3, "a coverage file from the direct run and from each of the two through warm");
+  await compare(["--trace-event-categories=v8", "--trace-event-file-pattern=" + join(dir, "trace.log"), fixture("probe.js"), "quiet", "out", "hi"], { warm: false });
+  assert.ok(existsSync(join(dir, "trace.log")), "the trace events were written");
+  await compare([fixture("probe.js"), "quiet", "out", "hi"], { env: { ...w.env, NODE_OPTIONS: "--trace-events-enabled --trace-event-file-pattern=" + join(dir, "opt.log") }, warm: false });
+  assert.ok(existsSync(join(dir, "opt.log")), "the trace events asked for in NODE_OPTIONS were written");
 });
 
 test("a tool run with --expose-gc keeps gc, in its new contexts too; without it, sees none", async () => {

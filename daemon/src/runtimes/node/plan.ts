@@ -36,10 +36,12 @@ const WITH_VALUE = new Set([
   "--secure-heap", "--secure-heap-min", "--trace-event-categories", "--trace-event-file-pattern",
 ]);
 // Flags that change what runs or how: a warm process cannot stand in.
-const DIRECT = /^(-e|--eval|-p|--print|-c|--check|-i|--interactive|--test.*|--watch.*|--inspect.*|--debug.*|-r|--require|--import|--loader|--experimental-loader|--env-file.*|--run|--snapshot-blob|--build-snapshot.*|-v|--version|-h|--help|--v8-options|--completion-bash|--prof-process|--cpu-prof.*|--heap-prof.*|--experimental-policy|--policy-integrity|--experimental-permission|--allow-.*)$/;
+const DIRECT = /^(-e|--eval|-p|--print|-c|--check|-i|--interactive|--test.*|--watch.*|--inspect.*|--debug.*|-r|--require|--import|--loader|--experimental-loader|--env-file.*|--run|--snapshot-blob|--build-snapshot.*|-v|--version|-h|--help|--v8-options|--completion-bash|--prof-process|--cpu-prof.*|--heap-prof.*|--trace-event.*|--experimental-policy|--policy-integrity|--experimental-permission|--allow-.*)$/;
 // Boolean flags known to be safe in a long-lived process.
 const BOOLEAN = /^(--no-warnings|--no-deprecation|--throw-deprecation|--trace-deprecation|--pending-deprecation|--trace-warnings|--trace-uncaught|--enable-source-maps|--preserve-symlinks|--preserve-symlinks-main|--abort-on-uncaught-exception|--expose-gc|--no-addons|--no-global-search-paths|--frozen-intrinsics|--disable-proto=.*|--experimental-vm-modules|--experimental-wasm-modules|--experimental-json-modules|--experimental-import-meta-resolve|--experimental-specifier-resolution=.*|--experimental-detect-module|--no-experimental-.*|--experimental-require-module|--harmony.*|--jitless|--no-opt|--use-strict|--zero-fill-buffers|--force-context-aware|--no-force-async-hooks-checks|--report-on-fatalerror|--report-uncaught-exception|--trace-sigint|--trace-exit|--trace-sync-io|--track-heap-objects)$/;
 const NODE_OPTIONS_DIRECT = /(^|\s)(-r|--require|--import|--loader|--experimental-loader|--env-file|--inspect|--watch|--test)\b/;
+// What node writes as a process ends, of all that process ran (a warm process's preload included, and a forked child never ends that way).
+const NODE_OPTIONS_AT_EXIT = /(^|\s)--trace-event/;
 
 export function planNode(program: Program, request: RunRequest): PlanResult {
   const env = request.env;
@@ -72,6 +74,8 @@ export function planNode(program: Program, request: RunRequest): PlanResult {
   if (scriptFromExe && words[i] !== exe) return { direct: "shebang names its own script" };
   const nodeOptions = envLookup(env, "NODE_OPTIONS");
   if (nodeOptions && NODE_OPTIONS_DIRECT.test(nodeOptions)) return { direct: "NODE_OPTIONS loads code at startup" };
+  if (nodeOptions && NODE_OPTIONS_AT_EXIT.test(nodeOptions)) return { direct: "NODE_OPTIONS asks for trace events, written as the process ends" };
+  if (envLookup(env, "NODE_V8_COVERAGE")) return { direct: "NODE_V8_COVERAGE is set (coverage of the whole process, written as it ends)" };
 
   const script = resolve(cwd, words[i]);
   let scriptReal: string;
