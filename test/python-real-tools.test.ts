@@ -155,8 +155,12 @@ test("a module whose preloading changed a run's exit status is excluded for that
     statuses.push(w.run([venv.python, script]).status);
     await settle("pid_tool.py");
   }
-  // Learned after the first run, preloaded for the second, which differs once; compared, then excluded.
-  assert.deepEqual(statuses, [0, 3, 0, 0, 0, 0]);
+  // Learned after the first run and preloaded by the next template, whose first run differs once; compared, then
+  // excluded. That is the second run, or the third when the first template had forked the second's child ahead
+  // before the first run reported what it loaded (a retired template's idle child still serves its caller).
+  const differed = statuses.indexOf(3);
+  assert.ok(differed === 1 || differed === 2, `statuses ${statuses}`);
+  assert.deepEqual(statuses.filter((_, i) => i !== differed), [0, 0, 0, 0, 0], `statuses ${statuses}`);
   await w.until("the exclusion to be saved", () => /exit status/.test(storeRecord(venv.python, script)?.dropped.pid_check ?? ""));
 });
 
