@@ -28,6 +28,8 @@ export interface ToolRecord {
   usesUmask: boolean;
   /** The tool opened /dev/tty: at a terminal it runs directly. */
   needsTty: boolean;
+  /** A run of the tool set a tracer or profiler (Python): it runs directly. */
+  traces: boolean;
   /** Some module lists the names in process.env while loading: the set of names is part of the key. */
   enumeratesEnv: boolean;
   esm: boolean;
@@ -55,7 +57,7 @@ export class PreloadStore {
   get(id: string): ToolRecord {
     let record = this.records.get(id);
     if (!record) {
-      record = this.read(id) ?? { modules: [], dropped: {}, dropStamps: {}, envNames: [], argvQuestions: [], usesCwd: false, usesUmask: false, needsTty: false, enumeratesEnv: false, esm: false, runs: 0 };
+      record = this.read(id) ?? { modules: [], dropped: {}, dropStamps: {}, envNames: [], argvQuestions: [], usesCwd: false, usesUmask: false, needsTty: false, traces: false, enumeratesEnv: false, esm: false, runs: 0 };
       this.records.set(id, record);
     }
     return record;
@@ -156,8 +158,8 @@ export class PreloadStore {
     return true;
   }
 
-  /** Sets one of the tool's yes/no facts (usesCwd, usesUmask, needsTty); true if that is news. */
-  mark(id: string, fact: "usesCwd" | "usesUmask" | "needsTty" | "enumeratesEnv"): boolean {
+  /** Sets one of the tool's yes/no facts (usesCwd, usesUmask, needsTty, traces); true if that is news. */
+  mark(id: string, fact: "usesCwd" | "usesUmask" | "needsTty" | "traces" | "enumeratesEnv"): boolean {
     const record = this.get(id);
     if (record[fact]) return false;
     record[fact] = true;
@@ -180,7 +182,7 @@ export class PreloadStore {
       if (!Array.isArray(r.modules) || typeof r.dropped !== "object" || !Array.isArray(r.envNames)) return null;
       const argvQuestions = Array.isArray(r.argvQuestions) ? r.argvQuestions : [];
       const dropStamps = typeof r.dropStamps === "object" && r.dropStamps !== null ? r.dropStamps : {};
-      return { modules: r.modules, dropped: r.dropped, dropStamps, envNames: r.envNames, argvQuestions, usesCwd: r.usesCwd === true, usesUmask: r.usesUmask === true, needsTty: r.needsTty === true, enumeratesEnv: r.enumeratesEnv === true, esm: r.esm === true, runs: r.runs | 0 };
+      return { modules: r.modules, dropped: r.dropped, dropStamps, envNames: r.envNames, argvQuestions, usesCwd: r.usesCwd === true, usesUmask: r.usesUmask === true, needsTty: r.needsTty === true, traces: r.traces === true, enumeratesEnv: r.enumeratesEnv === true, esm: r.esm === true, runs: r.runs | 0 };
     } catch {
       return null;
     }

@@ -43,6 +43,7 @@ def serve(fd, spec, touched):
         taken = take(msg, fds[:3], spec)
         if any(os.isatty(fd) for fd in (0, 1, 2)):
             watch_dev_tty(link)
+        watch_tracers(link)
         os.register_at_fork(after_in_child=lambda: let_go_links(link, spec.client))
         # In this order: a child that dies before `taken` ran nothing (the
         # daemon answers `direct`), and the shim never hears `started` from
@@ -128,6 +129,27 @@ def watch_dev_tty(link):
         if event == "open" and not told and args and args[0] in ("/dev/tty", b"/dev/tty"):
             told.append(True)
             link.tell({"t": "needs_tty"})
+
+    sys.addaudithook(hook)
+
+
+# Audit events of a tracer or profiler being set (cProfile, coverage, pdb, trace).
+TRACER_EVENTS = ("sys.settrace", "sys.setprofile", "sys.monitoring.register_callback")
+
+
+def watch_tracers(link):
+    """A tracer or profiler the tool sets sees every call and line from then
+    on: warm's import recorder must not be among them (imports.stop), and
+    what it measures includes the import of each module a template had
+    preloaded, which a child never does: tell the daemon, which runs the
+    tool directly from then on. Audit hooks are not traced themselves."""
+    told = []
+
+    def hook(event, args):
+        if event in TRACER_EVENTS and not told:
+            told.append(True)
+            imports.stop()
+            link.tell({"t": "traced"})
 
     sys.addaudithook(hook)
 

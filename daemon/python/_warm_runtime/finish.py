@@ -140,6 +140,8 @@ def flush_left_open(template_streams):
 
 def loaded(spec):
     """The roots of what this run imported that the template had not: learned for next time (imports.py)."""
+    if imports.stopped():
+        return []  # it set a tracer: it runs directly from now on, and its imports since were not seen
     new = set()
     for name, module in list(sys.modules.items()):
         if name in spec.template_modules or name == "__main__" or name.startswith("_warm_runtime"):

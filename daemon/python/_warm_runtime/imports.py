@@ -36,6 +36,8 @@ _LOADERS = tuple(
 started = []
 _noted = set()
 _recording = [False]
+_stopped = [False]
+_original_find_spec = [None]
 
 
 def _note(name):
@@ -74,11 +76,26 @@ def install():
               "    return original(name, path, target)\n")
     exec(compile(source, _BOOTSTRAP_FILE, "exec"), space)
     space["_find_spec"]._warm = True
+    _original_find_spec[0] = _bootstrap._find_spec
     _bootstrap._find_spec = space["_find_spec"]
 
 
 def record():
     _recording[0] = True
+
+
+def stop():
+    """Takes the wrapper out for the rest of the run: a tracer or profiler
+    the tool set (child.py) would see it and _note, frames a direct run
+    does not have. What the run imported is then not learned."""
+    _recording[0] = False
+    _stopped[0] = True
+    if _original_find_spec[0] is not None:
+        _bootstrap._find_spec = _original_find_spec[0]
+
+
+def stopped():
+    return _stopped[0]
 
 
 def installed_dirs():

@@ -44,7 +44,7 @@ export type PythonTemplateToDaemon =
   | ({ t: "exit"; pid: number } & Status);
 export type PythonRun = { t: "run"; v: number; argv: Bin[]; args_from: number; env: Bin[]; cwd: Bin; umask: number; rlimits: number[]; want_pages?: boolean };
 export type DaemonToPythonChild = PythonRun;
-export type PythonChildToDaemon = RunReports | { t: "touched"; pages: number[] };
+export type PythonChildToDaemon = RunReports | { t: "traced" } | { t: "touched"; pages: number[] };
 
 // The coprocess protocol (protocol-spec/coprocess.md, "Messages"): JSON, bytes as base64.
 export type CoprocessToDaemon =
@@ -69,7 +69,7 @@ export const SPEC_MESSAGES = {
   "runtime link": { "daemon → warm": ["preload", "run"], "warm → daemon": ["ready", "taken", "loaded", "needs_tty", "exit", "closed", "touched"] },
   "Node template link": { "daemon → template": ["fork"], "template → daemon": ["forked", "fork_failed", "exit"] },
   "Python template link": { "daemon → template": ["preload", "fork"], "template → daemon": ["ready", "forked", "exit"] },
-  "Python child link": { "daemon → child": ["run"], "child → daemon": ["taken", "loaded", "needs_tty", "exit", "closed", "touched"] },
+  "Python child link": { "daemon → child": ["run"], "child → daemon": ["taken", "loaded", "needs_tty", "traced", "exit", "closed", "touched"] },
   "coprocess link": { "coprocess → daemon": ["hello", "exit", "error"], "daemon → coprocess": ["run", "wait"] },
   "run link": { "runner → daemon": ["taken", "exit"] },
   "coprocess client link": { "runner → shim": ["started", "exit"] },

@@ -38,6 +38,8 @@ export interface ChildHooks {
   loaded(modules: [string, string][]): void;
   /** The tool opened /dev/tty. */
   needsTty(): void;
+  /** The tool set a tracer or profiler (Python's `traced`). */
+  traced?(): void;
   /** CPU time (µs) its run took. */
   cost?(us: number): void;
 }
@@ -167,6 +169,7 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
     if (m.t === "taken") this.resolveTaken?.(true);
     else if (m.t === "loaded" && Array.isArray(m.modules)) this.hooks.loaded(m.modules as [string, string][]);
     else if (m.t === "needs_tty") this.hooks.needsTty();
+    else if (m.t === "traced") this.hooks.traced?.();
     else if (m.t === "exit" && this.state === "running") {
       const exit = this.reportedExit(m);
       if (!exit) return;

@@ -16,8 +16,9 @@ export class PythonChild extends ForkedChild {
     log: Logger,
     onLoaded: (modules: [string, string][]) => void,
     onNeedsTty: () => void,
+    onTraced: () => void,
   ) {
-    super(template, "python child", log, { loaded: onLoaded, needsTty: onNeedsTty }, SPEC_MESSAGES["Python child link"]["child → daemon"]);
+    super(template, "python child", log, { loaded: onLoaded, needsTty: onNeedsTty, traced: onTraced }, SPEC_MESSAGES["Python child link"]["child → daemon"]);
   }
 
   protected forked(): void {

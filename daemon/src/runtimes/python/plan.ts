@@ -38,6 +38,11 @@ const DIRECT: Record<string, string> = {
   "?": "-?",
 };
 const DIRECT_ENV = ["PYTHONINSPECT", "PYTHONVERBOSE", "PYTHONPROFILEIMPORTTIME", "PYTHONDEBUG"];
+// Coverage of every Python process started with it set (coverage's process_startup in a .pth, pytest-cov's own
+// .pth), begun as the interpreter starts: a template started without it, its children measure nothing.
+const DIRECT_COVERAGE_ENV = ["COVERAGE_PROCESS_START", "COV_CORE_SOURCE"];
+// -m targets that trace or profile the whole run (imports included) or debug it.
+const DIRECT_MODULES = new Set(["cProfile", "profile", "trace", "pdb", "coverage"]);
 
 export function planPython(program: Program, request: RunRequest): { plan: PythonPlan } | { direct: string } {
   const { words, cwd } = program;
@@ -93,8 +98,12 @@ export function planPython(program: Program, request: RunRequest): { plan: Pytho
   for (const name of DIRECT_ENV) {
     if (!ignoresEnv && envLookup(request.env, name)) return { direct: `${name} is set` };
   }
+  for (const name of DIRECT_COVERAGE_ENV) {
+    if (envLookup(request.env, name)) return { direct: `${name} is set (coverage of the whole process, begun as it starts)` };
+  }
   let toolNames: string[];
   if (mode === "module") {
+    if (DIRECT_MODULES.has(target)) return { direct: `-m ${target} traces, profiles or debugs the whole run` };
     toolNames = [target, `-m ${target}`];
   } else if (mode === "code") {
     toolNames = ["-c"];

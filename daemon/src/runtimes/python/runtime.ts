@@ -43,6 +43,8 @@ import { Template, type TemplateReady } from "./template";
 const FAILED = "failed to load";
 /** In a failure's why: it failed after another root's import was taken back (template.py). */
 const TAKEN_BACK = "was taken back: tried again without it";
+/** A tracer or profiler sees the imports a template did before the run: only a direct run shows it all. */
+const TRACES = "a run of this tool set a tracer or profiler (what it measures includes every import): it runs directly from now on";
 
 interface PoolContext {
   plan: PythonPlan;
@@ -79,6 +81,7 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     const { settings, toolId, record, mask } = tool;
     // Its templates kept coming up unusable, each learning something: it runs directly, at direct speed, until its files change.
     if (this.learning.gaveUp(toolId)) return { direct: `warm could not learn to preload this tool safely in ${MAX_LEARNING_TRIES} templates; it runs directly until its files change` };
+    if (record.traces) return { direct: TRACES };
     const keyNames = new Set([...record.envNames, ...settings.env]);
     const { env, pairs } = keyEnv(request.env, isKeyEnvName, keyNames);
     const { found: userSite } = homeFacts(request.env, env, (home) => userSiteBases(plan.flags, request.env, home));
@@ -125,6 +128,11 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
       },
       () => {
         if (this.store.mark(ctx.toolId, "needsTty")) this.log.info({ tool: ctx.plan.target }, "tool opens /dev/tty: runs directly at a terminal from now on");
+      },
+      () => {
+        if (!this.store.mark(ctx.toolId, "traces")) return;
+        this.log.info({ tool: ctx.plan.target }, TRACES);
+        for (const [key, pool] of this.pools) if (this.contexts.get(pool)?.toolId === ctx.toolId) this.drop(key, pool, TRACES);
       },
     );
     void child.exited.then((exit) => this.compare(ctx, template, child.request, exit));
