@@ -164,7 +164,10 @@ static void hold(int sig)
 	pending[sig] = 1;
 }
 
-static const int forwarded[] = { SIGINT, SIGQUIT, SIGHUP, SIGWINCH, SIGUSR1, SIGUSR2, SIGTERM, SIGTSTP };
+/* Every signal another process may send the tool that it could handle or
+ * ignore: the shim's default action for one not forwarded (death) would
+ * end the caller's wait while the tool runs on. */
+static const int forwarded[] = { SIGINT, SIGQUIT, SIGHUP, SIGWINCH, SIGUSR1, SIGUSR2, SIGTERM, SIGTSTP, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR };
 #define NFORWARDED (int)(sizeof(forwarded) / sizeof(forwarded[0]))
 
 void signals_hold(void)
@@ -202,6 +205,11 @@ void signals_forward(pid_t pid, pid_t pgid)
 	forward(SIGWINCH, to_group);
 	forward(SIGUSR1, to_pid);
 	forward(SIGUSR2, to_pid);
+	forward(SIGALRM, to_pid);
+	forward(SIGVTALRM, to_pid);
+	forward(SIGPROF, to_pid);
+	forward(SIGIO, to_pid);
+	forward(SIGPWR, to_pid);
 	forward(SIGTERM, on_term);
 	forward(SIGTSTP, on_tstp);
 	set_handler(SIGCONT, on_cont); /* continuing happens even when ignored */

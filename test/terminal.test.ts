@@ -237,14 +237,14 @@ test("SIGPIPE: a tool writing forever into `| head -1` ends as promptly as direc
   assert.equal(r.stdout.toString(), "y\npipe=0\n");
 });
 
-test("INT, QUIT, HUP, WINCH reach the tool and its children; USR1, USR2, TERM reach the tool", async () => {
+test("INT, QUIT, HUP, WINCH reach the tool and its children; USR1, USR2, ALRM, VTALRM, PROF, IO, PWR, TERM reach the tool", async () => {
   w.run([NODE, probe, "color"]);
   await w.ready();
   const child = w.start([NODE, probe, "signals"]);
   let out = "";
   child.stdout?.on("data", (d) => (out += d));
   await w.until("the child to be ready", () => out.includes("child ready"));
-  for (const sig of ["SIGINT", "SIGQUIT", "SIGHUP", "SIGWINCH", "SIGUSR1", "SIGUSR2"] as const) {
+  for (const sig of ["SIGINT", "SIGQUIT", "SIGHUP", "SIGWINCH", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGIO", "SIGPWR"] as const) {
     child.kill(sig);
     await w.until(`the tool to get ${sig}`, () => out.includes(`tool got ${sig}`));
     if (["SIGINT", "SIGQUIT", "SIGHUP", "SIGWINCH"].includes(sig)) await w.until(`its child to get ${sig}`, () => out.includes(`child got ${sig}`));
