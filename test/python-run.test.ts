@@ -110,7 +110,7 @@ test("interpreter flags and PYTHON* variables: -u, -B, -E, -s, -O, -W, -X utf8, 
   await compare([PYTHON, PROBE], { env: { ...w.env, LANG: "C", LC_ALL: "C" } });
 });
 
-test("console scripts run by their shebang, through PATH and through a multi-call symlink", async () => {
+test("console scripts run by their shebang, through PATH, by a relative path and through a multi-call symlink", async () => {
   const bin = join(w.dir, "tools");
   mkdirSync(bin, { recursive: true });
   for (const f of ["py-tool", "report.py", "act.py"]) copyFileSync(fixture(`python/${f}`), join(bin, f));
@@ -120,6 +120,8 @@ test("console scripts run by their shebang, through PATH and through a multi-cal
   symlinkSync(WARM, join(links, "py-tool"));
   const env = { ...w.env, PATH: `${bin}:/usr/bin:/bin` };
   await compare(["py-tool", "one", "two"], { env });
+  // The kernel gives the interpreter the script's path as it was executed: sys.argv[0] is "./py-tool".
+  await compare(["./py-tool", "three"], { env, cwd: bin });
   const linkEnv = { ...env, PATH: `${links}:${bin}:/usr/bin:/bin` };
   const direct = w.run([join(bin, "py-tool"), "one", "two"], { direct: true, env: linkEnv });
   for (let i = 0; i < 2; i++) {

@@ -48,8 +48,11 @@ export function planPython(program: Program, request: RunRequest): { plan: Pytho
   const { words, cwd } = program;
   // With a shebang, words are [...its words, the executable, ...the tool's arguments].
   const shebangWords = program.scriptFromExe ? words.length - request.argv.length : 0;
+  // The kernel passes the script's path as it was executed: the command word when it has a slash ("./tool"), else
+  // the PATH entry's (the request's exe is made absolute).
+  const executed = request.argv[0]?.includes(0x2f) ? request.argv[0] : request.exe;
   const origArgv: Buffer[] = program.scriptFromExe
-    ? [Buffer.from(program.argv0), ...words.slice(0, shebangWords).map((w) => Buffer.from(w)), request.exe, ...request.argv.slice(1)]
+    ? [Buffer.from(program.argv0), ...words.slice(0, shebangWords).map((w) => Buffer.from(w)), executed, ...request.argv.slice(1)]
     : [...request.argv];
   // words[i] is origArgv[i + 1]: raw bytes come from origArgv, decisions from words.
   const flags: string[] = [];
