@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { compare, same } from "./helpers/compare";
 import { fixture, PYTHON, WarmEnv } from "./helpers/warm-env";
+import { venvWith } from "./helpers/python-venv";
+import { TRACES } from "../daemon/src/runtimes/python/runtime";
 
 let w: WarmEnv;
 before(() => {
@@ -18,7 +20,6 @@ after(async () => {
   await w.stop();
 });
 
-const TRACES = "a run of this tool set a tracer or profiler (what it measures includes every import): it runs directly from now on";
 const directFor = (reason: string): number => (w.status() as unknown as { directByReason: Record<string, number> }).directByReason[reason] ?? 0;
 
 /** A copy of the traced tool of its own (each test's is a tool warm learns apart); -B: no bytecode cache, so every run compiles its helper alike. */
@@ -60,11 +61,7 @@ const COVERAGE = spawnSync(PYTHON, ["-c", "import coverage, os; print(os.path.di
 const hasCoverage = COVERAGE !== "";
 
 test("with COVERAGE_PROCESS_START set (coverage of subprocesses, begun by a .pth file), each run is measured as directly", { skip: !hasCoverage && "needs Debian's python3-coverage (.ci/run installs it)" }, async () => {
-  const venv = join(w.work, "venv-coverage");
-  const made = spawnSync(PYTHON, ["-m", "venv", "--without-pip", venv], { encoding: "utf8" });
-  assert.equal(made.status, 0, made.stderr);
-  const python = join(venv, "bin", "python3");
-  const site = spawnSync(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: "utf8" }).stdout.trim();
+  const { python, site } = venvWith(w.dir, "venv-coverage", []);
   // coverage installed in the venv (Debian's, linked), and measuring subprocesses as its docs tell a user to.
   symlinkSync(COVERAGE, join(site, "coverage"));
   writeFileSync(join(site, "coverage-subprocesses.pth"), "import coverage; coverage.process_startup()\n");

@@ -44,7 +44,7 @@ const FAILED = "failed to load";
 /** In a failure's why: it failed after another root's import was taken back (template.py). */
 const TAKEN_BACK = "was taken back: tried again without it";
 /** A tracer or profiler sees the imports a template did before the run: only a direct run shows it all. */
-const TRACES = "a run of this tool set a tracer or profiler (what it measures includes every import): it runs directly from now on";
+export const TRACES = "a run of this tool set a tracer or profiler (what it measures includes every import): it runs directly from now on";
 
 interface PoolContext {
   plan: PythonPlan;
@@ -132,7 +132,7 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
       () => {
         if (!this.store.mark(ctx.toolId, "traces")) return;
         this.log.info({ tool: ctx.plan.target }, TRACES);
-        for (const [key, pool] of this.pools) if (this.contexts.get(pool)?.toolId === ctx.toolId) this.drop(key, pool, TRACES);
+        this.dropTool(ctx.toolId, TRACES);
       },
     );
     void child.exited.then((exit) => this.compare(ctx, template, child.request, exit));
@@ -147,7 +147,12 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
     const why = `preloading it changed a run's exit status (${judged.before}, then ${judged.now} for the same command)`;
     this.store.addDropped(ctx.toolId, judged.suspects.map((m) => [m, why]));
     this.log.info({ tool: ctx.plan.target, excluded: judged.suspects, before: judged.before, now: judged.now }, "a run's status changed with what was preloaded: those modules are no longer preloaded");
-    for (const [key, pool] of this.pools) if (this.contexts.get(pool)?.toolId === ctx.toolId) this.drop(key, pool, RELEARNED);
+    this.dropTool(ctx.toolId, RELEARNED);
+  }
+
+  /** Lets go every pool of a tool: what warm knows of it changed. */
+  private dropTool(toolId: string, why: string): void {
+    for (const [key, pool] of this.pools) if (this.contexts.get(pool)?.toolId === toolId) this.drop(key, pool, why);
   }
 
   private startTemplate(pool: Pool, ctx: PoolContext): Template | null {
