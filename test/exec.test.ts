@@ -115,3 +115,28 @@ test("a linked `#!/usr/bin/env node` tool runs warm in one hop: its shebang's no
   assert.deepEqual(summary(r.stderr.toString()), { warm: 1, direct: 0 });
   assert.equal(w.run(["unlink", "mytool"]).status, 0);
 });
+
+test("Python under warm exec is the interpreter it runs, not warm's link: a venv's python3 first on PATH keeps its sys.prefix, and a multiprocessing pool of spawned (or forkserver) workers works as directly", () => {
+  const { python } = venvWith(w.dir, "venv-exec", []);
+  const script = fixture("python/spawn_pool.py");
+  const env = { ...w.env, PATH: `${join(python, "..")}:${w.env.PATH}` };
+  const cmd = ["sh", "-c", `python3 ${script} spawn && python3 ${script} forkserver`];
+  const direct = w.run(cmd, { direct: true, env });
+  assert.equal(direct.status, 0, direct.stderr.toString());
+  assert.match(direct.stdout.toString(), /^spawn \[0, 1, 4, 9, 16, 25\]\nexecutable: .*venv-exec\/bin\/python3 prefix: .*venv-exec\n/);
+  const r = w.run(["exec", "--", ...cmd], { env });
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.equal(r.stdout.toString(), direct.stdout.toString());
+  // The two scripts ran warm; their workers, started from sys.executable, ran directly (out of warm's reach).
+  assert.deepEqual(summary(r.stderr.toString()), { warm: 2, direct: 0 });
+});
+
+test("a node started with an IPC channel (stdio 'ipc', NODE_CHANNEL_FD) runs directly: warm carries fds 0-2 only, and the channel works as without warm", () => {
+  const cmd = ["node", fixture("ipc-parent.js")];
+  const direct = w.run(cmd, { direct: true });
+  assert.equal(direct.stdout.toString(), 'parent heard {"got":"ping","channel":"object"}\nchild exit 0 null\n');
+  const r = w.run(["exec", "--", ...cmd]);
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.equal(r.stdout.toString(), direct.stdout.toString());
+  assert.deepEqual(summary(r.stderr.toString()), { warm: 1, direct: 1 });
+});

@@ -75,6 +75,9 @@ export function planNode(program: Program, request: RunRequest): PlanResult {
   const nodeOptions = envLookup(env, "NODE_OPTIONS");
   if (nodeOptions && NODE_OPTIONS_DIRECT.test(nodeOptions)) return { direct: "NODE_OPTIONS loads code at startup" };
   if (nodeOptions && NODE_OPTIONS_AT_EXIT.test(nodeOptions)) return { direct: "NODE_OPTIONS asks for trace events, written as the process ends" };
+  // Its parent's IPC channel (spawn's "ipc" stdio, fork()) is an fd above 2, which only a direct run is given.
+  const channel = envLookup(env, "NODE_CHANNEL_FD");
+  if (channel) return { direct: `an IPC channel on fd ${channel} (NODE_CHANNEL_FD): warm hands a run fds 0-2 only` };
   if (envLookup(env, "NODE_V8_COVERAGE")) return { direct: "NODE_V8_COVERAGE is set (coverage of the whole process, written as it ends)" };
 
   const script = resolve(cwd, words[i]);

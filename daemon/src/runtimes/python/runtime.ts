@@ -164,8 +164,9 @@ export class PythonRuntime extends RuntimePools<PoolContext> implements PoolOwne
       template = new Template(
         {
           interpreter: ctx.plan.interpreter,
-          // CPython finds its prefix (a venv's pyvenv.cfg) from argv[0]: a relative one is the caller's cwd's, not the template's.
-          argv0: ctx.plan.argv0.includes("/") ? ctx.plan.interpreter : ctx.plan.argv0,
+          // CPython takes sys.executable, and from it its prefix (a venv's pyvenv.cfg), from argv[0]: a relative one would
+          // be the template's cwd's, and a bare name is looked up on PATH, where warm's own links (warm exec) may come first.
+          argv0: ctx.plan.interpreter,
           flags: ctx.plan.flags,
           cwd: ctx.cwd,
           env: ctx.env,
