@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CliEnv } from "./helpers/cli-env";
+import { venvWith } from "./helpers/python-venv";
 import { fixture } from "./helpers/warm-env";
 
 let w: CliEnv;
