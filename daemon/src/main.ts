@@ -170,6 +170,9 @@ function main(): void {
   // The first SIGTERM or SIGINT lets running tools finish; a second ends them.
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => stop(signal, daemon.stopping));
   process.on("SIGHUP", () => {}); // the shim's terminal closing is not our business
+  // A warm tool's parent is the daemon: one telling its parent something (kill(ppid, SIGUSR1)) must neither kill it
+  // (SIGUSR2's default) nor open Node's inspector on 127.0.0.1:9229 (SIGUSR1's; a listener keeps it shut).
+  for (const signal of ["SIGUSR1", "SIGUSR2"] as const) process.on(signal, () => log.info({ signal }, "ignored a signal (a warm tool signalling its parent?)"));
   const sweep = setInterval(() => {
     const now = Date.now();
     heartbeat(socketAt, now);
