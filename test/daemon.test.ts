@@ -3,13 +3,14 @@
 // reporting and stopping on request.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { encodeFrame } from "../daemon/src/protocol/codec";
 import { native } from "../daemon/src/native";
 import { decodeValue } from "../daemon/src/inside-node/wire";
+import { listeningPorts, signalParent } from "./helpers/parent-signal";
 import { alive, fixture, NODE, WARM, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
@@ -386,33 +387,8 @@ test("another user can neither reach the socket nor be served by the daemon", { 
   }
 });
 
-/** TCP ports a process listens on (its sockets' inodes looked up in /proc/net/tcp and tcp6). */
-function listeningPorts(pid: number): number[] {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    const m = /^socket:\[(\d+)\]$/.exec(readlinkOr(`/proc/${pid}/fd/${fd}`));
-    if (m) inodes.add(m[1]);
-  }
-  const ports: number[] = [];
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 9 && f[3] === "0A" && inodes.has(f[9])) ports.push(parseInt(f[1].split(":")[1], 16));
-    }
-  }
-  return ports;
-}
-
-function readlinkOr(path: string): string {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return ""; // closed since it was listed
-  }
-}
-
 test("a tool signalling its parent neither opens the daemon to a debugger (SIGUSR1) nor ends it (SIGUSR2): the daemon, its parent here, ignores both", async () => {
-  const r = w.run([NODE, fixture("signal-parent.js"), "SIGUSR1"]);
+  const r = w.run(signalParent("SIGUSR1"), { direct: true });
   assert.equal(r.status, 0, r.stderr.toString());
   const daemonPid = w.status()!.pid;
   // The first run of a script runs in a process the daemon started: its parent is the daemon.
@@ -420,7 +396,7 @@ test("a tool signalling its parent neither opens the daemon to a debugger (SIGUS
   await w.until("the daemon to log the signal", () => readFileSync(join(w.stateDir, "daemon.log"), "utf8").includes("SIGUSR1"));
   assert.deepEqual(listeningPorts(daemonPid), [], "the daemon listens on no TCP port (Node's inspector would, on 9229)");
   // SIGUSR2's default action would end the daemon.
-  const again = w.run([NODE, fixture("signal-parent.js"), "SIGUSR2"]);
+  const again = w.run(signalParent("SIGUSR2"), { direct: true });
   assert.equal(again.status, 0, again.stderr.toString());
   assert.match(again.stdout.toString(), /^parent \d+\n$/);
   assert.equal(w.status()!.pid, daemonPid, "the same daemon serves on");

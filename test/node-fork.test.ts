@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { same } from "./helpers/compare";
 import { preloadRecord, type PreloadRecord } from "./helpers/tool-tree";
-import { fixture, NODE, WarmEnv } from "./helpers/warm-env";
+import { listeningPorts, signalParent } from "./helpers/parent-signal";
+import { alive, fixture, NODE, WarmEnv } from "./helpers/warm-env";
 
 let w: WarmEnv;
 before(() => {
@@ -244,4 +245,20 @@ test("fork failing (EAGAIN under a process limit): each caller's command runs on
   }
   assert.equal(readFileSync(count, "utf8"), "ran\n".repeat(5), "each command ran exactly once");
   assert.ok(existsSync(`/proc/${template}`), "the template is still there");
+});
+
+test("a forked tool signalling its parent (its template) neither ends it nor opens a debugger in it: the template serves on", async () => {
+  await untilForked("signal-parent.js", ["SIGWINCH"]); // ignored by default, by any parent
+  const parents = new Set<number>();
+  for (const signal of ["SIGTERM", "SIGUSR1", "SIGUSR2", "SIGHUP", "SIGINT", "SIGQUIT", "SIGALRM"]) {
+    const r = w.run(signalParent(signal), { direct: true });
+    assert.equal(r.status, 0, `${signal}: ${r.stderr}`);
+    const parent = Number(/^parent (\d+)\n$/.exec(r.stdout.toString())?.[1]);
+    parents.add(parent);
+    assert.ok(alive(parent), `${signal}: the template lives on`);
+  }
+  const [template] = parents;
+  assert.equal(parents.size, 1, "one template served every run");
+  assert.notEqual(template, w.status()!.pid, "the parent is a template, not the daemon");
+  assert.deepEqual(listeningPorts(template), [], "the template listens on no TCP port (Node's inspector would, on 9229)");
 });

@@ -7,7 +7,8 @@ import { existsSync, copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync,
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { compare as compareRuns, same } from "./helpers/compare";
-import { fixture, PYTHON, type Result, WARM, WarmEnv } from "./helpers/warm-env";
+import { alive, fixture, PYTHON, type Result, WARM, WarmEnv } from "./helpers/warm-env";
+import { signalParent } from "./helpers/parent-signal";
 import { VECTORS_FILE } from "./helpers/vectors";
 import { venvWith as venvWithIn } from "./helpers/python-venv";
 import { PreloadStore } from "../daemon/src/preload-store";
@@ -341,3 +342,24 @@ function learnedRecord(python: string, mode: "script" | "module", target: string
   const file = join(w.stateDir, "preload", `${PreloadStore.toolId(pythonToolId({ interpreterReal: realpathSync(python), mode, target }))}.json`);
   return JSON.parse(readFileSync(file, "utf8"));
 }
+
+test("a tool signalling its parent (its template) does not end it: the template serves on, and each child has Python's own dispositions", async () => {
+  // SIGWINCH is ignored by default, by any parent.
+  const dispositionsIn = (r: Result) => /^dispositions: .*$/m.exec(r.stdout.toString())?.[0];
+  const direct = w.run([PYTHON, fixture("python/signal_parent.py"), "SIGWINCH"], { direct: true });
+  const dispositions = dispositionsIn(direct);
+  assert.ok(dispositions, direct.stderr.toString());
+  w.run(signalParent("SIGWINCH", "python"), { direct: true });
+  const parents = new Set<number>();
+  for (const signal of ["SIGTERM", "SIGUSR1", "SIGUSR2", "SIGHUP", "SIGINT", "SIGQUIT", "SIGALRM"]) {
+    await w.ready();
+    const r = w.run(signalParent(signal, "python"), { direct: true });
+    assert.equal(r.status, 0, `${signal}: ${r.stderr}`);
+    const parent = Number(/^parent (\d+)\n/.exec(r.stdout.toString())?.[1]);
+    parents.add(parent);
+    assert.ok(alive(parent), `${signal}: the template lives on`);
+    assert.equal(dispositionsIn(r), dispositions, signal);
+  }
+  assert.equal(parents.size, 1, "one template served every run");
+  assert.notEqual([...parents][0], w.status()!.pid, "the parent is a template, not the daemon");
+});

@@ -116,6 +116,31 @@ static struct {
 } kids[MAX_CHILDREN];
 static size_t nkids;
 
+// A forked child's parent is its template: a tool telling its parent
+// something (kill(getppid(), SIGUSR1), as some tell the process that
+// started them they are ready) must not end the template (these signals'
+// default action) or open Node's inspector in it (SIGUSR1's handler). The
+// template ignores them from its first fork on; each child gets back the
+// dispositions the template had (Node's own, a preloaded module's).
+static const int shielded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
+#define NSHIELDED (sizeof(shielded) / sizeof(shielded[0]))
+static struct sigaction unshielded[NSHIELDED];
+static bool shielding;
+
+static void shield_signals(void) {
+  struct sigaction ignore;
+  memset(&ignore, 0, sizeof ignore);
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  for (size_t i = 0; i < NSHIELDED; i++) sigaction(shielded[i], &ignore, &unshielded[i]);
+  shielding = true;
+}
+
+static void unshield_signals(void) {
+  for (size_t i = 0; i < NSHIELDED; i++) sigaction(shielded[i], &unshielded[i], NULL);
+  shielding = false;
+}
+
 // The thread ids of this process; -1 if /proc cannot be read or there are too many.
 static ssize_t list_threads(pid_t *out, size_t max) {
   DIR *d = opendir("/proc/self/task");
@@ -314,6 +339,7 @@ static napi_value js_fork_child(napi_env env, napi_callback_info info) {
     throw_errno(env, "forkChild", "madvise", "MADV_DOFORK", err);
     return NULL;
   }
+  if (!shielding) shield_signals();
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
@@ -324,6 +350,7 @@ static napi_value js_fork_child(napi_env env, napi_callback_info info) {
     for (size_t i = 0; i < nkids; i++) close(kids[i].pidfd);
     nkids = 0;
     have_baseline = false;  // a child never forks
+    unshield_signals();
     if (uv_loop_fork(loop) != 0 || setsid() < 0 || uv_idle_init(loop, &task_idle) != 0 ||
         !write_slot(worker_slot, (void *)queue_task) || !write_slot(delayed_slot, (void *)queue_delayed_task))
       _exit(70);

@@ -203,10 +203,19 @@ def preload(spec, modules, exclude):
     }
 
 
+# A child's parent is its template: a tool telling its parent something
+# (os.kill(os.getppid(), signal.SIGUSR1)) must not end the template, as
+# these signals' default actions (or SIGINT's KeyboardInterrupt) would. The
+# template ignores them while it serves; each child gets back what the
+# template had (Python's own handlers, a preloaded module's).
+SHIELDED = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM)
+
+
 def serve(link, spec):
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    unshielded = {signum: signal.signal(signum, signal.SIG_IGN) for signum in SHIELDED}
     poller = select.poll()
     poller.register(link.fileno(), select.POLLIN)
     poller.register(wake_r, select.POLLIN)
@@ -228,12 +237,12 @@ def serve(link, spec):
                 for extra in fds:
                     os.close(extra)
                 if msg.get("t") == "fork":
-                    fork_child(link, spec, (wake_r, wake_w), msg.get("pages") or [])
+                    fork_child(link, spec, (wake_r, wake_w), msg.get("pages") or [], unshielded)
                 if not link.has_frame():
                     break
 
 
-def fork_child(link, spec, wake, touched):
+def fork_child(link, spec, wake, touched, unshielded):
     mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
     for stream in spec.streams:
         try:
@@ -246,6 +255,8 @@ def fork_child(link, spec, wake, touched):
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for signum, handler in unshielded.items():
+                signal.signal(signum, handler)
             for fd in wake:
                 os.close(fd)
             link.close()
