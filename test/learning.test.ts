@@ -277,6 +277,23 @@ test("a module that emits a warning while loading is not preloaded: every run pr
   assert.match(r.dropped[fixture("learning/lib/warner.js")] ?? "", /^emitted a warning while loading \(careful at load\)/);
 });
 
+test("under --pending-deprecation a tool's first warning carries Node's hint in every run, and its modules still preload (warm's own hand-turned ticks warn nothing)", async () => {
+  const cli = fixture("learning/pending.js");
+  const cmd = [NODE, "--pending-deprecation", cli];
+  const stderr = (r: { stderr: Buffer }) => r.stderr.toString().replace(/\(node:\d+\)/g, "(node:PID)").split("\n").filter((l) => !l.startsWith("{")).join("\n");
+  const direct = w.run(cmd, { direct: true });
+  assert.match(stderr(direct), /^preloaded false\n\(node:PID\) \[DEP0005\].*\n\(Use `node --trace-deprecation \.\.\.` .*\n$/);
+  let preloaded = false;
+  for (let i = 0; i < 5; i++) {
+    const warm = w.run(cmd);
+    assert.equal(warm.stdout.toString(), direct.stdout.toString());
+    preloaded = stderr(warm).startsWith("preloaded true\n");
+    assert.equal(stderr(warm), stderr(direct).replace("preloaded false", `preloaded ${preloaded}`), `warm run ${i + 1}`);
+    await settled(cli);
+  }
+  assert.ok(preloaded, "the last run found its module preloaded");
+});
+
 test("what a module's nextTick and promise callbacks left while loading print reaches every run, after the entry's first synchronous part, as directly", async () => {
   const cli = fixture("learning/deferred.js");
   const direct = w.run([NODE, cli], { direct: true });

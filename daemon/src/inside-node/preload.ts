@@ -24,6 +24,7 @@ import type { ArgvQuery } from "../protocol/message-types";
 import { argvStandIn, mainModuleStandIn, type Phase, stdioStandIn } from "./stand-ins";
 import { titleWatch, trapProcessState } from "./process-state";
 import { trapLoadWarnings } from "./load-warnings";
+import { runTicks } from "./run-ticks";
 
 /** cjs: required; esm: imported; json: imported with `type: "json"` (as ESM imports JSON). */
 export type ModuleRef = [kind: "cjs" | "esm" | "json", id: string];
@@ -151,7 +152,7 @@ function installTraps(phase: Phase, env: EnvSeen, argvQueries: ArgvQuery[], mask
 
 /** Runs the nextTick callbacks and microtasks queued so far (as Node does after a callback). */
 function runDeferred(): void {
-  (process as unknown as { _tickCallback(): void })._tickCallback.call(process);
+  runTicks();
 }
 
 /**
@@ -175,12 +176,11 @@ function settle(promise: Promise<unknown>): void {
       failure = error;
     },
   );
-  const tick = (process as unknown as { _tickCallback(): void })._tickCallback;
-  tick.call(process);
+  runTicks();
   while (state === "pending") {
     if (!native.loopAlive()) throw new Error("module never finished loading (the event loop went idle)");
     native.runLoopOnce();
-    tick.call(process);
+    runTicks();
   }
   if (state === "failed") throw failure;
 }

@@ -10,6 +10,7 @@ import { native } from "../native";
 import { getHeapStatistics } from "node:v8";
 import { emptyHeap, resetYoungGeneration } from "./empty-heap";
 import { BlockingReader, send } from "./link";
+import { runTicks } from "./run-ticks";
 import { exitUnused } from "./unused-exit";
 import { encodeFrame } from "./wire";
 
@@ -87,7 +88,6 @@ export function serveForks(link: number): number[] {
  * one started here, since the threads of libuv's pool are not forked.
  */
 export function drainRequests(): void {
-  const tick = (process as unknown as { _tickCallback(): void })._tickCallback;
-  while (native.pendingRequests() > 0 && native.runLoopOnce()) tick.call(process);
-  tick.call(process);
+  while (native.pendingRequests() > 0 && native.runLoopOnce()) runTicks();
+  runTicks();
 }
