@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #define STOP_WAIT_MS 5000
+#define STOP_LOOK_MS 50
 
 extern char **environ;
 
@@ -112,6 +113,13 @@ static int request_unread(int fd)
 	return ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0;
 }
 
+/* Whether any of fds 0-2 is a terminal: where a job's stop is its shell's
+ * business (job control). */
+static int at_terminal(void)
+{
+	return isatty(0) || isatty(1) || isatty(2);
+}
+
 /* Reads replies until the tool ends (exits) or nothing has started and the
  * command should run directly (returns AWAIT_*). Until `started` every
  * read is bounded by the deadline. A marker_dirfd >= 0 names the
@@ -132,6 +140,10 @@ static int await_tool(int fd, const char *name, const struct stdio_state *before
 			err = WIRE_IO;
 		else
 			err = frame_read(&rd, &payload, &len);
+		if (started && err == WIRE_IO && errno == EAGAIN) {
+			signals_follow_stop(); /* a wake-up to look at the tool */
+			continue;
+		}
 		if (!started && !timed_out && err == WIRE_IO
 		    && (errno == EAGAIN || errno == ETIMEDOUT)) {
 			/* Out of time. Shutting our reading side makes any later
@@ -183,7 +195,9 @@ static int await_tool(int fd, const char *name, const struct stdio_state *before
 			goto direct;
 		case REPLY_STARTED:
 			started = 1;
-			deadline_lift(fd); /* the tool runs as long as it runs */
+			/* The tool runs as long as it runs; at a terminal, the shim
+			 * looks every STOP_LOOK_MS whether it stopped itself. */
+			deadline_lift(fd, at_terminal() ? STOP_LOOK_MS : 0);
 			tool_pgid = rep.pgid;
 			reset = rep.reset_stdio;
 			signals_forward(rep.pid, rep.pgid);

@@ -70,7 +70,7 @@ int deadline_bound(int fd, int opt)
 	return set_timeo(fd, opt, left);
 }
 
-void deadline_lift(int fd)
+void deadline_lift(int fd, long every_ms)
 {
-	set_timeo(fd, SO_RCVTIMEO, 0);
+	set_timeo(fd, SO_RCVTIMEO, every_ms);
 }

@@ -26,7 +26,8 @@ long deadline_limit_ms(void);
 int deadline_bound(int fd, int opt);
 
 /* Lifts the receive bound: once the tool has started the shim waits as
- * long as the tool runs. */
-void deadline_lift(int fd);
+ * long as the tool runs, its reads waking every every_ms (0: never) with
+ * EAGAIN, for the shim to look at the tool meanwhile. */
+void deadline_lift(int fd, long every_ms);
 
 #endif

@@ -71,31 +71,45 @@ static void on_cont(int sig)
 	errno = e;
 }
 
-/* The state letter of a process in /proc/<pid>/stat ('R', 'S', 'T', ...);
- * 0 if it cannot be read (gone). Signal-safe: no stdio, no malloc. */
-static char proc_state(pid_t pid)
+/* Reads /proc/<pid>/<file> into buf (NUL-terminated); its length, or -1.
+ * Signal-safe: no stdio, no malloc. */
+static ssize_t read_proc(pid_t pid, const char *file, char *buf, size_t size)
 {
-	char path[32] = "/proc/", digits[12], buf[512], *close_paren = NULL;
-	int fd, i = 0, n = 0;
+	char path[64] = "/proc/", digits[12];
+	int fd, i = 0, n = 6;
 	ssize_t r;
 
 	do
 		digits[i++] = (char)('0' + pid % 10);
 	while ((pid /= 10) > 0);
-	n = 6;
 	while (i > 0)
 		path[n++] = digits[--i];
-	memcpy(path + n, "/stat", 6);
+	path[n++] = '/';
+	for (i = 0; file[i] && n < (int)sizeof(path) - 1; i++)
+		path[n++] = file[i];
+	path[n] = '\0';
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	r = read(fd, buf, sizeof(buf));
+		return -1;
+	r = read(fd, buf, size - 1);
 	close(fd);
+	if (r < 0)
+		return -1;
+	buf[r] = '\0';
+	return r;
+}
+
+/* The state letter of a process in /proc/<pid>/stat ('R', 'S', 'T', ...);
+ * 0 if it cannot be read (gone). Signal-safe. */
+static char proc_state(pid_t pid)
+{
+	char buf[512], *close_paren;
+
+	if (read_proc(pid, "stat", buf, sizeof(buf)) < 0)
+		return 0;
 	/* The state follows the command name, which is in parentheses and may hold any byte. */
-	for (i = 0; i < r; i++)
-		if (buf[i] == ')')
-			close_paren = buf + i;
-	if (!close_paren || close_paren + 2 >= buf + r)
+	close_paren = strrchr(buf, ')');
+	if (!close_paren || close_paren[1] != ' ' || close_paren[2] == '\0')
 		return 0;
 	return close_paren[2];
 }
@@ -119,33 +133,92 @@ static void until_stopped(void)
 	}
 }
 
-/* ^Z: let the tool see SIGTSTP, make sure its group stops even if the
- * kernel discards SIGTSTP (the tool's group may be orphaned in the daemon's
- * session), wait for the tool to have stopped, then stop the shim by
- * SIGTSTP's own default action, so the shell sees the job stopped by
- * SIGTSTP ("Stopped"), as a direct run's would be, not by SIGSTOP
- * ("Stopped (signal)"). */
+/* Whether bit sig-1 is set in the hex mask on the line starting with key
+ * ("SigIgn:") of a /proc status text. */
+static int mask_has(const char *status, const char *key, int sig)
+{
+	const char *p = strstr(status, key), *end;
+	int bit = sig - 1, digit;
+	char c;
+
+	if (!p)
+		return 0;
+	p += strlen(key);
+	while (*p == '\t' || *p == ' ')
+		p++;
+	for (end = p; (*end >= '0' && *end <= '9') || (*end >= 'a' && *end <= 'f'); end++)
+		;
+	if (end - p <= bit / 4)
+		return 0;
+	c = end[-1 - bit / 4];
+	digit = c <= '9' ? c - '0' : c - 'a' + 10;
+	return (digit >> (bit % 4)) & 1;
+}
+
+/* What the tool does with sig: 'I' ignores it, 'C' catches it, 'D' takes
+ * the default action (also when it cannot be read). */
+static char tool_disposition(int sig)
+{
+	char status[4096];
+
+	if (read_proc(tool_pid, "status", status, sizeof(status)) < 0)
+		return 'D';
+	if (mask_has(status, "SigIgn:", sig))
+		return 'I';
+	return mask_has(status, "SigCgt:", sig) ? 'C' : 'D';
+}
+
+static void on_tstp(int sig);
+
+/* Stops the shim by SIGTSTP's default action, so the shell sees the job
+ * stopped by SIGTSTP ("Stopped"), as a direct run's would be, not by
+ * SIGSTOP ("Stopped (signal)"); returns once it is continued. The kernel
+ * discards a terminal stop in an orphaned process group: a tool run
+ * directly there would not have stopped, so the tool is resumed. */
+static void stop_shim(void)
+{
+	sig_atomic_t before = continued;
+	struct sigaction was;
+	sigset_t set, mask;
+
+	sigaction(SIGTSTP, NULL, &was);
+	set_handler(SIGTSTP, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTSTP);
+	sigprocmask(SIG_UNBLOCK, &set, &mask);
+	raise(SIGTSTP);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	sigaction(SIGTSTP, &was, NULL);
+	if (continued == before)
+		kill(-tool_pgid, SIGCONT);
+}
+
+/* ^Z: the tool's group gets SIGTSTP, as the terminal would have sent it.
+ * A tool that ignores it runs on (and so does the shim: directly, the job
+ * would not stop). One that catches it runs its handler, which may stop
+ * it (restoring the terminal first), or not: signals_follow_stop sees a
+ * stop. One that takes the default action is stopped, for sure (SIGSTOP
+ * too, should its group be orphaned), waited for, then the shim stops. */
 static void on_tstp(int sig)
 {
 	int e = errno;
-	sig_atomic_t before = continued;
-	sigset_t set;
+	char does = tool_disposition(SIGTSTP);
 
-	kill(-tool_pgid, SIGTSTP);
-	kill(-tool_pgid, SIGSTOP);
-	until_stopped();
-	set_handler(sig, SIG_DFL);
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	raise(sig);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	set_handler(sig, on_tstp);
-	/* The kernel discards a terminal stop in an orphaned process group: a
-	 * tool run directly there would not have stopped, so neither does it. */
-	if (continued == before)
-		kill(-tool_pgid, SIGCONT);
+	(void)sig;
+	if (does != 'I')
+		kill(-tool_pgid, SIGTSTP);
+	if (does == 'D') {
+		kill(-tool_pgid, SIGSTOP);
+		until_stopped();
+		stop_shim();
+	}
 	errno = e;
+}
+
+void signals_follow_stop(void)
+{
+	if (tool_pid > 0 && proc_state(tool_pid) == 'T')
+		stop_shim();
 }
 
 /* A signal our caller set to be ignored (nohup, `cmd &` in a script) stays

@@ -17,6 +17,11 @@ void signals_release(void);
  * passes on the signals held meanwhile. */
 void signals_forward(pid_t pid, pid_t pgid);
 
+/* If the tool has stopped (by itself: readline's ^Z at a prompt, a SIGTSTP
+ * handler re-raising it; or by someone's SIGSTOP), the shim stops too, as
+ * the shell sees a direct run's job stop; `fg` resumes both. */
+void signals_follow_stop(void);
+
 /* Dies of sig as the tool did: default action, unblocked, raised. Returns
  * only if the signal did not end the shim. */
 void signals_die(int sig);

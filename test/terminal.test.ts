@@ -120,6 +120,43 @@ test("^Z stops the tool and the shell reports the job stopped; fg resumes it", a
   assert.equal(await t.status("true"), 0);
 });
 
+test("^Z at a readline prompt (raw mode: Node's readline stops its own process) stops the job, as directly; fg resumes it", async () => {
+  const seen: string[] = [];
+  for (const form of [`${direct} ask`, await warmed("ask")]) {
+    t.line(form);
+    await t.expect(/NAME\? /);
+    t.press("\x1a");
+    await t.expect(/Stopped/, `${form}: the shell sees the job stopped`);
+    const stopped = await stoppedState();
+    // Node's readline redraws its prompt on SIGCONT, with its input paused: the process then ends (status 0).
+    seen.push(`${stopped}, then ${await t.status("fg")}`);
+  }
+  assert.equal(seen[1], seen[0]);
+  assert.equal(seen[0], "Stopped, then 0");
+});
+
+test("^Z and a tool that handles SIGTSTP: its handler runs, and stops it or lets it run on, as directly", async () => {
+  for (const form of [direct, await warmed("ticks")].map((f) => f.replace(/ ticks$/, ""))) {
+    t.line(`${form} tstp-handler`);
+    await t.expect(/READY/);
+    t.press("\x1a");
+    await t.expect(/HANDLED SIGTSTP/, `${form}: the handler runs`);
+    await t.expect(/Stopped/, `${form}: the handler stopped it, and the shell sees the job stopped`);
+    t.line("fg");
+    await t.expect(/CONTINUED/, `${form}: fg resumes it`);
+    t.press("\x03");
+    assert.equal(await t.status("true"), 0);
+    t.line(`${form} tstp-runs-on`);
+    await t.expect(/READY/);
+    t.press("\x1a");
+    const at = t.screen.length;
+    await t.expect(/HANDLED SIGTSTP[\s\S]*tick 3/, `${form}: it runs on`);
+    assert.doesNotMatch(t.screen.slice(at), /Stopped/);
+    t.press("\x03");
+    assert.equal(await t.status("true"), 0);
+  }
+});
+
 test("bg resumes a stopped tool in the background", async () => {
   t.line(await warmed("ticks"));
   await t.expect(/tick 1/);

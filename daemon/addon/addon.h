@@ -110,6 +110,7 @@ napi_value js_getrlimits(napi_env env, napi_callback_info info);
 napi_value js_is_main_thread(napi_env env, napi_callback_info info);
 napi_value js_run_loop_once(napi_env env, napi_callback_info info);
 napi_value js_set_parent_death_signal(napi_env env, napi_callback_info info);
+napi_value js_own_process_group(napi_env env, napi_callback_info info);
 napi_value js_set_command_line(napi_env env, napi_callback_info info);
 
 #endif

@@ -309,7 +309,8 @@ static int map_dontfork_regions(void) {
 }
 
 // forkChild() -> the child's pid in the template, 0 in the child. The child
-// is in its own session and process group, its loop is its own
+// is in its own process group, in its template's session (see
+// ownProcessGroup in lifetime.c), its loop is its own
 // (uv_loop_fork), it holds none of the template's pidfds, and it dies
 // with the template (PR_SET_PDEATHSIG, SIGKILL). Throws
 // (code ENOTSAFE) when forking now would give a broken child, or with the
@@ -351,7 +352,7 @@ static napi_value js_fork_child(napi_env env, napi_callback_info info) {
     nkids = 0;
     have_baseline = false;  // a child never forks
     unshield_signals();
-    if (uv_loop_fork(loop) != 0 || setsid() < 0 || uv_idle_init(loop, &task_idle) != 0 ||
+    if (uv_loop_fork(loop) != 0 || setpgid(0, 0) < 0 || uv_idle_init(loop, &task_idle) != 0 ||
         !write_slot(worker_slot, (void *)queue_task) || !write_slot(delayed_slot, (void *)queue_delayed_task))
       _exit(70);
     // Like the template, it ends with the daemon (the template dies with

@@ -1,4 +1,4 @@
-// A warm process's lifetime: isMainThread, runLoopOnce, setParentDeathSignal (pdeathsig), setCommandLine.
+// A warm process's lifetime: isMainThread, runLoopOnce, setParentDeathSignal (pdeathsig), ownProcessGroup, setCommandLine.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +47,21 @@ napi_value js_set_parent_death_signal(napi_env env, napi_callback_info info) {
     return NULL;
   if (prctl(PR_SET_PDEATHSIG, (unsigned long)sig) < 0) {
     throw_errno(env, "setParentDeathSignal", "prctl", NULL, errno);
+    return NULL;
+  }
+  return make_undefined(env);
+}
+
+// ownProcessGroup(): setpgid(0, 0). A warm process is started in the
+// daemon's session and makes a process group of its own there (the shim
+// signals -pid), rather than a session of its own: a group whose parent is
+// in the same session is not orphaned, so a tool that stops itself
+// (readline's ^Z at a prompt, a SIGTSTP handler re-raising it) does stop,
+// where the kernel discards the stop in an orphaned group.
+napi_value js_own_process_group(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (setpgid(0, 0) < 0) {
+    throw_errno(env, "ownProcessGroup", "setpgid", NULL, errno);
     return NULL;
   }
   return make_undefined(env);

@@ -9,7 +9,7 @@
 //   take_request.c  a warm process takes on a caller's request (takeRequest, chdir)
 //   inotify.c       the daemon's staleness check (inotify*)
 //   rlimits.c       the daemon's resource limits (getrlimits)
-//   lifetime.c      a warm process's lifetime (isMainThread, runLoopOnce, pdeathsig, setCommandLine)
+//   lifetime.c      a warm process's lifetime (isMainThread, runLoopOnce, pdeathsig, ownProcessGroup, setCommandLine)
 //   fork.c, exit.c  forking a Node template's children; how a warm Node process ends
 //   run_view.c      the parts of a run request a warm process takes on, parsed
 //
@@ -59,6 +59,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       FN("isMainThread", js_is_main_thread),
       FN("runLoopOnce", js_run_loop_once),
       FN("setParentDeathSignal", js_set_parent_death_signal),
+      FN("ownProcessGroup", js_own_process_group),
       FN("setCommandLine", js_set_command_line),
   };
 #undef FN

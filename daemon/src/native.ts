@@ -149,6 +149,8 @@ export interface Native {
   isMainThread(): boolean;
   /** prctl(PR_SET_PDEATHSIG, signal): this process gets `signal` when the thread that started it ends. */
   setParentDeathSignal(signal: number): void;
+  /** setpgid(0, 0): a process group of its own, in its parent's session (not orphaned: a tool's own stop stops it). */
+  ownProcessGroup(): void;
   /** Rewrites what ps shows of this process (NUL-separated words), cut to the size of its original argv. */
   setCommandLine(bytes: Buffer): void;
 }

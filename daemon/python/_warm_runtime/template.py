@@ -261,7 +261,9 @@ def fork_child(link, spec, wake, touched, unshielded):
                 os.close(fd)
             link.close()
             mine.close()
-            os.setsid()  # its own process group: the shim signals -pid
+            # Its own process group (the shim signals -pid), in the template's session: not orphaned, so a tool
+            # that stops itself (readline's ^Z, a SIGTSTP handler re-raising it) stops, as directly.
+            os.setpgid(0, 0)
             child.serve(theirs.detach(), spec, touched)
         finally:
             os._exit(70)

@@ -117,6 +117,7 @@ function main(): void {
   // the tool's worker threads also run NODE_OPTIONS'
   // --require, and must do nothing here.
   if (process.env.WARM_RUNTIME_LINK !== String(CTL) || !native.isMainThread()) return;
+  native.ownProcessGroup(); // before the daemon can send a run: the shim signals -pid
   native.setCloexec(CTL, true);
   // While idle or preloading it ends with the daemon (a daemon gone before
   // this call leaves the link at EOF, and the process exits without serving).

@@ -1,6 +1,6 @@
 // Starting a process the daemon talks to on a link at its fd 3 (a warm Node
-// process, a Python template, a coprocess): in its own session and process
-// group (signals go to -pid), with fds 0-2 as its pool's callers need them
+// process, a Python template, a coprocess): in its own process group
+// (signals go to -pid), with fds 0-2 as its pool's callers need them
 // and the other end of a socketpair as fd 3; what it writes to a stderr pipe
 // goes to the log. One that is not ready in time is killed.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -17,6 +17,12 @@ export interface LinkedStart {
   stdio: ("ignore" | "pipe" | number)[];
   /** fds only the process needs (pty slaves): closed here once it is spawned. */
   handOver?: number[];
+  /**
+   * Stays in the daemon's session, and makes its own process group itself
+   * first thing (native.ownProcessGroup): a tool runs in it, and must be able
+   * to stop itself. Otherwise it gets a session of its own (setsid).
+   */
+  daemonSession?: boolean;
 }
 
 /**
@@ -27,7 +33,7 @@ export function spawnLinked(start: LinkedStart, log: Logger, what: string): { ch
   const [mine, theirs] = native.socketpair();
   let child: ChildProcess;
   try {
-    child = spawn(start.file, start.args, { argv0: start.argv0, env: start.env, cwd: start.cwd, stdio: [...start.stdio, theirs], detached: true });
+    child = spawn(start.file, start.args, { argv0: start.argv0, env: start.env, cwd: start.cwd, stdio: [...start.stdio, theirs], detached: start.daemonSession !== true });
   } finally {
     native.close(theirs);
     for (const fd of start.handOver ?? []) native.close(fd);

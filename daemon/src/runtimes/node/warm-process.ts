@@ -92,6 +92,7 @@ export class WarmProcess implements WarmHandle {
         cwd: spec.cwd,
         // stderr reaches the log until the process takes a caller's fds.
         stdio: ["ignore", "ignore", "pipe"],
+        daemonSession: true,
       },
       log,
       "warm process",
