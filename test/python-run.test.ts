@@ -184,6 +184,18 @@ test("^C at the shim reaches the tool: traceback, then death by SIGINT", async (
   }
 });
 
+test("the C locale: CPython's coercion to C.UTF-8 (PEP 538) reaches the run's environment and its children, as directly", async () => {
+  const code = `import locale, os, subprocess; print(os.environ.get("LC_CTYPE"), locale.setlocale(locale.LC_ALL, ""), subprocess.run("printf '\\303\\251t\\303\\251' | wc -m", shell=True, capture_output=True, text=True).stdout.strip(), list(os.environ)[-1])`;
+  const bare = Object.fromEntries(Object.entries(w.env).filter(([k]) => k !== "LANG" && k !== "LANGUAGE" && !k.startsWith("LC_")));
+  const seen: string[] = [];
+  for (const locales of [{}, { LANG: "C" }, { LC_CTYPE: "" }, { LC_ALL: "C" }, { LANG: "C", PYTHONCOERCECLOCALE: "0" }]) {
+    const direct = await compare([PYTHON, "-c", code], { env: { ...bare, ...locales } });
+    seen.push(direct.stdout.toString().trim());
+  }
+  // Coerced (LC_CTYPE set, 3 characters counted) where CPython coerces; not under LC_ALL or PYTHONCOERCECLOCALE=0.
+  assert.deepEqual(seen.map((l) => l.split(" ").slice(0, 1).join(" ")), ["C.UTF-8", "C.UTF-8", "C.UTF-8", "None", "None"]);
+});
+
 test("stdin piped in reaches the tool", async () => {
   await compare([PYTHON, PROBE, "echo-stdin"], { input: "line one\nline two\n\u00ff" });
 });

@@ -96,7 +96,7 @@ def take(msg, fds, spec):
     for module, name in recorders.CWD_COPIES:
         if module in sys.modules and module in spec.template_modules:
             setattr(sys.modules[module], name, os.path.abspath(os.getcwd()))
-    replace_env(msg["env"])
+    replace_env(msg["env"], spec.lc_ctype)
     orig = [os.fsdecode(a) for a in msg["argv"]]
     start = msg["args_from"]
     if spec.mode == "script":
@@ -154,9 +154,13 @@ def watch_tracers(link):
     sys.addaudithook(hook)
 
 
-def replace_env(entries):
+def replace_env(entries, lc_ctype):
     """os.environ (and the C environ under it) becomes exactly the caller's;
-    the first of duplicate names wins, as CPython's own start-up has it."""
+    the first of duplicate names wins, as CPython's own start-up has it.
+    Then LC_CTYPE as the template's start-up left it: the caller's LC_*
+    and PYTHON* values are the template's (they are in the key), so where
+    they differ CPython coerced the C locale (PEP 538), as it would have
+    for a direct run, whose children inherit it."""
     os.environ.clear()
     seen = set()
     for entry in entries:
@@ -165,6 +169,8 @@ def replace_env(entries):
             continue
         seen.add(name)
         os.environb[name] = value
+    if lc_ctype is not None and os.environb.get(b"LC_CTYPE") != lc_ctype:
+        os.environb[b"LC_CTYPE"] = lc_ctype
 
 
 def rebuild_stdio(template_streams):

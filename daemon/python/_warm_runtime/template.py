@@ -27,6 +27,9 @@ class Spec:
         self.orig_argv = getattr(sys, "orig_argv", None)  # likewise sys.orig_argv (3.10+)
         self.template_modules = frozenset()
         self.installed = ()  # directories of installed code (imports.py)
+        # LC_CTYPE as this interpreter started with it: where the C locale made CPython coerce it to a UTF-8 one
+        # (PEP 538), it set it in its own environment, which each child puts back in its caller's (child.py).
+        self.lc_ctype = os.environb.get(b"LC_CTYPE")
 
 
 PR_SET_PDEATHSIG = 1
