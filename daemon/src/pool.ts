@@ -33,6 +33,12 @@ export interface WarmProcess {
    */
   startupUs?: number;
   /**
+   * False when it never became ready for a cause another process's failure
+   * already counted (the children of one template that ended or hung): a
+   * pool gives up on a tool whose processes keep failing, each cause once.
+   */
+  readonly failureCounts?: boolean;
+  /**
    * Hands a run over with the caller's fds 0-2 and the client link (the
    * process tells the shim `started` and `exit` itself, so its run outlives
    * the daemon): true once taken (no tool code ran yet), false if it died first.
@@ -246,7 +252,7 @@ export class Pool {
       if (!info) {
         // Died or hung while starting: nothing learned, so a pool whose
         // processes keep doing that stops trying.
-        this.unusableInARow++;
+        if (wp.failureCounts !== false) this.unusableInARow++;
         if (!forCaller) this.refill();
         return false;
       }

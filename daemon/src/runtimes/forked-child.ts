@@ -27,6 +27,12 @@ export interface TemplateChild {
 
 export interface ForkParent {
   fork(): Promise<Forked>;
+  /**
+   * Whether a child's failure to be forked counts against its pool: true,
+   * except once the template has ended or hung, when only the first child
+   * that fails of it counts (the others share its cause).
+   */
+  failureCounts(): boolean;
   readonly children: Map<number, TemplateChild>;
   /** Pages of the template its children's runs took, from the first few that said (`touched`); its `fork` messages carry them. */
   readonly touched: TouchedPages;
@@ -58,6 +64,7 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
   released = false;
   /** Why the template could not fork it (code, message), once ready resolved null. */
   failure: { code: string; why: string } | null = null;
+  failureCounts = true;
   private link: Link<Message> | null = null;
   private resolveExit!: (info: ExitInfo) => void;
   private resolveTaken: ((taken: boolean) => void) | null = null;
@@ -79,6 +86,7 @@ export abstract class ForkedChild implements WarmProcess, TemplateChild {
     this.ready = parent.fork().then((got) => {
       if (!got || "failed" in got) {
         if (got) this.failure = { code: got.code, why: got.failed };
+        this.failureCounts = parent.failureCounts();
         this.state = "gone";
         this.resolveExit({ code: null, signal: null });
         return null;

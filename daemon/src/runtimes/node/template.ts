@@ -25,6 +25,8 @@ export class NodeTemplate {
   readonly touched = new TouchedPages();
   private forks: ((got: Forked) => void)[] = [];
   private forkTimers: NodeJS.Timeout[] = [];
+  /** A child failed because this template ended, hung or never became usable: the others that do share that cause. */
+  private endCounted = false;
 
   constructor(spec: LaunchSpec, private readonly log: Logger, hooks: Omit<ProcessHooks, "templateFrame">) {
     this.process = new WarmProcess(
@@ -42,6 +44,13 @@ export class NodeTemplate {
 
   get alive(): boolean {
     return this.process.state !== "gone";
+  }
+
+  failureCounts(): boolean {
+    if (this.alive && !this.retired && this.usable) return true; // a fork that failed (EAGAIN, ENOTSAFE): each counts
+    const first = !this.endCounted;
+    this.endCounted = true;
+    return first;
   }
 
   /** A new child, forked now: its pid and the daemon's end of its link, or why not. */

@@ -67,6 +67,8 @@ export class Template {
   private forks: ((got: { pid: number; fd: number } | null) => void)[] = [];
   private link: Link<Message> | null = null;
   private ptys: number[] = [];
+  /** A child failed because this template ended or never became ready: the others that do share that cause. */
+  private endCounted = false;
 
   constructor(spec: TemplateSpec, private readonly log: Logger) {
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
@@ -133,6 +135,13 @@ export class Template {
         resolve(null);
       }
     });
+  }
+
+  failureCounts(): boolean {
+    if (this.state === "ready" && !this.retired) return true;
+    const first = !this.endCounted;
+    this.endCounted = true;
+    return first;
   }
 
   /** Stops forking; the template ends when its last child has. */
