@@ -212,6 +212,25 @@ test("every child is fresh: random is reseeded, state never carries over", async
   assert.equal(seen.size, 4);
 });
 
+test("a preloaded module that puts its own stream in place of sys.stdout or sys.stderr (colorama's init(), a re-encoding wrapper): each run writes through it, as directly", async () => {
+  const dir = join(w.work, "wrapped");
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(fixture("python/wrapped_tool.py"), join(dir, "wrapped_tool.py"));
+  const { python } = venvWith("venv-wrapped", ["stdout_wrappers.py"]);
+  const cmd = [python, join(dir, "wrapped_tool.py")];
+  const direct = w.run(cmd, { direct: true });
+  assert.equal(direct.stdout.toString("latin1"), "\xe9t\xe9 TextIOWrapper\n");
+  assert.equal(direct.stderr.toString(), "red Strip\npreloaded False\n");
+  let preloaded = false;
+  for (let i = 0; i < 6 && !preloaded; i++) {
+    if (i > 0) await w.ready();
+    const r = w.run(cmd);
+    preloaded = r.stderr.toString().endsWith("preloaded True\n");
+    same({ ...r, stderr: Buffer.from(r.stderr.toString().replace("preloaded True", "preloaded False")) }, direct, `warm run ${i + 1}`);
+  }
+  assert.ok(preloaded, "a run found the module preloaded");
+});
+
 test("preloading is learned: later runs find the tool's modules loaded, keyed on what they read while loading", async () => {
   const dir = join(w.work, "learn");
   mkdirSync(dir, { recursive: true });

@@ -176,7 +176,11 @@ def replace_env(entries, lc_ctype):
 def rebuild_stdio(template_streams):
     """sys.std* for the caller's fds, made as CPython's create_stdio makes
     them: the template's encoding and errors (same env, same flags), line
-    buffering on a terminal (and always for stderr), write-through under -u."""
+    buffering on a terminal (and always for stderr), write-through under -u.
+    A stream a preloaded module put in place of one (colorama's init(), a
+    re-encoding wrapper) stays: it writes to fd 1 or 2, or through warm's
+    stand-in to sys.__stdX__, the caller's either way, as directly."""
+    replaced = (sys.stdin, sys.stdout, sys.stderr)
     unbuffered = bool(getattr(template_streams[1], "write_through", False))
     made = []
     for fd, name, write in ((0, "<stdin>", False), (1, "<stdout>", True), (2, "<stderr>", True)):
@@ -201,7 +205,7 @@ def rebuild_stdio(template_streams):
         )
         stream.mode = "w" if write else "r"
         made.append(stream)
-    sys.stdin, sys.stdout, sys.stderr = made
+    sys.stdin, sys.stdout, sys.stderr = (now if now is not was else new for now, was, new in zip(replaced, template_streams, made))
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = made
 
 
