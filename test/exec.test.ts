@@ -141,3 +141,18 @@ test("a node started with an IPC channel (stdio 'ipc', NODE_CHANNEL_FD) runs dir
   assert.equal(r.stdout.toString(), direct.stdout.toString());
   assert.deepEqual(summary(r.stderr.toString()), { warm: 1, direct: 1 });
 });
+
+test("a session whose runs are children forked from a template counts the start-up each skipped", async () => {
+  type Pool = { script: string; ready: number; starting: number; mode: string };
+  const forkedReady = () => ((w.status()?.pools ?? []) as unknown as Pool[]).some((p) => p.script.endsWith("/mytool") && p.mode.startsWith("fork") && p.ready > 0 && p.starting === 0);
+  await w.until("mytool's pool to fork", () => {
+    if (forkedReady()) return true;
+    w.run(["exec", "--", "mytool", "x"]);
+    return false;
+  }, 60_000);
+  const r = w.run(["exec", "--", "mytool", "x"]);
+  const m = SUMMARY.exec(r.stderr.toString());
+  assert.ok(m, r.stderr.toString());
+  assert.deepEqual(summary(r.stderr.toString()), { warm: 1, direct: 0 });
+  assert.ok(Number(m[3]) > 0, `start-up saved: ${m[0]}`);
+});
