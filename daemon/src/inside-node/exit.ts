@@ -51,7 +51,7 @@ function inProcessExit(): boolean {
   const errorCtor = Error as unknown as { prepareStackTrace?: unknown; stackTraceLimit: number };
   const { prepareStackTrace, stackTraceLimit } = errorCtor;
   errorCtor.prepareStackTrace = (_: unknown, sites: NodeJS.CallSite[]) => sites;
-  errorCtor.stackTraceLimit = 8; // process.exit's frame is the 4th from here: it calls process.emit (outermost), which calls step
+  errorCtor.stackTraceLimit = Infinity;
   let sites: NodeJS.CallSite[] = [];
   try {
     const holder: { stack?: NodeJS.CallSite[] } = {};
