@@ -61,25 +61,6 @@ test("exit codes: process.exit, process.exitCode, exit handlers", async () => {
   await compare([fixture("probe.js"), "quiet", "exit", "256"]);
 });
 
-test("what exit listeners queue runs when the loop ends by itself (a microtask, an exitCode, a fatal rejection; node drops a tick), not after process.exit(), as in node", async () => {
-  const natural = await compare([fixture("exit-queues.js"), "natural"]);
-  assert.equal(natural.stdout.toString(), "main\nmicrotask after exit\n");
-  assert.equal(natural.status, 7);
-  // An error made in an exit listener shows one more frame, warm's wrapper of process.emit (README, Exit): compared without it.
-  const rejectArgs = [NODE, fixture("exit-queues.js"), "reject"];
-  const rejected = w.run(rejectArgs, { direct: true });
-  assert.equal(rejected.status, 1);
-  assert.match(rejected.stderr.toString(), /rejected after exit/);
-  for (let i = 0; i < 3; i++) {
-    await w.ready();
-    const r = w.run(rejectArgs);
-    same({ ...r, stderr: Buffer.from(r.stderr.toString().replace(/^ {4}at process\.outermost \(.*\/inside-node\/exit\.js:\d+:\d+\)\n/m, "")) }, rejected, `warm run ${i + 1}`);
-  }
-  const explicit = await compare([fixture("exit-queues.js"), "explicit"]);
-  assert.equal(explicit.stdout.toString(), "main\n");
-  assert.equal(explicit.status, 0);
-});
-
 test("an uncaught exception prints the same stack and exits 1", async () => {
   const direct = await compare([fixture("probe.js"), "quiet", "throw"]);
   assert.equal(direct.status, 1);

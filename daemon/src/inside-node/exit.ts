@@ -10,7 +10,6 @@
 // (a forked child cannot survive Node's own exit), so the shim hears the
 // status even when the daemon is gone.
 import { native } from "../native";
-import { runTicks } from "./run-ticks";
 import { encodeFrame, type WireValue } from "./wire";
 
 /** `client`: the client link, to which the status goes straight (protocol-spec, "Reporting to the shim"). */
@@ -21,47 +20,18 @@ export function installExit(link: number, client: number, preloaded: Set<string>
   process.on("uncaughtExceptionMonitor", () => {
     fatal = true;
   });
-  const end = (code: number, how: typeof native.exitNow | typeof native.exitAfterFatal) => {
+  afterExitEvent((code) => {
     const cpu = process.cpuUsage(cpuAtStart);
     // The run's CPU time tells the daemon whether this tool is better forked
     // or spawned; its page faults, whether a forked child's list of pages to
     // fault in ahead went stale (runtimes/touched-pages.ts).
     const faults = process.resourceUsage().minorPageFault - faultsAtStart;
     const toDaemon = Buffer.concat([learned(preloaded, warmDist, esmLoaded()), encodeFrame({ t: "exit", code, cpu_us: cpu.user + cpu.system, faults })]);
-    how(code, link, toDaemon, encodeFrame({ t: "closed" }), ownFds, client, encodeFrame({ t: "exit", code }));
-  };
-  afterExitEvent((code, loopEnded) => {
-    if (!fatal && loopEnded) {
-      // The loop ended by itself: Node then runs what the 'exit' listeners
-      // queued (a promise's callbacks, which may set process.exitCode; a
-      // rejection there is fatal, exit status 1), where process.exit() would
-      // not. Should that be fatal, the process ends after Node prints it.
-      end(1, native.exitAfterFatal);
-      runTicks();
-      code = (Number(process.exitCode ?? code) | 0) & 0xff;
-    }
-    if (!fatal) end(code, native.exitNow);
+    const exitFrame = encodeFrame({ t: "exit", code });
+    if (!fatal) native.exitNow(code, link, toDaemon, encodeFrame({ t: "closed" }), ownFds, client, exitFrame);
     // After a fatal exception, the process ends the same way once Node has printed it.
-    end(code, native.exitAfterFatal);
+    native.exitAfterFatal(code, link, toDaemon, encodeFrame({ t: "closed" }), ownFds, client, exitFrame);
   });
-}
-
-/** Whether process.exit() is on the stack (it emits 'exit' itself), rather than Node ending a loop that ran out of work. */
-function inProcessExit(): boolean {
-  const errorCtor = Error as unknown as { prepareStackTrace?: unknown; stackTraceLimit: number };
-  const { prepareStackTrace, stackTraceLimit } = errorCtor;
-  errorCtor.prepareStackTrace = (_: unknown, sites: NodeJS.CallSite[]) => sites;
-  errorCtor.stackTraceLimit = Infinity;
-  let sites: NodeJS.CallSite[] = [];
-  try {
-    const holder: { stack?: NodeJS.CallSite[] } = {};
-    Error.captureStackTrace(holder);
-    sites = holder.stack ?? []; // made when read: while prepareStackTrace is this one
-  } finally {
-    errorCtor.prepareStackTrace = prepareStackTrace;
-    errorCtor.stackTraceLimit = stackTraceLimit;
-  }
-  return sites.some((site) => site.getFunctionName() === "exit" && site.getFileName() === "node:internal/process/per_thread");
 }
 
 /**
@@ -78,7 +48,7 @@ function inProcessExit(): boolean {
  * while it runs), the call goes to what was in place when it was
  * assigned, and assigning this wrapper back puts that back.
  */
-function afterExitEvent(step: (code: number, loopEnded: boolean) => void): void {
+function afterExitEvent(step: (code: number) => void): void {
   type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
   const base = process.emit as Emit;
   let inner: Emit = base;
@@ -96,7 +66,7 @@ function afterExitEvent(step: (code: number, loopEnded: boolean) => void): void 
     } finally {
       running.pop();
     }
-    if (event === "exit" && !chained) step((Number(process.exitCode ?? args[0] ?? 0) | 0) & 0xff, !inProcessExit());
+    if (event === "exit" && !chained) step((Number(process.exitCode ?? args[0] ?? 0) | 0) & 0xff);
     return result;
   };
   Object.defineProperty(process, "emit", {
