@@ -137,6 +137,12 @@ export class WarmEnv {
       once();
       // Settled: its next process ready (each run takes one, and a spawned one's replacement takes a while).
       await this.until(() => `${tool}'s pool to have a ready process; status: ${JSON.stringify(this.status())}`, () => {
+        // No daemon: on a loaded machine the one the run started was not ready in time (the shim ran the command
+        // directly, and its watchdog ends a daemon that never gets ready); the next run starts one, as a user's would.
+        if (!this.status()) {
+          once();
+          return false;
+        }
         const p = pool();
         return !!p && p.ready >= 1 && p.starting === 0;
       }, Math.max(0, end - Date.now()));
