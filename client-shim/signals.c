@@ -168,8 +168,6 @@ static char tool_disposition(int sig)
 	return mask_has(status, "SigCgt:", sig) ? 'C' : 'D';
 }
 
-static void on_tstp(int sig);
-
 /* Stops the shim by SIGTSTP's default action, so the shell sees the job
  * stopped by SIGTSTP ("Stopped"), as a direct run's would be, not by
  * SIGSTOP ("Stopped (signal)"); returns once it is continued. The kernel
