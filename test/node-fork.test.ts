@@ -64,6 +64,21 @@ test("a forked child's young generation is at least the template's floor, howeve
   assert.ok(pool("young-gen.js")!.mode.startsWith("fork"), "served by fork");
 });
 
+test("a forked child's code caches are a direct run's: each takes the cache the other made (V8 stamps caches with its flags)", async () => {
+  // Without this, a template's --single-threaded stamped them otherwise: each rejected the other's and compiled again.
+  const file = join(w.dir, "code-cache.bin");
+  await untilForked("code-cache.js", ["produce", file]);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(w.run([NODE, fixture("code-cache.js"), "produce", file]).stdout.toString(), "produced\n");
+    const direct = w.run([NODE, fixture("code-cache.js"), "consume", file], { direct: true });
+    assert.match(direct.stdout.toString(), /rejected false/, `run ${i}: a direct run takes the cache a forked child made`);
+    assert.equal(w.run([NODE, fixture("code-cache.js"), "produce", file], { direct: true }).status, 0);
+    const warm = w.run([NODE, fixture("code-cache.js"), "consume", file]);
+    same(warm, direct, `run ${i}: a forked child takes the cache a direct run made, and its cache tag is a direct run's`);
+  }
+  assert.ok(pool("code-cache.js")!.mode.startsWith("fork"), "served by fork");
+});
+
 test("cheap runs are forked, runs that cost much CPU keep spawned processes; the config decides over both", async () => {
   await untilForked("probe.js", ["quiet"]);
   assert.match(pool("probe.js")!.mode, /^fork: runs take ~\d+ ms of CPU/);

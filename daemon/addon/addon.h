@@ -61,6 +61,9 @@ bool fork_define(napi_env env, napi_value exports);
 /* pages.c: adds prefault, reportTouchedAtExit to exports; the `touched`
  * frame an exit sends after `closed` when asked (malloc'd; NULL if not). */
 bool pages_define(napi_env env, napi_value exports);
+
+/* flag_hash.c: adds adoptFlagHash, restampFlagHash to exports. */
+bool flag_hash_define(napi_env env, napi_value exports);
 char *pages_touched_frame(size_t *len);
 
 /* fdpass.c: Unix sockets and fd passing. */

@@ -12,6 +12,7 @@
 //   lifetime.c      a warm process's lifetime (isMainThread, runLoopOnce, pdeathsig, ownProcessGroup, setCommandLine)
 //   fork.c, exit.c  forking a Node template's children; how a warm Node process ends
 //   run_view.c      the parts of a run request a warm process takes on, parsed
+//   flag_hash.c     a Node template's V8 flag hash made a plain node's (adoptFlagHash, restampFlagHash)
 //
 // Conventions (every file):
 // - Every fd created or received here is close-on-exec, except dup2's target.
@@ -66,7 +67,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   NAPI_OK(env, "init",
           napi_define_properties(env, exports, sizeof fns / sizeof fns[0],
                                  fns));
-  return fork_define(env, exports) && exit_define(env, exports) && pages_define(env, exports) ? exports : NULL;
+  return fork_define(env, exports) && exit_define(env, exports) && pages_define(env, exports) && flag_hash_define(env, exports) ? exports : NULL;
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

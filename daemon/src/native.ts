@@ -136,6 +136,16 @@ export interface Native {
    * Returns how many pages it went through.
    */
   prefault(pages: number[], link: number): number;
+  /**
+   * In a Node template: sets `plainFlags` (a plain node's values where the
+   * template's differ), takes V8's flag hash, sets `templateFlags` back and
+   * writes that hash over the template's, so the code caches it and its
+   * children make and accept are a plain node's (flag_hash.c). True if
+   * `v8.cachedDataVersionTag()` is then `plainTag`; else nothing changed.
+   */
+  adoptFlagHash(plainFlags: string, templateFlags: string, plainTag: number): boolean;
+  /** After a flag change (which puts the template's own hash back), the hash adoptFlagHash wrote, written again; false if it wrote none. */
+  restampFlagHash(): boolean;
   /** This process's exit (exitNow, exitAfterFatal) also sends `touched` (the pages it took since its fork) on its link, after `closed`. */
   reportTouchedAtExit(): void;
   /** In a forked child: process.uptime() counts from now. False if the node binary does not allow it. */

@@ -39,6 +39,7 @@ export function afterFork(): void {
     if (at >= 0) process.execArgv.splice(at, 1);
   }
   reseedMathRandom();
+  if (stampedPlain) native.restampFlagHash(); // the seed's flag change put the template's own hash back
   renewCryptoCaches();
 }
 
@@ -94,6 +95,20 @@ function renewCryptoCaches(): void {
 export function prepareClocks(): void {
   void globalThis.performance;
 }
+
+/**
+ * Code caches stamped as a plain node stamps them (V8 rejects a cache made
+ * under other flags): `plainFlags` and `plainTag` are what the daemon
+ * learned of a plain node. Last before `ready`: any flag change (such as
+ * the --expose-gc that emptyHeap sets for a moment) puts the template's
+ * own hash back. False if it could not be done; then nothing changed.
+ */
+export function stampCachesPlain(plainFlags: string, plainTag: number): boolean {
+  stampedPlain = native.adoptFlagHash(plainFlags, TEMPLATE_FLAGS.join(" "), plainTag);
+  return stampedPlain;
+}
+
+let stampedPlain = false;
 
 /** At the start of the run: the clocks of a process that starts now. */
 export function startClocks(): void {

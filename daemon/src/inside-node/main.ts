@@ -155,6 +155,10 @@ function main(): void {
     lazy.rehearse().rehearse(preloaded, WARM_DIST);
     lazy.emptyHeap().emptyHeap();
   }
+  // Last before `ready`, after every flag change of warm's own (fresh-state.ts).
+  if (template && typeof p.plain_flags === "string" && typeof p.plain_tag === "number" && !lazy.freshState().stampCachesPlain(p.plain_flags, p.plain_tag)) {
+    writeSync(2, "warm: this template's code caches carry its own flags: V8 rejects them in a direct run, and the other way round\n");
+  }
   send(CTL, {
     t: "ready",
     pid: process.pid,

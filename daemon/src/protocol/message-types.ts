@@ -22,7 +22,7 @@ export type DaemonToShim =
   | { t: "ok" };
 
 // The runtime link of a Node process, and what a Node or Python child sends on its own link.
-export type NodePreload = { t: "preload"; v: number; modules: ModuleRef[]; exclude: string[]; stdio: string; script: Bin; learn_esm: boolean; main_is_cjs: boolean; fork?: boolean; caller_waits?: boolean };
+export type NodePreload = { t: "preload"; v: number; modules: ModuleRef[]; exclude: string[]; stdio: string; script: Bin; learn_esm: boolean; main_is_cjs: boolean; fork?: boolean; caller_waits?: boolean; plain_flags?: string; plain_tag?: number };
 export type NodeRun = { t: "run"; v: number; request: Bin; script: Bin; args_from: number; reset_stdio: boolean; want_pages?: boolean };
 export type DaemonToWarm = NodePreload | NodeRun;
 type RunReports = { t: "taken" } | { t: "loaded"; modules: ModuleRef[] } | { t: "needs_tty" } | ({ t: "exit"; cpu_us?: number; faults?: number } & Status) | { t: "closed" };

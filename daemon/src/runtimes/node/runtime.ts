@@ -40,6 +40,7 @@ import { NodeChild } from "./child";
 import { type Installed, installedRule } from "./installed";
 import { type ModeChoice, NodeModes } from "./mode";
 import { NodeTemplate } from "./template";
+import { PlainFlagsProbe } from "./plain-flags";
 import { type LaunchSpec, type ProcessHooks, type ReadyInfo, WarmProcess } from "./warm-process";
 import { ChangingFiles } from "./changing-files";
 
@@ -88,6 +89,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
   private readonly launchedWith = new Map<string, number>();
   private readonly changing = new ChangingFiles();
   private readonly modes = new NodeModes();
+  private readonly plainFlags = new PlainFlagsProbe(this.log);
 
   /** A dropped pool's template ends once its running children have. */
   protected override drop(key: string, pool: Pool, why?: string): void {
@@ -294,6 +296,8 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       preload,
       readyTimeoutMs: this.config().preloadTimeoutMs,
     };
+    // A tool with flags of its own (on its command line, in NODE_OPTIONS) stamps its code caches with them: its templates stamp as they are.
+    const plain = ctx.plan.execArgv.length === 0 && !ctx.env.NODE_OPTIONS ? this.plainFlags.get(ctx.plan.nodeExe) : null;
     const choice = this.modes.choose(ctx.toolId, ctx.settings.mode, record.runs < 2);
     if (choice.mode !== ctx.choice?.mode) this.log.info({ tool: pool.label, mode: choice.mode, why: choice.why }, "node pool mode");
     ctx.choice = choice;
@@ -306,7 +310,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       }
       let template = ctx.template;
       if (!template || template.retired || !template.alive) {
-        template = this.startTemplate(pool, ctx, spec);
+        template = this.startTemplate(pool, ctx, plain ? { ...spec, preload: { ...preload, plain_flags: plain.flags, plain_tag: plain.tag } } : spec);
         ctx.template = template;
       }
       const child = new NodeChild(template, this.log, this.hooks(ctx, template));
