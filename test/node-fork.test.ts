@@ -67,6 +67,9 @@ test("a forked child's young generation is at least the template's floor, howeve
 test("a forked child's code caches are a direct run's: each takes the cache the other made (V8 stamps caches with its flags)", async () => {
   // Without this, a template's --single-threaded stamped them otherwise: each rejected the other's and compiled again.
   const file = join(w.dir, "code-cache.bin");
+  // The daemon asks node for a plain node's flags at its first warm process; templates started before the answer are replaced.
+  w.run([NODE, fixture("code-cache.js"), "produce", file]);
+  await w.until("the daemon to learn a plain node's flags", () => readFileSync(join(w.stateDir, "daemon.log"), "utf8").includes("learned a plain node's flags"));
   await untilForked("code-cache.js", ["produce", file]);
   for (let i = 0; i < 3; i++) {
     assert.equal(w.run([NODE, fixture("code-cache.js"), "produce", file]).stdout.toString(), "produced\n");

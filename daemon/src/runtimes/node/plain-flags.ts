@@ -3,7 +3,7 @@
 // from a template's (--single-threaded and what it implies, the young
 // generation floor), and the cache tag a plain node computes. Asked of each
 // node binary once, in the background: a template started before the
-// answer stamps caches as its own flags say, as before.
+// answer is retired once it is in (the runtime's `learned`).
 import { execFile } from "node:child_process";
 import { TEMPLATE_FLAGS } from "../../inside-node/fresh-state";
 import type { Logger } from "../../log";
@@ -21,7 +21,8 @@ export class PlainFlagsProbe {
   private readonly known = new Map<string, PlainFlags | null>();
   private readonly asked = new Set<string>();
 
-  constructor(private readonly log: Logger) {}
+  /** `learned`: called once the answer for a node binary is in (not when none could be had). */
+  constructor(private readonly log: Logger, private readonly learned: (nodeExe: string) => void) {}
 
   /** The answer for `nodeExe` if it is in; asks for it otherwise. */
   get(nodeExe: string): PlainFlags | null {
@@ -31,7 +32,11 @@ export class PlainFlagsProbe {
       this.asked.add(nodeExe);
       void this.ask(nodeExe).then((got) => {
         this.known.set(nodeExe, got);
-        if (!got) this.log.info({ node: nodeExe }, "could not learn a plain node's flags: its templates' code caches are stamped with their own flags");
+        if (got) {
+          this.log.info({ node: nodeExe, tag: got.tag }, "learned a plain node's flags: templates stamp code caches as it does");
+          this.learned(nodeExe);
+        }
+        else this.log.info({ node: nodeExe }, "could not learn a plain node's flags: its templates' code caches are stamped with their own flags");
       });
     }
     return null;

@@ -89,7 +89,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
   private readonly launchedWith = new Map<string, number>();
   private readonly changing = new ChangingFiles();
   private readonly modes = new NodeModes();
-  private readonly plainFlags = new PlainFlagsProbe(this.log);
+  private readonly plainFlags = new PlainFlagsProbe(this.log, (nodeExe) => this.learnedPlainFlags(nodeExe));
 
   /** A dropped pool's template ends once its running children have. */
   protected override drop(key: string, pool: Pool, why?: string): void {
@@ -297,7 +297,7 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       readyTimeoutMs: this.config().preloadTimeoutMs,
     };
     // A tool with flags of its own (on its command line, in NODE_OPTIONS) stamps its code caches with them: its templates stamp as they are.
-    const plain = ctx.plan.execArgv.length === 0 && !ctx.env.NODE_OPTIONS ? this.plainFlags.get(ctx.plan.nodeExe) : null;
+    const plain = this.stampsPlain(ctx) ? this.plainFlags.get(ctx.plan.nodeExe) : null;
     const choice = this.modes.choose(ctx.toolId, ctx.settings.mode, record.runs < 2);
     if (choice.mode !== ctx.choice?.mode) this.log.info({ tool: pool.label, mode: choice.mode, why: choice.why }, "node pool mode");
     ctx.choice = choice;
@@ -341,6 +341,19 @@ export class NodeRuntime extends RuntimePools<PoolContext> implements PoolOwner,
       },
       cost: (us) => this.modes.noteCost(ctx.toolId, us),
     };
+  }
+
+  /** A tool that may stamp caches as a plain node does (see plain-flags.ts): one with no node flags of its own. */
+  private stampsPlain(ctx: PoolContext): boolean {
+    return ctx.plan.execArgv.length === 0 && !ctx.env.NODE_OPTIONS;
+  }
+
+  /** The templates of `nodeExe` started before its plain flags were known end once their children have: the next ones stamp caches plainly. */
+  private learnedPlainFlags(nodeExe: string): void {
+    for (const pool of this.pools.values()) {
+      const ctx = this.contexts.get(pool);
+      if (ctx?.template && !ctx.template.stampsPlain && ctx.plan.nodeExe === nodeExe && this.stampsPlain(ctx)) ctx.template.retire();
+    }
   }
 
   private startTemplate(pool: Pool, ctx: PoolContext, spec: LaunchSpec): NodeTemplate {

@@ -21,6 +21,8 @@ export class NodeTemplate {
   usable = false;
   /** No new children: it ends once those it has are gone. */
   retired = false;
+  /** Its code caches are stamped as a plain node's (it was given plain_flags). */
+  readonly stampsPlain: boolean;
   readonly children = new Map<number, TemplateChild>();
   readonly touched = new TouchedPages();
   private forks: ((got: Forked) => void)[] = [];
@@ -35,6 +37,7 @@ export class NodeTemplate {
       { ...hooks, templateFrame: (m, fds) => this.frame(m, fds) },
     );
     this.ready = this.process.ready;
+    this.stampsPlain = spec.preload.plain_flags !== undefined;
     void this.process.exited.then(() => this.gone());
   }
 
