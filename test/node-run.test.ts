@@ -72,6 +72,14 @@ test("an unhandled rejection behaves as in node", async () => {
   assert.equal(direct.status, 1);
 });
 
+test("a tool writing to fd 3, which it did not open, reaches node's own fd 3 as directly, never warm's link", async () => {
+  const direct = await compare([fixture("fd3.js")]);
+  assert.match(direct.stdout.toString(), /^writing to fd 3: E[A-Z]+\ndone\n$/);
+  // Served by a template's child too (and by pre-started processes when those are all there is).
+  await w.warmed("fd3.js", () => w.run([NODE, fixture("fd3.js")]));
+  for (let i = 0; i < 3; i++) same(w.run([NODE, fixture("fd3.js")]), direct, `warm run ${i}`);
+});
+
 test("a tool that dies by a signal is seen dying by that signal", async () => {
   const direct = await compare([fixture("probe.js"), "quiet", "kill", "SIGTERM"]);
   assert.equal(direct.signal, "SIGTERM");

@@ -1,7 +1,8 @@
 // The entry of a warm Node process (every file in inside-node/ runs inside
 // it, in the tool's own process; the daemon's side is runtimes/node/).
 // The daemon starts `node [flags] <script>` with this
-// file loaded through NODE_OPTIONS=--require and its runtime link on fd 3.
+// file loaded through NODE_OPTIONS=--require and its runtime link on fd 100
+// (link-fd.ts).
 // Here, inside Node's preload phase, it preloads the tool's modules, says
 // `ready`, and blocks until one `run` arrives; it then takes on the
 // caller's fds, env, cwd, umask and argv, tells the shim it started, and
@@ -26,8 +27,9 @@ import { tidyModuleCache } from "./module-cache";
 import { refreshSlices } from "./argv-slices";
 import { exitUnused } from "./unused-exit";
 import { forwardingTraps } from "./forwarding";
+import { NODE_LINK_FD } from "./link-fd";
 
-const CTL = 3;
+const CTL = NODE_LINK_FD;
 const SIGKILL = 9; // on Linux (not worth loading node:os for)
 const WARM_DIST = dirname(__dirname);
 

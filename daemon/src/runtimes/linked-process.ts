@@ -1,8 +1,9 @@
-// Starting a process the daemon talks to on a link at its fd 3 (a warm Node
-// process, a Python template, a coprocess): in its own process group
-// (signals go to -pid), with fds 0-2 as its pool's callers need them
-// and the other end of a socketpair as fd 3; what it writes to a stderr pipe
-// goes to the log. One that is not ready in time is killed.
+// Starting a process the daemon talks to on a link (a warm Node process, a
+// Python template, a coprocess): in its own process group (signals go to
+// -pid), with fds 0-2 as its pool's callers need them and the other end of
+// a socketpair as fd 3, or the fd it asks for (fds between stay closed);
+// what it writes to a stderr pipe goes to the log. One that is not ready in
+// time is killed.
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "../log";
 import { native } from "../native";
@@ -23,6 +24,8 @@ export interface LinkedStart {
    * to stop itself. Otherwise it gets a session of its own (setsid).
    */
   daemonSession?: boolean;
+  /** The fd its end of the link is (3 if not set). */
+  linkFd?: number;
 }
 
 /**
@@ -33,7 +36,7 @@ export function spawnLinked(start: LinkedStart, log: Logger, what: string): { ch
   const [mine, theirs] = native.socketpair();
   let child: ChildProcess;
   try {
-    child = spawn(start.file, start.args, { argv0: start.argv0, env: start.env, cwd: start.cwd, stdio: [...start.stdio, theirs], detached: start.daemonSession !== true });
+    child = spawn(start.file, start.args, { argv0: start.argv0, env: start.env, cwd: start.cwd, stdio: [...start.stdio, ...Array<"ignore">(Math.max(0, (start.linkFd ?? 3) - 3)).fill("ignore"), theirs], detached: start.daemonSession !== true });
   } finally {
     native.close(theirs);
     for (const fd of start.handOver ?? []) native.close(fd);

@@ -13,6 +13,7 @@ import { type ArgvQuery, type DaemonToNodeTemplate, type NodePreload, type NodeT
 import { cpuUs } from "../../proc-cpu";
 import { expireUnlessReady, spawnLinked } from "../linked-process";
 import { native } from "../../native";
+import { NODE_LINK_FD } from "../../inside-node/link-fd";
 
 /** What runs inside the warm process (daemon/src/inside-node/main.ts), loaded by --require. */
 export const INSIDE_MAIN_JS = join(__dirname, "..", "..", "inside-node", "main.js");
@@ -88,11 +89,12 @@ export class WarmProcess implements WarmHandle {
         args: spec.args,
         argv0: spec.argv0,
         // WARM_NODE_OPTIONS: what the caller had, which preloading modules see as NODE_OPTIONS (env-view.ts).
-        env: { ...spec.env, NODE_OPTIONS: nodeOptions, WARM_RUNTIME_LINK: "3", WARM_NODE_OPTIONS: spec.env.NODE_OPTIONS === undefined ? "" : `=${spec.env.NODE_OPTIONS}` },
+        env: { ...spec.env, NODE_OPTIONS: nodeOptions, WARM_RUNTIME_LINK: String(NODE_LINK_FD), WARM_NODE_OPTIONS: spec.env.NODE_OPTIONS === undefined ? "" : `=${spec.env.NODE_OPTIONS}` },
         cwd: spec.cwd,
         // stderr reaches the log until the process takes a caller's fds.
         stdio: ["ignore", "ignore", "pipe"],
         daemonSession: true,
+        linkFd: NODE_LINK_FD,
       },
       log,
       "warm process",
