@@ -90,6 +90,26 @@ test("a tool that opens /dev/tty (getpass): learned on its first run, then run d
   assert.equal(w.status()!.direct, before + 1, "the run went direct");
 });
 
+test("a tool that opens /dev/tty itself: the first warm run's error says why (as Node's), later runs are direct and open it", async () => {
+  const tool = `"${PYTHON}" "${fixture("python/devtty.py")}"`;
+  t.line(`${tool} open`);
+  await t.expect(/DEVTTY done/, "the direct run opens it");
+  // Warm at a terminal first, without opening it.
+  for (let i = 0; i < 3; i++) {
+    t.line(`"${WARM}" ${tool}`);
+    await t.expect(/DEVTTY done/, `warm run ${i}`);
+    await w.ready();
+  }
+  const before = w.status()!.runs;
+  t.line(`"${WARM}" ${tool} open`);
+  await t.expect(/OSError: \[Errno 6\] No such device or address \(warm: this tool opens \/dev\/tty[^\r\n]*\): '\/dev\/tty'/, "the first warm run's error");
+  assert.equal(w.status()!.runs, before + 1, "that run was warm");
+  const direct = w.status()!.direct;
+  t.line(`"${WARM}" ${tool} open; echo "exit $?"`);
+  await t.expect(/DEVTTY done\r?\nexit 0/, "the next run opens it");
+  assert.equal(w.status()!.direct, direct + 1, "the next run went direct");
+});
+
 test("a child killed mid-run is reported as killed; a killed template is replaced and runs stay right", async () => {
   const probe = fixture("python/probe.py");
   w.run([PYTHON, probe]);

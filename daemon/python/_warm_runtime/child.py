@@ -4,6 +4,7 @@
 # as CPython would, and ends as CPython would (finish.py), telling the shim
 # its status itself: a run outlives the daemon.
 import builtins
+import errno
 import fcntl
 import importlib.machinery
 import io
@@ -118,17 +119,26 @@ def take(msg, fds, spec):
     return orig, start
 
 
+# Added to the error of an open of /dev/tty, as the Node runtime adds it (dev-tty.ts).
+TTY_HINT = (" (warm: this tool opens /dev/tty, which a warm process cannot have; it will run directly"
+            " at a terminal from now on, or set \"terminal\": \"direct\" for it in warm's config)")
+
+
 def watch_dev_tty(link):
     """A warm process has no controlling terminal, so /dev/tty cannot open
     (getpass, prompts that bypass stdin): tell the daemon, which runs the
-    tool directly at a terminal from then on. An audit hook sees every open
-    before it happens; it is added only in a child at a terminal."""
+    tool directly at a terminal from then on, and fail the open with the
+    error it would have had (ENXIO), saying why. An audit hook sees every
+    open before it happens (raising there ends it); it is added only in a
+    child at a terminal."""
     told = []
 
     def hook(event, args):
-        if event == "open" and not told and args and args[0] in ("/dev/tty", b"/dev/tty"):
-            told.append(True)
-            link.tell({"t": "needs_tty"})
+        if event == "open" and args and args[0] in ("/dev/tty", b"/dev/tty"):
+            if not told:
+                told.append(True)
+                link.tell({"t": "needs_tty"})
+            raise OSError(errno.ENXIO, os.strerror(errno.ENXIO) + TTY_HINT, args[0])
 
     sys.addaudithook(hook)
 
