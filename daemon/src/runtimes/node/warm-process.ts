@@ -104,6 +104,9 @@ export class WarmProcess implements WarmHandle {
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
     this.child.once("exit", (code, signal) => {
       this.link?.drain(); // what it said just before it ended
+      // Ended by itself before `ready`: a module threw or exited while loading (what it printed went to the
+      // pipe that catches output while preloading): said here, as the pool stops after a few such ends.
+      if (this.state === "starting" && code !== null) log.warn({ pid: this.pid, script: String(spec.preload.script), code }, "warm process ended while preloading (a module threw or exited as it loaded)");
       this.state = "gone";
       this.resolveReady(null);
       this.resolveTaken?.(false);
