@@ -17,7 +17,7 @@ import { PRETTIERD, Prettierd } from "./lib/peer";
 import { type Goal, renderReport } from "./lib/report";
 import { rssKiB, type WarmInstance } from "./lib/warm-instance";
 import { writeChart } from "./chart";
-import { runCoprocessCases } from "./coprocess";
+import { prepareCoprocessCases, runCoprocessCases } from "./coprocess";
 
 const REPO = resolve(__dirname, "..");
 const WARM = "bin/warm";
@@ -364,6 +364,12 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   process.chdir(REPO);
   const machine = describeMachine(preflight(), REPO);
+  // What the coprocess cases need, before the ~20 minutes of the others rather than after.
+  const missing = prepareCoprocessCases(REPO);
+  if (missing.length > 0) {
+    process.stderr.write(`bench: the coprocess cases need: ${missing.join("; ")}\n`);
+    process.exit(1);
+  }
   buildFloorClient(REPO);
   const cli = generateCli(join(REPO, CLI_DIR));
   cliCommands();
