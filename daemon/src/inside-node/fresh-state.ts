@@ -32,8 +32,9 @@ export const YOUNG_FLAG = "--min-semi-space-size=4";
  * the collections of an idle template would drop what no call used): a
  * child's run then finds compiled the functions of preloaded modules it
  * calls, where each child compiled them again. Measured: prettier
- * formatting a file 264 -> 223 ms, eslint on a file 228 -> 189 ms, for
- * ~8 MiB more in the template. A child compiles lazily again (see
+ * formatting a file 264 -> 201 ms, eslint on a file 228 -> 178 ms, for
+ * ~8 MiB more in the template (bench/results.md, "Compiling ahead in
+ * Node templates"). A child compiles lazily again (see
  * afterFork), as a direct run does, what its run loads. Neither changes
  * what code does, only when V8 compiles it.
  */
