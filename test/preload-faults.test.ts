@@ -7,17 +7,22 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fixture, NODE, WarmEnv } from "./helpers/warm-env";
 
+/** Four runs of `cli`, each printing `out` and ending 0 (whatever its warm processes did). */
+function runsRight(w: WarmEnv, cli: string, out: string): void {
+  for (let i = 0; i < 4; i++) {
+    const r = w.run([NODE, cli]);
+    assert.equal(r.stdout.toString(), out, `run ${i}`);
+    assert.equal(r.status, 0);
+  }
+}
+
 test("a module that hangs while preloading is timed out; its runs go direct and stay correct", async () => {
   const other = new WarmEnv();
   try {
     other.writeConfig({ preloadTimeoutSeconds: 1 });
     const cli = fixture("hang/cli.js");
     other.env.WARM_HANG_GUARD = "1"; // every run has it; a warm process preloading the tool does not
-    for (let i = 0; i < 4; i++) {
-      const r = other.run([NODE, cli]);
-      assert.equal(r.stdout.toString(), "hang tool ran\n", `run ${i}`);
-      assert.equal(r.status, 0);
-    }
+    runsRight(other, cli, "hang tool ran\n");
     // The pool gives up on a preload that never finishes instead of spinning.
     // Six starts, each a node start-up and a 1 s preload timeout: a bound for a hang, not a timing.
     await other.until("the pool to stop trying", () => other.run(["status"]).stdout.toString().includes("stopped: keeps failing"), 180_000);
@@ -36,11 +41,7 @@ test("a module that ends the process while preloading: its runs go direct and st
   try {
     const cli = fixture("dies-preloading/cli.js");
     other.env.WARM_DIES_GUARD = "1"; // every run has it; a warm process preloading the tool does not
-    for (let i = 0; i < 4; i++) {
-      const r = other.run([NODE, cli]);
-      assert.equal(r.stdout.toString(), "dies-preloading tool ran\n", `run ${i}`);
-      assert.equal(r.status, 0);
-    }
+    runsRight(other, cli, "dies-preloading tool ran\n");
     await other.until("the pool to stop trying", () => {
       if (other.run(["status"]).stdout.toString().includes("stopped: keeps failing")) return true;
       assert.equal(other.run([NODE, cli]).stdout.toString(), "dies-preloading tool ran\n");
