@@ -143,7 +143,17 @@ test("ES modules: a template preloads those its tool imports, and learns from a 
 
 /** Until the process is gone or a zombie (killed, not yet reaped). */
 async function dead(pid: number): Promise<void> {
-  await w.until(`pid ${pid} to die`, () => !existsSync(`/proc/${pid}`) || /^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, "utf8")));
+  const stat = () => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      return null; // reaped (the check and the read used to race: CI under load)
+    }
+  };
+  await w.until(`pid ${pid} to die`, () => {
+    const now = stat();
+    return now === null || /^\d+ \(.*\) [ZX]/.test(now);
+  });
 }
 
 test("the template killed, or a waiting child killed: the next runs are right, none is lost", async () => {

@@ -266,7 +266,15 @@ export class Pool {
       this.unusableInARow = 0;
       this.lastKiB = wp.rssKiB || this.lastKiB;
       if (this.closed) wp.release();
-      else if (!entry.claimed) this.readyList.push(wp);
+      else if (!entry.claimed) {
+        this.readyList.push(wp);
+        // Dead while it waits (killed, its template gone): no longer counted
+        // ready, in `warm status` or by refill. The next caller starts one.
+        void wp.exited.then(() => {
+          const at = this.readyList.indexOf(wp);
+          if (at >= 0) this.readyList.splice(at, 1);
+        });
+      }
       return true;
     });
     entry.usable = usable;
